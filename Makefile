@@ -1,0 +1,107 @@
+# sparsebench - plain GNU make.
+#
+#   make              build build/sparsebench
+#   make test         build and run the Check suites (SAN=1: under ASan + UBSan)
+#   make format       clang-format every source; make format-check only checks
+#   make clean
+#   V=1               print full commands
+#
+# The first thing every goal does is scripts/deps.sh (a sub-second no-op when
+# all system packages are present), so on a fresh Debian machine `make test`
+# is the whole set-up. It then re-runs make with the packages in place, so
+# pkg-config sees them.
+
+SHELL := /bin/bash
+.SUFFIXES:
+.DEFAULT_GOAL := all
+
+GOALS := $(or $(MAKECMDGOALS),all)
+NO_DEPS_GOALS := clean format format-check
+
+ifeq ($(filter-out $(NO_DEPS_GOALS),$(GOALS)),)
+SB_INNER := 1
+endif
+
+ifndef SB_INNER
+# ---- outer make: install what is missing, then hand over ----
+.PHONY: $(GOALS) sb-deps
+$(GOALS): sb-deps
+	@:
+sb-deps:
+	@scripts/deps.sh
+	@$(MAKE) --no-print-directory SB_INNER=1 $(GOALS)
+else
+# ---- inner make: the real rules ----
+
+ifeq ($(SAN),1)
+BUILD := build/san
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+BUILD := build
+SAN_FLAGS :=
+endif
+
+ifneq ($(V),1)
+Q := @
+quiet = @printf '  %-6s %s\n' $(1) $(2);
+endif
+
+PKGS := openblas papi check
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs openblas papi 2>/dev/null)
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
+CSV_LIBS ?= -lcsv
+LDLIBS := $(PKG_LIBS) $(CSV_LIBS) -lm -lpthread
+
+CFLAGS ?= -O2 -g
+CPPFLAGS += -D_GNU_SOURCE
+WARN := -Wall -Wextra
+# The layers' kernels get the full optimisation; the harness stays at -O2.
+KERNEL_FLAGS := -O3 -march=native
+ALL_CFLAGS = -std=c11 $(WARN) -MMD -MP $(CPPFLAGS) $(CFLAGS) $(SAN_FLAGS) $(PKG_CFLAGS)
+
+IMPL_SRCS := $(sort $(wildcard impls/*.c impls/*/*.c))
+BENCH_SRCS := $(sort $(filter-out bench/main.c,$(wildcard bench/*.c)))
+TEST_SRCS := $(sort $(wildcard tests/check_*.c))
+TEST_UTIL_SRCS := $(sort $(filter-out $(TEST_SRCS),$(wildcard tests/*.c)))
+
+IMPL_OBJS := $(IMPL_SRCS:%.c=$(BUILD)/%.o)
+BENCH_OBJS := $(BENCH_SRCS:%.c=$(BUILD)/%.o)
+TEST_UTIL_OBJS := $(TEST_UTIL_SRCS:%.c=$(BUILD)/%.o)
+TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
+BIN := $(BUILD)/sparsebench
+
+.PHONY: all test clean format format-check
+.SECONDARY:
+all: $(BIN)
+
+$(BUILD)/impls/%.o: CFLAGS += $(KERNEL_FLAGS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(call quiet,CC,$<)$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/libsparse.a: $(IMPL_OBJS) $(BENCH_OBJS)
+	$(call quiet,AR,$@)rm -f $@ && $(AR) rcs $@ $^
+
+$(BIN): $(BUILD)/bench/main.o $(BUILD)/libsparse.a
+	$(call quiet,LD,$@)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_UTIL_OBJS) $(BUILD)/libsparse.a
+	$(call quiet,LD,$@)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ -o $@ $(LDLIBS) $(CHECK_LIBS)
+
+test: $(TEST_BINS) $(BIN)
+	@scripts/run-tests.sh $(TEST_BINS)
+
+clean:
+	rm -rf build
+
+FORMAT_SRCS = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+format:
+	clang-format -i $(FORMAT_SRCS)
+format-check:
+	clang-format --dry-run --Werror $(FORMAT_SRCS)
+
+-include $(IMPL_OBJS:.o=.d) $(BENCH_OBJS:.o=.d) $(TEST_UTIL_OBJS:.o=.d)
+-include $(TEST_BINS:=.d) $(BUILD)/bench/main.d
+endif

@@ -1,0 +1,176 @@
+/* common.h - shared kernels and helpers for every layer family.
+ *
+ * Everything here is small and dependency-free apart from libm and pthreads:
+ * seeded RNG, aligned allocation and a memory-fit check, exact-erf GELU,
+ * top-k selection, the key=value knob parser, a tiny thread pool and the
+ * gather-reduce used by the memory layers. Each piece has its own file.
+ */
+#ifndef SPARSEBENCH_COMMON_H
+#define SPARSEBENCH_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- alloc.c ---- */
+
+#define COMMON_ALIGN 64
+
+/* Zeroed, COMMON_ALIGN-aligned block; NULL on failure or bytes == 0.
+ * Free with common_free (NULL is a no-op). */
+void *common_alloc(size_t bytes);
+void common_free(void *p);
+
+/* LAYER_ETOOBIG with a message when `bytes` exceed 90% of MemAvailable;
+ * checked before allocating anything big. 0 when it fits or when the
+ * amount of free memory cannot be read. */
+int common_mem_check(uint64_t bytes, const char *who, char *err, size_t errlen);
+
+/* Bytes the kernel says are available now (MemAvailable), 0 if unknown. */
+uint64_t common_mem_available(void);
+
+/* ---- rng.c: xoshiro256** seeded by splitmix64 ---- */
+
+struct common_rng {
+    uint64_t s[4];
+};
+
+/* Independent stream `stream` of generator `seed`: each tensor draws from
+ * its own stream so that its values do not depend on creation order. */
+void common_rng_seed(struct common_rng *r, uint64_t seed, uint64_t stream);
+uint64_t common_rng_u64(struct common_rng *r);
+uint64_t common_rng_below(struct common_rng *r, uint64_t n); /* uniform in [0, n), n > 0 */
+double common_rng_uniform(struct common_rng *r);             /* [0, 1) */
+double common_rng_normal(struct common_rng *r);              /* N(0, 1) */
+void common_rng_fill_normal(struct common_rng *r, float *p, size_t n, float std);
+void common_rng_fill_uniform(struct common_rng *r, float *p, size_t n, float lo, float hi);
+/* p[0..n) = a uniformly random permutation of 0..n-1 (Fisher-Yates). */
+void common_rng_permutation(struct common_rng *r, uint32_t *p, size_t n);
+
+/* ---- gelu.c: exact-erf GELU, x * Phi(x) ---- */
+
+/* Plain libm reference: 0.5 x (1 + erff(x / sqrt 2)). */
+float common_gelu_ref(float x);
+/* Vectorised; within 1e-6 * max(1, |x|) of common_gelu_ref. */
+void common_gelu(float *x, size_t n);
+/* h[t][f] = gelu(h[t][f] + b[f]) for a (T, F) block; b may be NULL. */
+void common_bias_gelu(float *h, const float *b, size_t n_tokens, size_t width);
+
+/* ---- topk.c ---- */
+
+/* The k largest of v[0..n) with their indices, sorted by value descending;
+ * equal values are ordered by index ascending, so ties are deterministic.
+ * Requires 1 <= k <= n and no NaN in v. */
+void common_topk(const float *v, size_t n, size_t k, float *out_val, uint32_t *out_idx);
+
+/* ---- knobs.c: "key=value,..." strings ---- */
+
+enum common_knob_type {
+    COMMON_KNOB_INT,  /* stored as long */
+    COMMON_KNOB_REAL, /* stored as double */
+    COMMON_KNOB_BOOL, /* stored as int, 0 or 1 */
+    COMMON_KNOB_STR,  /* stored as char[COMMON_KNOB_STR_LEN] */
+};
+
+#define COMMON_KNOB_STR_LEN 32
+
+struct common_knob {
+    const char *name;
+    enum common_knob_type type;
+    size_t offset;    /* of the value inside the family's knob struct */
+    double min, max;  /* allowed range for INT and REAL */
+    const char *help; /* one line */
+};
+
+struct common_preset {
+    const char *name;
+    const char *knobs; /* applied first; the user's other knobs override it */
+};
+
+struct common_knob_set {
+    const char *family;
+    const struct common_knob *knobs;
+    size_t n_knobs;
+    const struct common_preset *presets; /* may be NULL */
+    size_t n_presets;
+};
+
+/* Parse `str` (NULL or "" = nothing) into the struct at dst. `preset=NAME`
+ * anywhere in the string is applied first. *set_mask gets bit i for every
+ * knob i given (by the user or the preset); may be NULL. Returns 0 or
+ * LAYER_EKNOB with a message naming the knob, its value and what is allowed. */
+int common_knobs_parse(const struct common_knob_set *ks, const char *str, void *dst,
+                       uint64_t *set_mask, char *err, size_t errlen);
+
+/* "name=value,..." for every knob, into buf. */
+void common_knobs_format(const struct common_knob_set *ks, const void *src, char *buf, size_t len);
+
+/* Allowed knobs and presets, one per line, for --help and `list -v`. */
+void common_knobs_help(const struct common_knob_set *ks, char *buf, size_t len);
+
+/* ---- pool.c: a fixed set of worker threads ---- */
+
+struct common_pool;
+
+/* A task body: task is in [0, n_tasks), worker in [0, threads). */
+typedef void (*common_pool_fn)(void *arg, size_t task, int worker);
+
+/* threads counts the caller: threads == 1 starts no thread at all. */
+int common_pool_create(struct common_pool **out, int threads);
+void common_pool_destroy(struct common_pool *p); /* NULL is a no-op */
+int common_pool_threads(const struct common_pool *p);
+/* Run fn for every task, the caller included as worker 0; returns when all
+ * tasks are done. Tasks are claimed dynamically, in increasing order. */
+void common_pool_run(struct common_pool *p, size_t n_tasks, common_pool_fn fn, void *arg);
+
+/* ---- gather.c: the memory layers' value read ---- */
+
+/* y[0..dim) += sum_i w[i] * table[rows[i] * stride + 0..dim), streaming each
+ * row once and prefetching the next ones. */
+void common_gather_reduce(float *y, const float *table, size_t stride, const uint32_t *rows,
+                          const float *w, size_t n, size_t dim);
+/* Plain-loop twin of common_gather_reduce. */
+void common_gather_reduce_ref(float *y, const float *table, size_t stride, const uint32_t *rows,
+                              const float *w, size_t n, size_t dim);
+
+/* ---- ffn.c: the GELU feed-forward block, y = W2 gelu(W1 x + b1) + b2 ----
+ * Shared by the dense layer and every MoE expert. Weights are neuron rows:
+ * w1 is (F, D) like a PyTorch Linear weight, w2 is (F, D) so neuron f's
+ * output vector is one contiguous row (as FFF stores its nodes). */
+
+struct common_ffn {
+    size_t d_model;  /* D */
+    size_t width;    /* F */
+    const float *w1; /* (F, D) */
+    const float *b1; /* (F), or NULL for no bias */
+    const float *w2; /* (F, D) */
+    const float *b2; /* (D), or NULL for no bias */
+};
+
+/* Draw w1, w2 (and b1, b2 when not NULL) from N(0, 0.02), the BERT/GPT init,
+ * from streams derived from `stream`: two calls with equal arguments give
+ * equal bytes whatever else the caller initialised before. */
+void common_ffn_init(float *w1, float *b1, float *w2, float *b2, size_t d_model, size_t width,
+                     uint64_t seed, uint64_t stream);
+
+/* y (T, D) = ffn(x (T, D)) with OpenBLAS: sgemv at T = 1, sgemm above.
+ * h is (T, F) scratch. pool (may be NULL) runs the bias+GELU pass; the
+ * caller has set OpenBLAS's thread count. */
+void common_ffn_forward(const struct common_ffn *ffn, const float *x, size_t n_tokens, float *h,
+                        float *y, struct common_pool *pool);
+
+/* The same in plain loops, one neuron at a time; needs no scratch. */
+void common_ffn_forward_ref(const struct common_ffn *ffn, const float *x, size_t n_tokens,
+                            float *y);
+
+/* 2 x multiply-adds of one forward over T tokens. */
+uint64_t common_ffn_flops(const struct common_ffn *ffn, size_t n_tokens);
+/* Parameter count (weights and biases present). */
+uint64_t common_ffn_params(const struct common_ffn *ffn);
+
+/* ---- blas.c ---- */
+
+/* OpenBLAS's thread count is process-global; every BLAS-using forward sets
+ * it to its own budget first (cheap when unchanged). */
+void common_blas_threads(int threads);
+
+#endif

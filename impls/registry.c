@@ -1,0 +1,78 @@
+/* registry.c - the table of every layer sparsebench knows, and the few
+ * functions of layer.h that are not per family.
+ *
+ * An explicit table rather than constructor self-registration: a linker may
+ * drop an unreferenced object file from a static library and the layer would
+ * silently vanish (google/benchmark #1498). Adding a layer is one line here.
+ */
+#include "layer.h"
+
+#include <stdio.h>
+#include <string.h>
+
+extern const struct layer_ops dense_ops;
+
+static const struct layer_ops *const layer_table[] = {
+    &dense_ops,
+};
+
+size_t layer_count(void)
+{
+    return sizeof(layer_table) / sizeof(layer_table[0]);
+}
+
+const struct layer_ops *layer_get(size_t i)
+{
+    return i < layer_count() ? layer_table[i] : NULL;
+}
+
+const struct layer_ops *layer_find(const char *name)
+{
+    for (size_t i = 0; name && i < layer_count(); i++)
+        if (strcmp(layer_table[i]->name, name) == 0)
+            return layer_table[i];
+    return NULL;
+}
+
+const char *layer_strerror(int err)
+{
+    switch (err) {
+    case LAYER_OK:
+        return "success";
+#define LAYER_ERR_CASE(name, code, msg)                                                            \
+    case LAYER_##name:                                                                             \
+        return msg;
+        LAYER_ERRNO_MAP(LAYER_ERR_CASE)
+#undef LAYER_ERR_CASE
+    }
+    return "unknown error";
+}
+
+int layer_create(const struct layer_ops *ops, const struct layer_config *cfg, struct layer **out,
+                 char *err, size_t errlen)
+{
+    *out = NULL;
+    if (ops->abi_version != LAYER_ABI_VERSION) {
+        snprintf(err, errlen, "%s: built for layer ABI %d, this program speaks %d", ops->name,
+                 ops->abi_version, LAYER_ABI_VERSION);
+        return LAYER_EABI;
+    }
+    if (cfg->d_model < 1 || cfg->scale < 1 || cfg->threads < 1 || cfg->max_tokens < 1) {
+        snprintf(err, errlen,
+                 "%s: d_model=%zu, scale=%u, threads=%d, max_tokens=%zu; each must be >= 1",
+                 ops->name, cfg->d_model, cfg->scale, cfg->threads, cfg->max_tokens);
+        return LAYER_EINVAL;
+    }
+    return ops->create(cfg, out, err, errlen);
+}
+
+void layer_destroy(struct layer *l)
+{
+    if (l)
+        l->ops->destroy(l);
+}
+
+uint64_t layer_dense_params(size_t d_model)
+{
+    return 8ull * d_model * d_model; /* W1 and W2 of a D x 4D FFN, biases left out */
+}

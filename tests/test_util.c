@@ -1,0 +1,100 @@
+/* test_util.c - helpers for the Check suites. */
+#include "test_util.h"
+#include "../impls/common/common.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+struct layer *tu_create(const char *impl, size_t d_model, unsigned scale, const char *knobs,
+                        uint64_t seed, size_t max_tokens)
+{
+    const struct layer_ops *ops = layer_find(impl);
+    ck_assert_msg(ops != NULL, "layer '%s' is not registered", impl);
+    struct layer_config cfg = {d_model, scale, seed, 1, max_tokens, knobs};
+    struct layer *l = NULL;
+    char err[512] = "";
+    int rc = layer_create(ops, &cfg, &l, err, sizeof(err));
+    ck_assert_msg(rc == 0, "create %s (d=%zu scale=%u knobs='%s') failed: %s (%s)", impl, d_model,
+                  scale, knobs ? knobs : "", layer_strerror(rc), err);
+    ck_assert_ptr_nonnull(l);
+    return l;
+}
+
+int tu_create_fails(const char *impl, size_t d_model, unsigned scale, const char *knobs, char *err,
+                    size_t errlen)
+{
+    const struct layer_ops *ops = layer_find(impl);
+    ck_assert_msg(ops != NULL, "layer '%s' is not registered", impl);
+    struct layer_config cfg = {d_model, scale, 1, 1, 4, knobs};
+    struct layer *l = (struct layer *)&cfg; /* must be reset to NULL */
+    err[0] = '\0';
+    int rc = layer_create(ops, &cfg, &l, err, errlen);
+    ck_assert_msg(rc < 0, "create %s with knobs '%s' should fail", impl, knobs);
+    ck_assert_ptr_null(l);
+    ck_assert_msg(err[0] != '\0', "create %s with knobs '%s' failed without a message", impl,
+                  knobs);
+    return rc;
+}
+
+float *tu_tokens(size_t n, size_t d_model, uint64_t seed)
+{
+    float *x = malloc(n * d_model * sizeof(*x));
+    struct common_rng r;
+    ck_assert_ptr_nonnull(x);
+    common_rng_seed(&r, seed, 99);
+    common_rng_fill_normal(&r, x, n * d_model, 1.0f);
+    return x;
+}
+
+float *tu_zeros(size_t n)
+{
+    float *x = calloc(n ? n : 1, sizeof(*x));
+    ck_assert_ptr_nonnull(x);
+    return x;
+}
+
+double tu_max_abs_diff(const float *a, const float *b, size_t n)
+{
+    double worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        double e = fabs((double)a[i] - (double)b[i]);
+        if (!(e <= worst))
+            worst = e;
+    }
+    return worst;
+}
+
+double tu_max_abs(const float *a, size_t n)
+{
+    double m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (fabs(a[i]) > m)
+            m = fabs(a[i]);
+    return m;
+}
+
+double tu_forward_vs_ref(struct layer *l, size_t d_model, size_t n_tokens, uint64_t seed,
+                         struct layer_stats *st)
+{
+    float *x = tu_tokens(n_tokens, d_model, seed);
+    float *y = tu_zeros(n_tokens * d_model), *yr = tu_zeros(n_tokens * d_model);
+    struct layer_stats local;
+    ck_assert_int_eq(l->ops->forward(l, x, y, n_tokens, st ? st : &local), 0);
+    ck_assert_int_eq(l->ops->forward_ref(l, x, yr, n_tokens), 0);
+    double scale = tu_max_abs(yr, n_tokens * d_model);
+    double err = tu_max_abs_diff(y, yr, n_tokens * d_model) / (scale > 1 ? scale : 1);
+    free(x);
+    free(y);
+    free(yr);
+    return err;
+}
+
+int tu_run_suite(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_ENV);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,33 @@
+/* test_util.h - small helpers shared by the Check suites. */
+#ifndef SPARSEBENCH_TEST_UTIL_H
+#define SPARSEBENCH_TEST_UTIL_H
+
+#include "../impls/layer.h"
+
+#include <check.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Create a registered layer or fail the test with the layer's message. */
+struct layer *tu_create(const char *impl, size_t d_model, unsigned scale, const char *knobs,
+                        uint64_t seed, size_t max_tokens);
+
+/* Create expecting failure; returns the code, message in err. */
+int tu_create_fails(const char *impl, size_t d_model, unsigned scale, const char *knobs, char *err,
+                    size_t errlen);
+
+/* n x D distinct N(0, 1) tokens (caller frees with free()). */
+float *tu_tokens(size_t n, size_t d_model, uint64_t seed);
+float *tu_zeros(size_t n);
+
+double tu_max_abs_diff(const float *a, const float *b, size_t n);
+double tu_max_abs(const float *a, size_t n);
+
+/* Run forward and forward_ref on T tokens; return max |y - y_ref| / max(1, max|y_ref|). */
+double tu_forward_vs_ref(struct layer *l, size_t d_model, size_t n_tokens, uint64_t seed,
+                         struct layer_stats *st);
+
+/* Standard main: run the suite with CK_ENV verbosity, exit status = failures. */
+int tu_run_suite(Suite *s);
+
+#endif
