@@ -314,8 +314,9 @@ uint64_t bench_hash(const void *p, size_t n);
 
 /* ---- sweepfile.c: declarative sweeps ---- */
 
-#define BENCH_LIST_MAX 64
-#define BENCH_SPEC_LEN (BENCH_NAME_LEN + LAYER_KNOBS_LEN)
+#define BENCH_LIST_MAX    64
+#define BENCH_MAX_THREADS 256 /* threads = max is capped here */
+#define BENCH_SPEC_LEN    (BENCH_NAME_LEN + LAYER_KNOBS_LEN)
 
 /* A list of values for one sweep key; threads uses 0 for "max". */
 struct bench_list {

@@ -64,7 +64,7 @@ static void parse_flags(struct bench_sweep_run *s, int argc, char **argv)
          "continue the run in --out DIR (default reports/latest): only missing points"},
         {"cache", BENCH_OPT_CHOICE, &s->cache, 0, 0, "cold|warm", NULL,
          "override the file's cache mode (default cold)"},
-        {"threads", BENCH_OPT_INT, &s->threads, 1, 256, NULL, "N",
+        {"threads", BENCH_OPT_INT, &s->threads, 1, BENCH_MAX_THREADS, NULL, "N",
          "override every slot's thread list"},
         {"counters", BENCH_OPT_CHOICE, &s->counters, 0, 0, "none", NULL,
          "hardware counters (only none for now)"},
@@ -107,8 +107,8 @@ static void load_plan(struct bench_sweep_run *s)
     if (s->cache)
         s->sw.cache = strcmp(s->cache, "warm") ? BENCH_CACHE_COLD : BENCH_CACHE_WARM;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    if (bench_sweep_points(&s->sw, ncpu > 0 ? (int)ncpu : 1, s->threads, &s->pts, &s->npts, err,
-                           sizeof(err))) {
+    ncpu = ncpu < 1 ? 1 : ncpu > BENCH_MAX_THREADS ? BENCH_MAX_THREADS : ncpu;
+    if (bench_sweep_points(&s->sw, (int)ncpu, s->threads, &s->pts, &s->npts, err, sizeof(err))) {
         fprintf(stderr, "sparsebench sweep: %s\n", err);
         exit(BENCH_EXIT_USAGE);
     }

@@ -233,6 +233,19 @@ static void loadavg(char *buf, size_t len)
     }
 }
 
+/* "1 2": the distinct thread counts of the points. */
+static void meta_threads(struct bench_sweep_run *s)
+{
+    char th[256] = "";
+    int seen[BENCH_MAX_THREADS + 1] = {0};
+    size_t used = 0;
+    for (size_t i = 0; i < s->npts && used < sizeof(th); i++)
+        if (!seen[s->pts[i].threads]++)
+            used += (size_t)snprintf(th + used, sizeof(th) - used, "%s%llu", used ? " " : "",
+                                     (unsigned long long)s->pts[i].threads);
+    bench_meta_set(&s->meta, "threads", "%s", th);
+}
+
 void bench_sweep_meta_start(struct bench_sweep_run *s, int argc, char **argv)
 {
     char buf[4096], t[64];
@@ -250,6 +263,7 @@ void bench_sweep_meta_start(struct bench_sweep_run *s, int argc, char **argv)
     bench_meta_set(&s->meta, "cache", "%s", s->sw.cache == BENCH_CACHE_WARM ? "warm" : "cold");
     bench_meta_set(&s->meta, "counters", "%s", "none");
     bench_meta_set(&s->meta, "threads_flag", "%d", s->threads);
+    meta_threads(s);
     bench_meta_set(&s->meta, "cache_flag", "%s", s->cache ? s->cache : "");
     bench_meta_set(&s->meta, "repeats", "%u", s->sw.repeats);
     bench_meta_set(&s->meta, "seed", "%llu", (unsigned long long)s->sw.seed);
@@ -306,7 +320,7 @@ void bench_sweep_write_meta(struct bench_sweep_run *s)
 /* Probe every thread count still to run, unless an earlier session did. */
 void bench_sweep_probe_roofs(struct bench_sweep_run *s)
 {
-    int seen[257] = {0};
+    int seen[BENCH_MAX_THREADS + 1] = {0};
     char err[512];
     if (s->no_probe) {
         bench_meta_set(&s->meta, "probe", "%s", "skipped (--no-probe): roofline_frac is NA");
@@ -333,7 +347,7 @@ void bench_sweep_probe_roofs(struct bench_sweep_run *s)
 void bench_sweep_probe_again(struct bench_sweep_run *s)
 {
     char err[512], key[64];
-    for (int th = 1; th <= 256 && !s->no_probe && !bench_sweep_stop; th++) {
+    for (int th = 1; th <= BENCH_MAX_THREADS && !s->no_probe && !bench_sweep_stop; th++) {
         struct bench_roofs start = bench_meta_roofs(&s->meta, th);
         struct bench_probe p;
         if (start.peak_gflops <= 0 || bench_probe_run(th, &p, err, sizeof(err)))

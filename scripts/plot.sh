@@ -7,7 +7,8 @@
 # scale, the token count nearest 64) and writes one small data file per
 # series; the gnuplot scripts (scripts/plot/*.gp, pngcairo) only draw. Each
 # PNG is written under a temporary name and renamed, so a failed plot never
-# replaces a good one. `make plot` (RUN=DIR) redraws a finished run.
+# replaces a good one; gnuplot's warnings (empty ranges of one-point data)
+# are shown only when a plot fails. `make plot` (RUN=DIR) redraws a run.
 set -euo pipefail
 
 dir=${1:?usage: scripts/plot.sh RUN_DIR}
@@ -114,14 +115,15 @@ draw() { # name script n titles [extra gnuplot assignments]
     local name=$1 gp=$2 count=$3 t=$4 extra=${5:-}
     local out="$dir/$name.png"
     if ((count == 0)); then
-        echo "plot.sh: $name: no data, skipped" >&2
+        echo "plot.sh: $name: nothing to draw (no ok rows for it), skipped" >&2
         return
     fi
     if gnuplot -e "here='$here'; tmp='$tmp'; out='$out.tmp'; n=$count; titles=\"$t\"; D='$D'; TH='$TH'; \
-cache='$CACHE'; scale='$SCALE'; tfix='$TFIX'; base='$base'; $extra" "$here/$gp"; then
+cache='$CACHE'; scale='$SCALE'; tfix='$TFIX'; base='$base'; $extra" "$here/$gp" 2>"$tmp/gnuplot.err"; then
         mv -f "$out.tmp" "$out"
     else
         rm -f "$out.tmp"
+        cat "$tmp/gnuplot.err" >&2
         echo "plot.sh: $name failed" >&2
         failed=1
     fi
