@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #define STEAL_WARN_PCT 3.0
+#define BUSY_LOAD_FRAC 0.5 /* of the online CPUs */
 
 volatile sig_atomic_t bench_sweep_stop;
 
@@ -330,6 +331,25 @@ static int run_points(struct bench_sweep_run *s)
 
 /* ---- the command ---- */
 
+/* Before the sweep starts its own work, a load average above half the
+ * CPUs means other processes compete for the cores: every multi-threaded
+ * time will be stretched by scheduling waits (steal time does not show it). */
+static void warn_busy(void)
+{
+    double load;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (!f)
+        return;
+    int n = fscanf(f, "%lf", &load);
+    fclose(f);
+    if (n == 1 && ncpu > 0 && load > BUSY_LOAD_FRAC * (double)ncpu)
+        fprintf(stderr,
+                "sweep: warning: load average %.2f on %ld CPUs before the sweep started: other "
+                "processes compete for the cores, timings will be noisy\n",
+                load, ncpu);
+}
+
 static int finish(struct bench_sweep_run *s, const struct bench_ticks *t0, double t_start,
                   int failed)
 {
@@ -398,6 +418,7 @@ int bench_cmd_sweep(int argc, char **argv)
     bench_sweep_meta_start(&s, argc, argv);
     fprintf(stderr, "sweep %s: %zu points, %zu to run; output %s\n", s.file, s.npts,
             s.npts - s.ndone, s.dir);
+    warn_busy();
     bench_sweep_probe_roofs(&s);
     bench_sweep_write_meta(&s);
     int failed = run_points(&s) != 0;
