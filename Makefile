@@ -2,6 +2,10 @@
 #
 #   make              build build/sparsebench
 #   make test         build and run the Check suites (SAN=1: under ASan + UBSan)
+#   make sweep        the default sweep (bench/sweeps/default.sweep) into reports/<run-id>/
+#   make sweep-full   the paper-scale sweep (bench/sweeps/full.sweep), under an hour
+#                     SWEEP=FILE another sweep file; SWEEP_FLAGS="--resume" etc.
+#   make plot         redraw the plots of reports/latest (RUN=DIR another run)
 #   make format       clang-format every source; make format-check only checks
 #   make clean
 #   V=1               print full commands
@@ -71,11 +75,19 @@ TEST_UTIL_OBJS := $(TEST_UTIL_SRCS:%.c=$(BUILD)/%.o)
 TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 BIN := $(BUILD)/sparsebench
 
-.PHONY: all test clean format format-check
+.PHONY: all test clean format format-check sweep sweep-full plot
 .SECONDARY:
 all: $(BIN)
 
 $(BUILD)/impls/%.o: CFLAGS += $(KERNEL_FLAGS)
+
+# What meta.csv records about the build (rebuilt when the Makefile changes).
+$(BUILD)/bench/meta.o: Makefile
+SB_FLAGS_STR := $(strip -std=c11 $(WARN) $(CPPFLAGS) $(CFLAGS) $(SAN_FLAGS))
+$(BUILD)/bench/meta.o: CPPFLAGS += -DSB_CFLAGS='"$(SB_FLAGS_STR)"' \
+	-DSB_KERNEL_FLAGS='"$(KERNEL_FLAGS)"' \
+	-DSB_OPENBLAS_VERSION='"$(shell pkg-config --modversion openblas 2>/dev/null)"' \
+	-DSB_CHECK_VERSION='"$(shell pkg-config --modversion check 2>/dev/null)"'
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
@@ -92,6 +104,15 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_UTIL_OBJS) $(BUILD)/libsparse.a
 
 test: $(TEST_BINS) $(BIN)
 	@scripts/run-tests.sh $(TEST_BINS)
+
+sweep: $(BIN)
+	$(BIN) sweep $(or $(SWEEP),bench/sweeps/default.sweep) $(SWEEP_FLAGS)
+
+sweep-full: $(BIN)
+	$(BIN) sweep $(or $(SWEEP),bench/sweeps/full.sweep) $(SWEEP_FLAGS)
+
+plot:
+	scripts/plot.sh $(or $(RUN),reports/latest)
 
 clean:
 	rm -rf build

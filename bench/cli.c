@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+const char *bench_argv0;
+
 void bench_usage_error(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
@@ -208,4 +210,12 @@ void bench_parse_args(const struct bench_cmd *cmd, int argc, char **argv)
     }
     if (positional && !have_positional)
         bench_usage_error(cmd->name, "missing %s (%s)", type_metavar(positional), positional->help);
+}
+
+void bench_layer_names(char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < layer_count() && used < len; i++)
+        used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? ", " : "", layer_get(i)->name);
 }

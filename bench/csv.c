@@ -1,11 +1,14 @@
 /* csv.c - the tidy results row: one table of columns drives the header, the
- * writer and reports/SCHEMA.md's checks.
+ * writer, `sparsebench schema`, --resume's point keys and the check that
+ * reports/SCHEMA.md documents exactly these columns.
  *
  * Strings go through libcsv's csv_fwrite only when they need quoting
  * (commas, quotes, newlines, edge spaces), so ordinary rows stay friendly to
- * awk and cut; numbers are written plainly, missing values as NA. Each row is
- * formatted into memory and written with one fwrite and a flush, so a crash
- * never leaves half a row behind a finished one.
+ * awk and cut; numbers are written plainly, missing values as NA (never 0).
+ * The free-text columns (knobs, note) come last, so a plain `awk -F,` still
+ * finds every other column by its header position. Each row is formatted
+ * into memory and written with one fwrite and a flush, so a crash never
+ * leaves half a row behind a finished one.
  */
 #include "bench.h"
 
@@ -23,53 +26,63 @@ struct col {
     size_t offset;
 };
 
-#define STR(f, unit, doc)                                                                          \
+/* K: identity (part of a point's key); T: free text, kept last. */
+#define ID 1
+#define TX 1
+#define COL(type, field, off, unit, id, text, doc)                                                 \
     {                                                                                              \
-        {#f, unit, doc}, COL_STR, offsetof(struct bench_row, f)                                    \
+        {#field, unit, doc, id, text}, type, off                                                   \
     }
-#define U64(f, unit, doc)                                                                          \
-    {                                                                                              \
-        {#f, unit, doc}, COL_U64, offsetof(struct bench_row, f)                                    \
-    }
-#define F64(f, unit, doc)                                                                          \
-    {                                                                                              \
-        {#f, unit, doc}, COL_F64, offsetof(struct bench_row, f)                                    \
-    }
-#define ST(f, unit, doc)                                                                           \
-    {                                                                                              \
-        {#f, unit, doc}, COL_U64, offsetof(struct bench_row, st.f)                                 \
-    }
+#define STR(f, id, unit, doc) COL(COL_STR, f, offsetof(struct bench_row, f), unit, id, 0, doc)
+#define TXT(f, unit, doc)     COL(COL_STR, f, offsetof(struct bench_row, f), unit, 0, TX, doc)
+#define U64(f, id, unit, doc) COL(COL_U64, f, offsetof(struct bench_row, f), unit, id, 0, doc)
+#define F64(f, unit, doc)     COL(COL_F64, f, offsetof(struct bench_row, f), unit, 0, 0, doc)
+#define ST(f, unit, doc)      COL(COL_U64, f, offsetof(struct bench_row, st.f), unit, 0, 0, doc)
 
 static const struct col cols[] = {
-    STR(impl, "", "layer name from the registry"),
-    U64(d_model, "", "model width D"),
-    U64(scale, "", "sparse-parameter scale s (total params ~ s x dense FFN)"),
-    U64(batch, "", "sequences per forward"),
-    U64(seq_len, "", "tokens per sequence"),
-    U64(tokens, "", "tokens per forward, batch x seq_len"),
-    U64(threads, "", "threads the layer may use"),
-    U64(seed, "", "weight and input seed"),
-    STR(cache, "", "cold: parameters flushed before every timed forward; warm: not"),
-    STR(knobs, "", "every knob after presets and defaults"),
-    U64(params_total, "params", "parameters stored"),
-    U64(params_active, "params", "parameters one token reads"),
+    STR(slot, ID, "", "the sweep slot: its label, by default the implementation with its knobs"),
+    STR(impl, 0, "", "layer name from the registry"),
+    U64(d_model, ID, "", "model width D"),
+    U64(scale, ID, "", "sparse-parameter scale s (total params ~ s x dense FFN)"),
+    U64(batch, ID, "", "sequences per forward"),
+    U64(seq_len, ID, "", "tokens per sequence"),
+    U64(tokens, 0, "", "tokens per forward, batch x seq_len"),
+    U64(threads, ID, "", "threads the layer may use"),
+    U64(seed, ID, "", "weight and input seed"),
+    STR(cache, ID, "", "cold: parameters flushed before every timed forward; warm: not"),
+    U64(repeat, ID, "", "which repetition of the sweep, 1..repeats"),
+    STR(status, 0, "",
+        "ok; wrong (output disagrees with the reference: not timed); error; skipped "
+        "(configuration unsupported or too big)"),
+    U64(params_total, 0, "params", "parameters stored"),
+    U64(params_active, 0, "params", "parameters one token reads"),
     ST(flops, "flop", "2 x multiply-adds of one forward, routing included"),
     ST(dense_bytes, "B", "parameter bytes every forward reads"),
     ST(sparse_bytes, "B", "unique sparse parameter bytes this batch touched"),
+    U64(bytes, 0, "B", "dense_bytes + sparse_bytes: parameter bytes one forward reads"),
     ST(units_touched, "", "unique experts / values / nodes this batch touched"),
     ST(units_total, "", "experts / values / nodes the layer has"),
-    STR(unit, "", "what units_* count"),
+    STR(unit, 0, "", "what units_* count"),
     F64(latency_us_median, "us", "median over rounds of the mean forward time"),
     F64(latency_us_min, "us", "fastest round"),
     F64(latency_us_p90, "us", "90th percentile round"),
     F64(err_pct, "%", "median absolute percentage deviation of the rounds"),
-    U64(rounds, "", "timed rounds"),
-    U64(iters_per_round, "", "most forwards in one round (each round >= 1 ms)"),
+    U64(noisy, 0, "", "1 when err_pct >= 5 (the median is not trustworthy), else 0"),
+    U64(rounds, 0, "", "timed rounds"),
+    U64(iters_per_round, 0, "", "most forwards in one round (each round >= 1 ms)"),
     F64(gflops, "GFLOP/s", "flops / median latency"),
-    F64(max_abs_err, "", "largest |forward - forward_ref| over the checked tokens"),
+    F64(bandwidth_gbps, "GB/s", "bytes / median latency (parameter bytes only)"),
+    F64(intensity, "flop/B", "flops / bytes: arithmetic intensity on parameter bytes"),
+    F64(roofline_frac, "",
+        "gflops / min(probe sgemm GFLOP/s, intensity x probe triad GB/s); NA without a probe"),
+    F64(max_abs_err, "",
+        "largest absolute difference of forward and forward_ref on the checked tokens"),
     F64(recall, "", "fraction of the exact top selections found; NA when exact"),
-    STR(status, "", "ok, wrong (output disagrees; not timed), error, skipped"),
-    STR(note, "", "why the status, or a noise warning"),
+    F64(create_s, "s", "creating the layer and its input pool (shared by the points of one layer)"),
+    F64(wall_s, "s", "wall time of this point: check, warm-up, flushes and rounds"),
+    STR(counter_source, 0, "", "where hardware-counter columns come from; none for now"),
+    TXT(knobs, "", "every knob after presets and defaults (the requested ones if not created)"),
+    TXT(note, "", "why the status, or a noise warning"),
 };
 
 #define NCOLS (sizeof(cols) / sizeof(cols[0]))
@@ -82,6 +95,14 @@ size_t bench_csv_ncols(void)
 const struct bench_col *bench_csv_col(size_t i)
 {
     return i < NCOLS ? &cols[i].meta : NULL;
+}
+
+int bench_csv_col_index(const char *name)
+{
+    for (size_t i = 0; i < NCOLS; i++)
+        if (!strcmp(cols[i].meta.name, name))
+            return (int)i;
+    return -1;
 }
 
 static int needs_quotes(const char *s)
@@ -110,6 +131,28 @@ int bench_csv_write_header(FILE *f)
     return fflush(f) == 0 && !ferror(f) ? 0 : -1;
 }
 
+static void write_cell(FILE *m, const struct col *c, const struct bench_row *row)
+{
+    const char *p = (const char *)row + c->offset;
+    if (c->type == COL_STR) {
+        bench_csv_write_field(m, p);
+    } else if (c->type == COL_U64) {
+        uint64_t v;
+        memcpy(&v, p, sizeof(v));
+        if (v == BENCH_NA)
+            fputs("NA", m);
+        else
+            fprintf(m, "%llu", (unsigned long long)v);
+    } else {
+        double v;
+        memcpy(&v, p, sizeof(v));
+        if (isfinite(v))
+            fprintf(m, "%.6g", v);
+        else
+            fputs("NA", m);
+    }
+}
+
 int bench_csv_write_row(FILE *f, const struct bench_row *row)
 {
     char *buf = NULL;
@@ -118,23 +161,9 @@ int bench_csv_write_row(FILE *f, const struct bench_row *row)
     if (!m)
         return -1;
     for (size_t i = 0; i < NCOLS; i++) {
-        const char *p = (const char *)row + cols[i].offset;
         if (i)
             fputc(',', m);
-        if (cols[i].type == COL_STR) {
-            bench_csv_write_field(m, p);
-        } else if (cols[i].type == COL_U64) {
-            uint64_t v;
-            memcpy(&v, p, sizeof(v));
-            fprintf(m, "%llu", (unsigned long long)v);
-        } else {
-            double v;
-            memcpy(&v, p, sizeof(v));
-            if (isfinite(v))
-                fprintf(m, "%.6g", v);
-            else
-                fputs("NA", m);
-        }
+        write_cell(m, &cols[i], row);
     }
     fputc('\n', m);
     fclose(m);

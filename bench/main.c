@@ -13,6 +13,9 @@ struct command {
 static const struct command commands[] = {
     {"list", bench_cmd_list, "every registered layer with a one-line summary"},
     {"run", bench_cmd_run, "check and time one layer at one point, print a CSV row"},
+    {"sweep", bench_cmd_sweep, "run a sweep file into reports/<run-id>/: CSV, metadata, plots"},
+    {"probe", bench_cmd_probe, "this machine's sgemm peak and STREAM-triad bandwidth"},
+    {"schema", bench_cmd_schema, "the results.csv columns as a Markdown table"},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -29,6 +32,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    bench_argv0 = argv[0];
     if (argc < 2) {
         usage(stderr);
         return BENCH_EXIT_USAGE;

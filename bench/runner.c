@@ -1,11 +1,12 @@
 /* runner.c - measure one point: correctness first, then time.
  *
- * The order is fixed. Create the layer; run forward on the full batch and
- * forward_ref on a few of those tokens, and refuse to time a layer whose
- * output disagrees (status=wrong, no latency). Then fault in every parameter
- * page, warm up, and time at least 11 rounds of at least 1 ms of forwards,
- * each forward on a fresh window of distinct tokens and, in cold mode, with
- * the parameters flushed from the caches just before (outside the clock).
+ * The order is fixed. Create the layer (once per configuration; every token
+ * count of a sweep reuses it); run forward on the full batch and forward_ref
+ * on a few of those tokens, and refuse to time a layer whose output
+ * disagrees (status=wrong, no latency). Then fault in every parameter page,
+ * warm up, and time at least 11 rounds of at least 1 ms of forwards, each
+ * forward on a fresh window of distinct tokens and, in cold mode, with the
+ * parameters flushed from the caches just before (outside the clock).
  */
 #include "bench.h"
 #include "../impls/common/common.h"
@@ -19,6 +20,7 @@
 #define CHECK_TOL     1e-4 /* relative to max(1, max |y_ref|) */
 #define WARMUP_CALLS  2
 #define NOISY_ERR_PCT 5.0
+#define POOL_MIN      1024 /* distinct tokens in the input pool, at least */
 
 double bench_now(void)
 {
@@ -29,30 +31,94 @@ double bench_now(void)
 
 void bench_opts_default(struct bench_opts *o)
 {
+    memset(o, 0, sizeof(*o));
     o->min_rounds = 11;
     o->min_round_s = 1e-3;
     o->cache = BENCH_CACHE_COLD;
     o->check_tokens = 4;
-    o->verbose = 0;
 }
 
-static void row_identity(const struct bench_point *pt, const struct bench_opts *opts,
-                         struct bench_row *row)
+void bench_row_init(struct bench_row *row, const char *slot, const struct layer_ops *ops,
+                    const struct layer_config *cfg, size_t batch, size_t seq_len, int cold,
+                    unsigned repeat)
 {
+    const char *knobs = cfg->knobs ? cfg->knobs : "";
     memset(row, 0, sizeof(*row));
-    snprintf(row->impl, sizeof(row->impl), "%s", pt->ops->name);
-    snprintf(row->knobs, sizeof(row->knobs), "%s", pt->cfg.knobs ? pt->cfg.knobs : "");
-    row->d_model = pt->cfg.d_model;
-    row->scale = pt->cfg.scale;
-    row->batch = pt->batch;
-    row->seq_len = pt->seq_len;
-    row->tokens = pt->batch * pt->seq_len;
-    row->threads = (uint64_t)pt->cfg.threads;
-    row->seed = pt->cfg.seed;
-    snprintf(row->cache, sizeof(row->cache), "%s",
-             opts->cache == BENCH_CACHE_COLD ? "cold" : "warm");
+    if (slot)
+        snprintf(row->slot, sizeof(row->slot), "%s", slot);
+    else
+        snprintf(row->slot, sizeof(row->slot), "%s%s%s", ops->name, *knobs ? ":" : "", knobs);
+    for (char *c = row->slot; *c; c++) /* keep the slot column free of commas */
+        if (*c == ',')
+            *c = ';';
+    snprintf(row->impl, sizeof(row->impl), "%s", ops->name);
+    snprintf(row->knobs, sizeof(row->knobs), "%s", knobs);
+    row->d_model = cfg->d_model;
+    row->scale = cfg->scale;
+    row->batch = batch;
+    row->seq_len = seq_len;
+    row->tokens = batch * seq_len;
+    row->threads = (uint64_t)cfg->threads;
+    row->seed = cfg->seed;
+    snprintf(row->cache, sizeof(row->cache), "%s", cold ? "cold" : "warm");
+    row->repeat = repeat;
+    row->params_total = row->params_active = BENCH_NA;
+    row->st.flops = row->st.dense_bytes = row->st.sparse_bytes = BENCH_NA;
+    row->st.units_touched = row->st.units_total = BENCH_NA;
+    row->bytes = row->noisy = row->rounds = row->iters_per_round = BENCH_NA;
     row->latency_us_median = row->latency_us_min = row->latency_us_p90 = NAN;
-    row->err_pct = row->gflops = row->max_abs_err = row->recall = NAN;
+    row->err_pct = row->gflops = row->bandwidth_gbps = row->intensity = NAN;
+    row->roofline_frac = row->max_abs_err = row->recall = NAN;
+    row->create_s = row->wall_s = NAN;
+    snprintf(row->counter_source, sizeof(row->counter_source), "none");
+}
+
+void bench_row_summary(FILE *f, const struct bench_row *r)
+{
+    if (!strcmp(r->status, "ok"))
+        fprintf(f,
+                "%s d=%llu scale=%llu T=%llu threads=%llu %s: %.1f us median "
+                "(min %.1f, p90 %.1f, err %.1f%%), %.2f GFLOP/s, %.2f GB/s, max_abs_err %.2g%s%s\n",
+                r->slot, (unsigned long long)r->d_model, (unsigned long long)r->scale,
+                (unsigned long long)r->tokens, (unsigned long long)r->threads, r->cache,
+                r->latency_us_median, r->latency_us_min, r->latency_us_p90, r->err_pct, r->gflops,
+                r->bandwidth_gbps, r->max_abs_err, r->note[0] ? "; " : "", r->note);
+    else
+        fprintf(f, "%s d=%llu scale=%llu T=%llu: status %s: %s\n", r->slot,
+                (unsigned long long)r->d_model, (unsigned long long)r->scale,
+                (unsigned long long)r->tokens, r->status, r->note);
+}
+
+int bench_layer_open(struct bench_layer *bl, const struct layer_ops *ops,
+                     const struct layer_config *cfg, char *err, size_t errlen)
+{
+    double t0 = bench_now();
+    size_t T = cfg->max_tokens;
+    int rc;
+
+    memset(bl, 0, sizeof(*bl));
+    bl->max_tokens = T;
+    rc = layer_create(ops, cfg, &bl->l, err, errlen);
+    if (rc)
+        return rc;
+    bl->l->ops->describe(bl->l, &bl->info);
+    /* Enough distinct tokens that consecutive forwards never repeat a window. */
+    rc = bench_tokens_create(&bl->tk, 3 * T > POOL_MIN ? 3 * T : POOL_MIN, cfg->d_model, cfg->seed);
+    if (rc) {
+        snprintf(err, errlen, "%s: out of memory for %zu input tokens", ops->name, 3 * T);
+        layer_destroy(bl->l);
+        bl->l = NULL;
+        return rc;
+    }
+    bl->create_s = bench_now() - t0;
+    return 0;
+}
+
+void bench_layer_close(struct bench_layer *bl)
+{
+    bench_tokens_destroy(&bl->tk);
+    layer_destroy(bl->l);
+    bl->l = NULL;
 }
 
 /* forward on all T tokens, forward_ref on up to C of them spread over the
@@ -119,44 +185,81 @@ out_free:
     return rc;
 }
 
-/* One forward, timed alone; the cache flush happens before the clock starts. */
-static double timed_forward(struct layer *l, const struct layer_info *info, int cold,
-                            const float *x, float *y, size_t T)
+/* One forward, timed alone; the cache flush and the counter hooks happen
+ * outside the clock. */
+static double timed_forward(struct layer *l, const struct layer_info *info,
+                            const struct bench_opts *opts, const float *x, float *y, size_t T)
 {
+    const struct bench_hooks *h = opts->hooks;
     struct layer_stats st;
-    if (cold)
+    if (opts->cache == BENCH_CACHE_COLD)
         bench_cache_evict(info);
+    if (h && h->forward_begin)
+        h->forward_begin(h->ctx);
     double t0 = bench_now();
     l->ops->forward(l, x, y, T, &st);
-    return bench_now() - t0;
+    double dt = bench_now() - t0;
+    if (h && h->forward_end)
+        h->forward_end(h->ctx);
+    return dt;
 }
 
-static int time_point(struct layer *l, const struct layer_info *info, const struct bench_tokens *tk,
-                      size_t T, const struct bench_opts *opts, struct bench_row *row)
+static int stopped(const struct bench_opts *opts)
 {
-    int cold = opts->cache == BENCH_CACHE_COLD;
-    float *y = common_alloc(T * tk->d_model * sizeof(float));
+    return opts->stop && *opts->stop;
+}
+
+/* The derived columns: rates, intensity and the fraction of the roofline. */
+static void derive(struct bench_row *row, const struct bench_roofs *roofs)
+{
+    double s = row->latency_us_median * 1e-6;
+    row->gflops = (double)row->st.flops / (s * 1e9);
+    row->bandwidth_gbps = (double)row->bytes / (s * 1e9);
+    if (roofs->peak_gflops > 0 && roofs->bandwidth_gbps > 0 && row->bytes > 0) {
+        double roof = row->intensity * roofs->bandwidth_gbps;
+        if (roof > roofs->peak_gflops)
+            roof = roofs->peak_gflops;
+        row->roofline_frac = row->gflops / roof;
+    }
+}
+
+static int time_point(struct bench_layer *bl, size_t T, const struct bench_opts *opts,
+                      struct bench_row *row)
+{
+    const struct bench_hooks *h = opts->hooks;
+    struct layer *l = bl->l;
+    float *y = common_alloc(T * bl->tk.d_model * sizeof(float));
     double *rounds = calloc((size_t)opts->min_rounds, sizeof(double));
     size_t call = 1;
+    int rc = 0;
     if (!y || !rounds) {
-        common_free(y);
-        free(rounds);
-        return LAYER_ENOMEM;
+        rc = LAYER_ENOMEM;
+        goto out_free;
     }
-    bench_cache_touch(info);
+    if (h && h->point_begin && (rc = h->point_begin(h->ctx, row)) != 0)
+        goto out_free;
+    bench_cache_touch(&bl->info);
     for (int i = 0; i < WARMUP_CALLS; i++)
-        timed_forward(l, info, cold, bench_tokens_window(tk, call++, T), y, T);
+        timed_forward(l, &bl->info, opts, bench_tokens_window(&bl->tk, call++, T), y, T);
+    row->iters_per_round = 0;
     for (int r = 0; r < opts->min_rounds; r++) {
         double total = 0;
         uint64_t iters = 0;
         while (total < opts->min_round_s) {
-            total += timed_forward(l, info, cold, bench_tokens_window(tk, call++, T), y, T);
+            if (stopped(opts)) {
+                rc = BENCH_INTERRUPTED;
+                goto out_free;
+            }
+            total +=
+                timed_forward(l, &bl->info, opts, bench_tokens_window(&bl->tk, call++, T), y, T);
             iters++;
         }
         rounds[r] = total / (double)iters;
         if (iters > row->iters_per_round)
             row->iters_per_round = iters;
     }
+    if (h && h->point_end)
+        h->point_end(h->ctx, row);
     struct bench_stats s;
     bench_stats_compute(rounds, (size_t)opts->min_rounds, &s);
     row->rounds = (uint64_t)opts->min_rounds;
@@ -164,63 +267,91 @@ static int time_point(struct layer *l, const struct layer_info *info, const stru
     row->latency_us_min = s.min * 1e6;
     row->latency_us_p90 = s.p90 * 1e6;
     row->err_pct = s.err_pct;
-    row->gflops = (double)row->st.flops / (s.median * 1e9);
-    if (s.err_pct >= NOISY_ERR_PCT)
+    row->noisy = s.err_pct >= NOISY_ERR_PCT;
+    if (row->noisy)
         snprintf(row->note, sizeof(row->note), "noisy: err%% %.1f >= %.0f", s.err_pct,
                  NOISY_ERR_PCT);
+    derive(row, &opts->roofs);
+out_free:
     common_free(y);
     free(rounds);
-    return 0;
+    return rc;
 }
 
-int bench_run_point(const struct bench_point *pt, const struct bench_opts *opts,
-                    struct bench_row *row, char *err, size_t errlen)
+static void fill_layer_columns(const struct bench_layer *bl, struct bench_row *row)
 {
-    struct layer_config cfg = pt->cfg;
-    struct layer *l = NULL;
-    struct layer_info info;
-    struct bench_tokens tk = {0};
-    size_t T = pt->batch * pt->seq_len;
-    int rc;
+    row->params_total = bl->info.params_total;
+    row->params_active = bl->info.params_active;
+    snprintf(row->knobs, sizeof(row->knobs), "%s", bl->info.knobs);
+    snprintf(row->unit, sizeof(row->unit), "%s", bl->info.unit ? bl->info.unit : "");
+    row->create_s = bl->create_s;
+}
 
-    row_identity(pt, opts, row);
-    cfg.max_tokens = T;
-    rc = layer_create(pt->ops, &cfg, &l, err, errlen);
-    if (rc)
-        goto out_status;
-    memset(&info, 0, sizeof(info));
-    l->ops->describe(l, &info);
-    row->params_total = info.params_total;
-    row->params_active = info.params_active;
-    snprintf(row->knobs, sizeof(row->knobs), "%s", info.knobs);
-    snprintf(row->unit, sizeof(row->unit), "%s", info.unit ? info.unit : "");
-
-    /* Enough distinct tokens that consecutive forwards never repeat a window. */
-    rc = bench_tokens_create(&tk, T * 3 > 1024 ? T * 3 : 1024, cfg.d_model, cfg.seed);
-    if (rc) {
-        snprintf(err, errlen, "%s: out of memory for %zu input tokens", row->impl, T * 3);
-        goto out_destroy;
-    }
-    rc = check_point(l, bench_tokens_window(&tk, 0, T), T, cfg.d_model, opts->check_tokens, row,
-                     err, errlen);
-    if (rc)
-        goto out_tokens;
-    rc = time_point(l, &info, &tk, T, opts, row);
-    if (rc)
-        snprintf(err, errlen, "%s: out of memory while timing", row->impl);
-
-out_tokens:
-    bench_tokens_destroy(&tk);
-out_destroy:
-    layer_destroy(l);
-out_status:
+static void set_status(struct bench_row *row, int rc, const char *err)
+{
     if (rc == BENCH_WRONG) {
         snprintf(row->status, sizeof(row->status), "wrong");
+    } else if (rc == LAYER_EUNSUPPORTED || rc == LAYER_ETOOBIG) {
+        snprintf(row->status, sizeof(row->status), "skipped");
+        snprintf(row->note, sizeof(row->note), "%s", err);
     } else if (rc) {
         snprintf(row->status, sizeof(row->status), "error");
         snprintf(row->note, sizeof(row->note), "%s", err);
     } else {
         snprintf(row->status, sizeof(row->status), "ok");
     }
+    for (char *c = row->note; *c; c++) /* one physical line per row, for awk and gnuplot */
+        if (*c == '\n' || *c == '\r')
+            *c = ' ';
+}
+
+int bench_measure(struct bench_layer *bl, const struct bench_opts *opts, struct bench_row *row,
+                  char *err, size_t errlen)
+{
+    size_t T = row->tokens;
+    double t0 = bench_now();
+    int rc;
+
+    fill_layer_columns(bl, row);
+    if (T > bl->max_tokens) {
+        snprintf(err, errlen, "%s: %zu tokens, the layer was created for %zu", row->impl, T,
+                 bl->max_tokens);
+        rc = LAYER_EINVAL;
+        goto out_status;
+    }
+    rc = check_point(bl->l, bench_tokens_window(&bl->tk, 0, T), T, bl->tk.d_model,
+                     opts->check_tokens, row, err, errlen);
+    if (rc == 0) {
+        row->bytes = row->st.dense_bytes + row->st.sparse_bytes;
+        row->intensity = row->bytes ? (double)row->st.flops / (double)row->bytes : NAN;
+        rc = time_point(bl, T, opts, row);
+        if (rc == LAYER_ENOMEM)
+            snprintf(err, errlen, "%s: out of memory while timing", row->impl);
+    } else if (rc == BENCH_WRONG) {
+        row->bytes = row->st.dense_bytes + row->st.sparse_bytes;
+    }
+    row->wall_s = bench_now() - t0;
+out_status:
+    set_status(row, rc, err);
+    return rc;
+}
+
+int bench_run_point(const struct layer_ops *ops, const struct layer_config *cfg, size_t batch,
+                    size_t seq_len, const struct bench_opts *opts, struct bench_row *row, char *err,
+                    size_t errlen)
+{
+    struct layer_config c = *cfg;
+    struct bench_layer bl;
+    int rc;
+
+    bench_row_init(row, NULL, ops, cfg, batch, seq_len, opts->cache == BENCH_CACHE_COLD, 1);
+    c.max_tokens = batch * seq_len;
+    rc = bench_layer_open(&bl, ops, &c, err, errlen);
+    if (rc) {
+        set_status(row, rc, err);
+        return rc;
+    }
+    rc = bench_measure(&bl, opts, row, err, errlen);
+    bench_layer_close(&bl);
     return rc;
 }

@@ -1,0 +1,111 @@
+/* sweep_dry.c - `sparsebench sweep FILE --dry-run`: the points a sweep would
+ * run, in order, after the file and every slot's knobs were checked; with
+ * --estimate-from an earlier results.csv, the seconds each point took there
+ * (wall_s, plus create_s once per layer) and the totals per slot, which is
+ * how a sweep is trimmed to its time budget.
+ */
+#include "sweep_run.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- dry run ---- */
+
+static int row_matches(const struct bench_table *t, size_t r, const int *c,
+                       const struct bench_point *p, const struct bench_sweep *sw)
+{
+    char v[6][32];
+    snprintf(v[0], 32, "%llu", (unsigned long long)p->d_model);
+    snprintf(v[1], 32, "%llu", (unsigned long long)p->scale);
+    snprintf(v[2], 32, "%llu", (unsigned long long)p->batch);
+    snprintf(v[3], 32, "%llu", (unsigned long long)p->seq_len);
+    snprintf(v[4], 32, "%llu", (unsigned long long)p->threads);
+    snprintf(v[5], 32, "%s", sw->cache == BENCH_CACHE_WARM ? "warm" : "cold");
+    if (strcmp(bench_table_cell(t, r, (size_t)c[0]), p->slot->label))
+        return 0;
+    for (int i = 0; i < 6; i++)
+        if (strcmp(bench_table_cell(t, r, (size_t)c[i + 1]), v[i]))
+            return 0;
+    return 1;
+}
+
+/* Seconds the point took in an earlier run (wall_s, plus create_s for the
+ * first point of a layer), or -1. */
+static double estimate(const struct bench_table *t, const int *c, const struct bench_point *p,
+                       const struct bench_sweep *sw, int first_of_group)
+{
+    if (!t)
+        return -1;
+    for (size_t r = 0; r < t->nrows; r++) {
+        if (!row_matches(t, r, c, p, sw))
+            continue;
+        double w = strtod(bench_table_cell(t, r, (size_t)c[7]), NULL);
+        double cr = strtod(bench_table_cell(t, r, (size_t)c[8]), NULL);
+        if (!(w >= 0))
+            w = 0;
+        return w + (first_of_group && cr >= 0 ? cr : 0);
+    }
+    return -1;
+}
+
+int bench_sweep_dry_run(struct bench_sweep_run *s)
+{
+    struct bench_table t, *tp = NULL;
+    int c[9];
+    const char *names[9] = {"slot",    "d_model", "scale",  "batch",   "seq_len",
+                            "threads", "cache",   "wall_s", "create_s"};
+    char err[1024];
+    if (s->estimate_from) {
+        if (bench_table_read(s->estimate_from, &t, err, sizeof(err))) {
+            fprintf(stderr, "sparsebench sweep: --estimate-from: %s\n", err);
+            return BENCH_EXIT_USAGE;
+        }
+        tp = &t;
+        for (int i = 0; i < 9; i++)
+            if ((c[i] = bench_table_col(&t, names[i])) < 0) {
+                fprintf(stderr, "sparsebench sweep: --estimate-from: %s has no column '%s'\n",
+                        s->estimate_from, names[i]);
+                bench_table_free(&t);
+                return BENCH_EXIT_USAGE;
+            }
+    }
+    printf("%s: %zu slots, %zu points, %u repeat%s, %s cache\n", s->sw.path, s->sw.n_slots, s->npts,
+           s->sw.repeats, s->sw.repeats == 1 ? "" : "s",
+           s->sw.cache == BENCH_CACHE_WARM ? "warm" : "cold");
+    printf("%6s %-24s %7s %5s %6s %7s %7s %7s %6s %9s\n", "point", "slot", "d_model", "scale",
+           "batch", "seq_len", "tokens", "threads", "repeat", "est_s");
+    double total = 0, slot_total = 0;
+    size_t known = 0;
+    for (size_t i = 0; i < s->npts; i++) {
+        const struct bench_point *p = &s->pts[i];
+        int first = i == 0 || s->pts[i - 1].group != p->group;
+        double e = estimate(tp, c, p, &s->sw, first);
+        char est[32] = "?";
+        if (e >= 0) {
+            snprintf(est, sizeof(est), "%.2f", e);
+            total += e;
+            slot_total += e;
+            known++;
+        }
+        printf("%6zu %-24s %7llu %5llu %6llu %7llu %7llu %7llu %6u %9s\n", i + 1, p->slot->label,
+               (unsigned long long)p->d_model, (unsigned long long)p->scale,
+               (unsigned long long)p->batch, (unsigned long long)p->seq_len,
+               (unsigned long long)(p->batch * p->seq_len), (unsigned long long)p->threads,
+               p->repeat, est);
+        if (tp && (i + 1 == s->npts || s->pts[i + 1].slot != p->slot)) {
+            char d[32];
+            bench_format_duration(slot_total, d, sizeof(d));
+            printf("       %-24s subtotal %s (%.1f s)\n", p->slot->label, d, slot_total);
+            slot_total = 0;
+        }
+    }
+    if (tp) {
+        char d[32];
+        bench_format_duration(total, d, sizeof(d));
+        printf("estimated: %s (%.0f s) for the %zu of %zu points found in %s, plus the probe "
+               "(~5 s per thread count)\n",
+               d, total, known, s->npts, s->estimate_from);
+        bench_table_free(&t);
+    }
+    return 0;
+}

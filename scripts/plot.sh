@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# plot.sh RUN_DIR - draw a sweep's PNG plots from RUN_DIR/results.csv (and
+# the probe's roofs from RUN_DIR/meta.csv) with gnuplot.
+#
+# awk (scripts/plot/*.awk) picks the conditions every plot fixes (the most
+# common d_model and threads, the most common scale of the slots that vary
+# scale, the token count nearest 64) and writes one small data file per
+# series; the gnuplot scripts (scripts/plot/*.gp, pngcairo) only draw. Each
+# PNG is written under a temporary name and renamed, so a failed plot never
+# replaces a good one; gnuplot's warnings (empty ranges of one-point data)
+# are shown only when a plot fails. `make plot` (RUN=DIR) redraws a run.
+set -euo pipefail
+
+dir=${1:?usage: scripts/plot.sh RUN_DIR}
+csv=$dir/results.csv
+meta=$dir/meta.csv
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/plot
+US=$'\037'
+
+command -v gnuplot >/dev/null || {
+    echo "plot.sh: gnuplot not found (scripts/deps.sh installs gnuplot-nox)" >&2
+    exit 1
+}
+[[ -r $csv ]] || { echo "plot.sh: no $csv" >&2; exit 1; }
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+if ! awk -F, -f "$here/conds.awk" "$csv" >"$tmp/conds"; then
+    echo "plot.sh: $csv has no ok rows; nothing to plot" >&2
+    exit 1
+fi
+D=$(awk '$1 == "D" { print $2 }' "$tmp/conds")
+TH=$(awk '$1 == "THREADS" { print $2 }' "$tmp/conds")
+CACHE=$(awk '$1 == "CACHE" { print $2 }' "$tmp/conds")
+SCALE=$(awk '$1 == "SCALE" { print $2 }' "$tmp/conds")
+TFIX=$(awk '$1 == "TFIX" { print $2 }' "$tmp/conds")
+SCALES=$(awk '$1 == "SCALES" { $1 = ""; print }' "$tmp/conds")
+
+meta_get() { # key -> value, or empty
+    if [[ -r $meta ]]; then
+        awk -F, -v k="$1" '$1 == k { print $2; exit }' "$meta"
+    fi
+}
+PEAK=$(meta_get "probe_sgemm_gflops_t$TH")
+BW=$(meta_get "probe_triad_gbps_t$TH")
+if ((TH == 1)); then base="$CACHE cache, 1 thread"; else base="$CACHE cache, $TH threads"; fi
+
+sel() { # where cols -> rows
+    awk -F, -v where="$1" -v cols="$2" -f "$here/select.awk" "$csv"
+}
+agg() { awk -f "$here/agg.awk" | sort -g; }
+ok="status=ok${US}d_model=$D${US}threads=$TH${US}cache=$CACHE"
+
+series_title() { # slot scale count: "moe (scale 8)", or "dense" for one-scale slots
+    if (($3 > 1)); then echo "$1 (scale $2)"; else echo "$1"; fi
+}
+
+# ---- series data ----
+n=0
+titles=()
+nsc=0
+sc_titles=()
+flat=""
+ns=0
+sp_titles=()
+nr=0
+rf_titles=()
+ref=""
+while read -r tag slot sc count; do
+    [[ $tag == SERIES ]] || continue
+    [[ $slot == dense ]] && ref=dense
+    if [[ $sc != - ]]; then
+        n=$((n + 1))
+        titles+=("$(series_title "$slot" "$sc" "$count")")
+        w="$ok${US}slot=$slot${US}scale=$sc"
+        sel "$w" tokens,latency_us_median,latency_us_min,latency_us_p90 | agg >"$tmp/lat$n.dat"
+        sel "$w" tokens,bytes | awk '$2 != "NA" { print $1, $2 / 1048576 }' | agg >"$tmp/bytes$n.dat"
+        sel "$w" tokens,bandwidth_gbps | agg >"$tmp/bw$n.dat"
+    fi
+    # latency vs scale: every slot at TFIX; single-scale slots as flat lines
+    nsc=$((nsc + 1))
+    sc_titles+=("$slot")
+    w="$ok${US}slot=$slot${US}tokens=$TFIX"
+    if [[ $count -gt 1 ]]; then
+        flat+=0
+        sel "$w" scale,latency_us_median,latency_us_min,latency_us_p90 | agg >"$tmp/scale$nsc.dat"
+    else
+        flat+=1
+        y=$(sel "$w" scale,latency_us_median | agg | awk 'NR == 1 { print $2 }')
+        : >"$tmp/scale$nsc.dat"
+        if [[ -n $y ]]; then
+            for s in $SCALES; do echo "$s $y $y $y"; done | sort -g >"$tmp/scale$nsc.dat"
+        fi
+    fi
+    nr=$((nr + 1))
+    rf_titles+=("$slot")
+    sel "$ok${US}slot=$slot" intensity,gflops >"$tmp/roof$nr.dat"
+done <"$tmp/conds"
+
+if [[ -n $ref ]]; then
+    while read -r tag slot sc count; do
+        [[ $tag == SERIES && $slot != "$ref" && $sc != - ]] || continue
+        ns=$((ns + 1))
+        sp_titles+=("$(series_title "$slot" "$sc" "$count")")
+        awk -F, -v ref="$ref" -v slot="$slot" -v scale="$sc" -v d="$D" -v th="$TH" \
+            -f "$here/speedup.awk" "$csv" "$csv" | agg >"$tmp/speed$ns.dat"
+    done <"$tmp/conds"
+fi
+
+# ---- drawing ----
+join_titles() { local IFS=$'\t'; echo "$*"; }
+failed=0
+draw() { # name script n titles [extra gnuplot assignments]
+    local name=$1 gp=$2 count=$3 t=$4 extra=${5:-}
+    local out="$dir/$name.png"
+    if ((count == 0)); then
+        echo "plot.sh: $name: nothing to draw (no ok rows for it), skipped" >&2
+        return
+    fi
+    if gnuplot -e "here='$here'; tmp='$tmp'; out='$out.tmp'; n=$count; titles=\"$t\"; D='$D'; TH='$TH'; \
+cache='$CACHE'; scale='$SCALE'; tfix='$TFIX'; base='$base'; $extra" "$here/$gp" 2>"$tmp/gnuplot.err"; then
+        mv -f "$out.tmp" "$out"
+    else
+        rm -f "$out.tmp"
+        cat "$tmp/gnuplot.err" >&2
+        echo "plot.sh: $name failed" >&2
+        failed=1
+    fi
+}
+
+draw latency_vs_tokens latency_vs_tokens.gp "$n" "$(join_titles "${titles[@]}")"
+draw bytes_vs_tokens bytes_vs_tokens.gp "$n" "$(join_titles "${titles[@]}")"
+draw latency_vs_scale latency_vs_scale.gp "$nsc" "$(join_titles "${sc_titles[@]}")" "flat='$flat'"
+draw speedup_vs_dense speedup_vs_dense.gp "$ns" "$(join_titles "${sp_titles[@]+"${sp_titles[@]}"}")" \
+    "ref='$ref'"
+draw bandwidth_vs_tokens bandwidth_vs_tokens.gp "$n" "$(join_titles "${titles[@]}")" \
+    "bw='${BW:-}'"
+draw roofline roofline.gp "$nr" "$(join_titles "${rf_titles[@]}")" "peak='${PEAK:-}'; bw='${BW:-}'"
+
+((failed == 0)) || exit 1
+echo "plots: $dir/*.png" >&2

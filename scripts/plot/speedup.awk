@@ -1,0 +1,21 @@
+# speedup.awk - "tokens speedup" for one slot: the reference slot's median
+# latency divided by this slot's, at the same d_model, batch, seq_len,
+# threads, cache and repeat. Reads results.csv twice:
+#   awk -F, -v ref=dense -v slot=moe -v scale=8 -v d=768 -v th=2 -f speedup.awk f f
+FNR == 1 {
+    for (i = 1; i <= NF; i++)
+        col[$i] = i
+    next
+}
+$(col["status"]) != "ok" || $(col["d_model"]) != d || $(col["threads"]) != th { next }
+{
+    key = $(col["batch"]) SUBSEP $(col["seq_len"]) SUBSEP $(col["cache"]) SUBSEP $(col["repeat"])
+}
+NR == FNR {
+    if ($(col["slot"]) == ref)
+        base[key] = $(col["latency_us_median"])
+    next
+}
+$(col["slot"]) == slot && $(col["scale"]) == scale && (key in base) {
+    print $(col["tokens"]), base[key] / $(col["latency_us_median"])
+}
