@@ -144,8 +144,9 @@ static int resolve_knobs(struct moe *m, const struct layer_config *cfg, uint64_t
     }
     if (k->expert_width % g != 0) {
         snprintf(err, errlen,
-                 "moe: knob granularity=%ld does not divide expert_width=%ld; allowed a divisor", g,
-                 k->expert_width);
+                 "moe: knob granularity=%ld does not divide expert_width=%ld; allowed a divisor "
+                 "of %ld",
+                 g, k->expert_width, k->expert_width);
         return LAYER_EKNOB;
     }
     if ((uint64_t)k->experts * (uint64_t)g > MOE_MAX_EXPERTS) {

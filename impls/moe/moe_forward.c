@@ -17,14 +17,15 @@
  * per-token path measured no faster, within this shared machine's noise,
  * while grouping reads each touched expert once instead of once per pair.
  *
- * Threads: the expert jobs run on the layer's pool with single-threaded
+ * Threads: the grouped jobs run on the layer's pool with single-threaded
  * OpenBLAS in each job, largest job first, and an expert holding more than
  * a fair share of the rows (a hot expert under zipf routing) is split into
  * row chunks. Against OpenBLAS-threaded GEMMs one expert at a time this was
- * 1.7-2x faster from T = 16 to 1024 (small-M GEMMs parallelise badly
- * inside OpenBLAS) and equal at T = 1; with fewer jobs than threads (one
- * expert) OpenBLAS threads the GEMM instead. OpenBLAS 0.3.21 has no grouped
- * GEMM (research/moe.md section 0 item 2).
+ * 1.4-2x faster from T = 16 to 1024 (small-M GEMMs parallelise badly
+ * inside OpenBLAS); with fewer jobs than threads (one expert) OpenBLAS
+ * threads the GEMM instead. The per-token jobs (T = 1) use OpenBLAS's
+ * threads, see run_tasks. OpenBLAS 0.3.21 has no grouped GEMM
+ * (research/moe.md section 0 item 2).
  */
 #include "moe.h"
 
@@ -119,12 +120,16 @@ static void run_task(void *arg, size_t i, int worker)
                        m->yg + (size_t)tk->row0 * D, j->pool);
 }
 
-/* OpenBLAS's thread count is process-global: the pool's jobs set it to 1
- * and call BLAS concurrently from the pool's threads (safe in the pthread
- * build: with one thread a call never touches OpenBLAS's own workers). */
-static void run_tasks(struct moe *m, const float *x, size_t n_tasks)
+/* The grouped jobs go to the pool with single-threaded OpenBLAS inside
+ * (OpenBLAS's thread count is process-global; with one thread a call never
+ * touches OpenBLAS's own workers, so concurrent calls from the pool are
+ * safe in the pthread build). The per-token jobs instead run one after the
+ * other on OpenBLAS's threads: after the idle gap between two forwards the
+ * pool's sleeping worker takes ~60 us to wake in this VM, 15% of a 400 us
+ * decode step, while OpenBLAS's workers spin-yield between calls. */
+static void run_tasks(struct moe *m, const float *x, size_t n_tasks, int grouped)
 {
-    if (m->threads > 1 && n_tasks >= (size_t)m->threads) {
+    if (grouped && m->threads > 1 && n_tasks >= (size_t)m->threads) {
         struct run_job job = {m, x, NULL};
         common_blas_threads(1);
         common_pool_run(m->pool, n_tasks, run_task, &job);
@@ -172,12 +177,13 @@ static void combine_task(void *arg, size_t task, int worker)
 
 /* ---- forward ---- */
 
+/* Router, routed experts, shared experts and the weighted combine. */
 static void fill_stats(const struct moe *m, size_t T, size_t touched, struct layer_stats *st)
 {
     uint64_t pairs = (uint64_t)T * m->K;
-    st->flops = 2ull * T * m->D * m->E       /* router */
-                + 4ull * pairs * m->D * m->F /* routed experts */
-                + (m->S ? common_ffn_flops(&m->shared, T) : 0) + 2ull * pairs * m->D; /* combine */
+    uint64_t router = 2ull * T * m->D * m->E, experts = 4ull * pairs * m->D * m->F;
+    uint64_t shared = m->S ? common_ffn_flops(&m->shared, T) : 0, combine = 2ull * pairs * m->D;
+    st->flops = router + experts + shared + combine;
     st->dense_bytes = m->dense_bytes;
     st->sparse_bytes = 4ull * touched * m->expert_params;
     st->units_touched = touched;
@@ -208,7 +214,7 @@ int moe_forward(struct layer *l, const float *x, float *y, size_t n_tokens, stru
         common_blas_threads(m->threads);
         common_ffn_forward(&m->shared, x, n_tokens, m->hs, y, m->pool);
     }
-    run_tasks(m, x, n_tasks);
+    run_tasks(m, x, n_tasks, n_tokens > MOE_PER_TOKEN_MAX);
     struct combine_job cj = {m, y, n_tokens};
     common_pool_run(m->pool, (n_tokens + COMBINE_TASK_TOKENS - 1) / COMBINE_TASK_TOKENS,
                     combine_task, &cj);
