@@ -68,7 +68,7 @@ struct moe {
     float *logits;          /* (T, E) */
     uint32_t *sel;          /* (P) chosen expert of pair p = t K + j */
     float *sel_w;           /* (P) its combine weight */
-    uint32_t *count;        /* (E) pairs per expert */
+    uint32_t *count;        /* (E) pairs per expert, then the grouping's fill cursors */
     uint32_t *offset;       /* (E + 1) prefix sums of count */
     uint32_t *row_pair;     /* (P) grouped row -> pair */
     uint32_t *pair_row;     /* (P) pair -> grouped row */
