@@ -11,9 +11,13 @@
 #include <string.h>
 
 extern const struct layer_ops dense_ops;
+extern const struct layer_ops dense_l1_ops;
+extern const struct layer_ops dense_l2_ops;
+extern const struct layer_ops fff_ops;
+extern const struct layer_ops fff_token_ops;
 
 static const struct layer_ops *const layer_table[] = {
-    &dense_ops,
+    &dense_ops, &dense_l1_ops, &dense_l2_ops, &fff_ops, &fff_token_ops,
 };
 
 size_t layer_count(void)

@@ -1,0 +1,294 @@
+/* fff.c - the FFF forward for a batch, level by level (`fff`).
+ *
+ * UltraFastBERT (research/fff.md sections 1.3, 4, 9.7). A per-token walk
+ * streams two node rows per visit and cannot reuse a row between tokens.
+ * Here tokens move through a tree together, in tiles of up to FFF_TILE
+ * tokens kept sorted by their current node, so a node row is loaded once
+ * for every token of the tile standing on it and dotted with four tokens at
+ * a time; the tile's own x and y rows stay in the core's L2 across levels.
+ * Sorting costs nothing per level: a bucket's left-going tokens, then its
+ * right-going ones, is again sorted by node (2n+1 < 2n+2 < 2(n+1)+1).
+ *
+ * The levels are cut into phases of a few levels (FFF_L2_BUDGET bytes of
+ * node rows a subtree). At each phase start the whole batch is counting-
+ * sorted by node, so the tiles of a phase walk one subtree after another and
+ * each subtree's rows come from DRAM once per batch rather than once per
+ * tile. Tiles are the pool's tasks. Tiny batches take the per-token walk
+ * (fff_token.c): there is nothing to share and bucketing only costs.
+ *
+ * Every dot and axpy rounds exactly like fff_dot / fff_axpy, so this agrees
+ * with fff-token bit for bit. Leaves out: reduced precision, training.
+ */
+#include "fff.h"
+
+#include <stdio.h>
+
+extern const struct layer_ops fff_ops;
+
+/* Below this many tokens the per-token walk is faster (measured; see the
+ * issue report): bucketing and phase sorts cost more than they share. */
+#define FFF_LEVEL_MIN_TOKENS 8
+/* Node rows (w_in and w_out) one phase's subtree may hold: half of a 1 MiB
+ * L2, the other half for the tile's tokens. */
+#define FFF_L2_BUDGET        (512u << 10)
+/* A new phase is worth its batch-wide sort when each of its subtrees gets
+ * this many tokens on average. */
+#define FFF_PHASE_MIN_TOKENS 4
+
+/* Four tokens against one row, each with fff_dot's accumulators and order. */
+static void dot4(const float *w, const float *const x[4], size_t n, float out[4])
+{
+    fff_vec a0[4] = {{0}}, a1[4] = {{0}};
+    size_t i = 0;
+    for (; i + 2 * FFF_VL <= n; i += 2 * FFF_VL) {
+        fff_vec w0 = fff_load(w + i), w1 = fff_load(w + i + FFF_VL);
+        for (int j = 0; j < 4; j++) {
+            a0[j] = fff_fma(w0, fff_load(x[j] + i), a0[j]);
+            a1[j] = fff_fma(w1, fff_load(x[j] + i + FFF_VL), a1[j]);
+        }
+    }
+    if (i + FFF_VL <= n) {
+        fff_vec w0 = fff_load(w + i);
+        for (int j = 0; j < 4; j++)
+            a0[j] = fff_fma(w0, fff_load(x[j] + i), a0[j]);
+        i += FFF_VL;
+    }
+    for (int j = 0; j < 4; j++) {
+        float tail = 0.0f;
+        for (size_t k = i; k < n; k++)
+            tail += w[k] * x[j][k];
+        out[j] = fff_hsum(a0[j], a1[j]) + tail;
+    }
+}
+
+/* y_j += a_j w (or = for a token's first node) for four tokens, one pass
+ * over w. */
+static void axpy4(float *const y[4], const float a[4], const float *w, size_t n, int assign)
+{
+    fff_vec av[4];
+    for (int j = 0; j < 4; j++) {
+        av[j] = (fff_vec){0};
+        av[j] += a[j];
+    }
+    size_t i = 0;
+    for (; i + FFF_VL <= n; i += FFF_VL) {
+        fff_vec wv = fff_load(w + i);
+        for (int j = 0; j < 4; j++)
+            fff_store(y[j] + i, assign ? av[j] * wv : fff_fma(av[j], wv, fff_load(y[j] + i)));
+    }
+    for (; i < n; i++)
+        for (int j = 0; j < 4; j++)
+            y[j][i] = assign ? a[j] * w[i] : y[j][i] + a[j] * w[i];
+}
+
+struct level_job {
+    struct fff *f;
+    const float *x; /* (T, D) */
+    float *y;       /* (T, D) */
+    size_t n_tokens, tile, tree;
+    int level0, level1; /* this phase's levels [level0, level1) */
+    int last_phase;
+};
+
+/* The tile's per-worker arrays, carved from f->tile_scratch. */
+struct tile {
+    uint32_t *tok, *node;           /* (m) sorted by node */
+    uint32_t *tok_next, *node_next; /* (m) the next level's order */
+    float *z, *a;                   /* (m) pre-activations, activations */
+};
+
+static struct tile tile_arrays(const struct fff *f, int worker)
+{
+    uint32_t *p = (uint32_t *)(f->tile_scratch + (size_t)worker * f->tile_bytes);
+    struct tile t = {p, p + FFF_TILE, p + 2 * FFF_TILE, p + 3 * FFF_TILE, NULL, NULL};
+    t.z = (float *)(p + 4 * FFF_TILE);
+    t.a = t.z + FFF_TILE;
+    return t;
+}
+
+/* Every token of [i, j) stands on node `row`: pre-activations into z. */
+static void bucket_dots(const struct fff *f, const float *x, const uint32_t *tok, size_t m,
+                        size_t row, float *z)
+{
+    const size_t D = f->d_model;
+    const float *w = f->w_in + row * D;
+    const float bias = f->b ? f->b[row] : 0.0f;
+    size_t q = 0;
+    for (; q + 4 <= m; q += 4) {
+        const float *xs[4] = {x + tok[q] * D, x + tok[q + 1] * D, x + tok[q + 2] * D,
+                              x + tok[q + 3] * D};
+        dot4(w, xs, D, z + q);
+    }
+    for (; q < m; q++)
+        z[q] = fff_dot(w, x + tok[q] * D, D);
+    for (q = 0; q < m; q++)
+        z[q] += bias;
+}
+
+static void bucket_axpys(const struct fff *f, float *y, const uint32_t *tok, size_t m, size_t row,
+                         const float *a, int assign)
+{
+    const size_t D = f->d_model;
+    const float *w = f->w_out + row * D;
+    size_t q = 0;
+    for (; q + 4 <= m; q += 4) {
+        float *ys[4] = {y + tok[q] * D, y + tok[q + 1] * D, y + tok[q + 2] * D, y + tok[q + 3] * D};
+        axpy4(ys, a + q, w, D, assign);
+    }
+    for (; q < m; q++)
+        fff_axpy(y + tok[q] * D, a[q], w, D, assign);
+}
+
+/* Left-going tokens of the bucket, then right-going ones, each in order. */
+static void bucket_split(const struct tile *t, size_t i, size_t j)
+{
+    size_t out = i;
+    uint32_t left = 2 * t->node[i] + 1;
+    for (size_t q = i; q < j; q++)
+        if (!(t->z[q] > 0.0f)) {
+            t->tok_next[out] = t->tok[q];
+            t->node_next[out++] = left;
+        }
+    for (size_t q = i; q < j; q++)
+        if (t->z[q] > 0.0f) {
+            t->tok_next[out] = t->tok[q];
+            t->node_next[out++] = left + 1;
+        }
+}
+
+static size_t bucket_end(const struct tile *t, size_t i, size_t m)
+{
+    size_t j = i + 1;
+    while (j < m && t->node[j] == t->node[i])
+        j++;
+    return j;
+}
+
+/* One level of one tile: every bucket's dots, GELUs, axpys and split. */
+static size_t tile_level(struct fff *f, const struct level_job *job, struct tile *t, size_t m,
+                         int assign, unsigned char *marks)
+{
+    const size_t D = f->d_model, base = job->tree * f->tree_nodes;
+    size_t i = 0, j = bucket_end(t, 0, m);
+    while (i < m) {
+        size_t row = base + t->node[i], next = j < m ? bucket_end(t, j, m) : m;
+        if (j < m) {
+            fff_prefetch_row(f->w_in + (base + t->node[j]) * D, D);
+            fff_prefetch_row(f->w_out + (base + t->node[j]) * D, D);
+        }
+        bucket_dots(f, job->x, t->tok + i, j - i, row, t->z + i);
+        for (size_t q = i; q < j; q++)
+            t->a[q] = t->z[q];
+        common_gelu(t->a + i, j - i);
+        bucket_axpys(f, job->y, t->tok + i, j - i, row, t->a + i, assign);
+        marks[row] = 1;
+        bucket_split(t, i, j);
+        i = j;
+        j = next;
+    }
+    return m;
+}
+
+static void tile_task(void *arg, size_t task, int worker)
+{
+    const struct level_job *job = arg;
+    struct fff *f = job->f;
+    struct tile t = tile_arrays(f, worker);
+    size_t p0 = task * job->tile;
+    size_t m = job->n_tokens - p0 < job->tile ? job->n_tokens - p0 : job->tile;
+    size_t visits = 0;
+    unsigned char *marks = f->marks + (size_t)worker * f->n_nodes;
+    for (size_t q = 0; q < m; q++) {
+        t.tok[q] = job->level0 == 0 ? (uint32_t)(p0 + q) : f->order[p0 + q];
+        t.node[q] = job->level0 == 0 ? 0 : f->node_of[t.tok[q]];
+    }
+    for (int level = job->level0; level < job->level1; level++) {
+        visits += tile_level(f, job, &t, m, job->tree == 0 && level == 0, marks);
+        struct tile swapped = {t.tok_next, t.node_next, t.tok, t.node, t.z, t.a};
+        t = swapped;
+    }
+    if (!job->last_phase)
+        for (size_t q = 0; q < m; q++)
+            f->node_of[t.tok[q]] = t.node[q];
+    f->visits[(size_t)worker * 8] += visits;
+}
+
+/* Stable counting sort of all tokens by their node at `level` into order. */
+static void sort_by_node(struct fff *f, size_t n_tokens, int level)
+{
+    const uint32_t first = (1u << level) - 1, buckets = 1u << level;
+    uint32_t *c = f->counts;
+    memset(c, 0, (buckets + 1) * sizeof(*c));
+    for (size_t t = 0; t < n_tokens; t++)
+        c[f->node_of[t] - first + 1]++;
+    for (uint32_t b = 0; b < buckets; b++)
+        c[b + 1] += c[b];
+    for (size_t t = 0; t < n_tokens; t++)
+        f->order[c[f->node_of[t] - first]++] = (uint32_t)t;
+}
+
+/* Levels per phase: the deepest subtree whose rows fit FFF_L2_BUDGET. */
+static int phase_levels(const struct fff *f)
+{
+    size_t row_pair = 2 * f->d_model * sizeof(float), nodes = FFF_L2_BUDGET / row_pair;
+    int p = 1;
+    while (((size_t)2 << p) - 1 <= nodes && p < FFF_MAX_DEPTH)
+        p++;
+    return p;
+}
+
+static void forward_levels(struct fff *f, const float *x, float *y, size_t n_tokens)
+{
+    const int levels = (int)f->knobs.depth + 1, per_phase = phase_levels(f);
+    size_t tile = (n_tokens + (size_t)f->threads - 1) / (size_t)f->threads;
+    tile = tile < FFF_TILE ? tile : FFF_TILE;
+    for (size_t k = 0; k < (size_t)f->knobs.trees; k++) {
+        for (int level0 = 0; level0 < levels;) {
+            int level1 = level0 + per_phase < levels ? level0 + per_phase : levels;
+            size_t subtrees = (size_t)1 << level1;
+            if (level1 < levels &&
+                (subtrees > f->sort_buckets || n_tokens < FFF_PHASE_MIN_TOKENS * subtrees))
+                level1 = levels;
+            if (level0 > 0)
+                sort_by_node(f, n_tokens, level0);
+            struct level_job job = {f, x, y, n_tokens, tile, k, level0, level1, level1 == levels};
+            common_pool_run(f->pool, (n_tokens + tile - 1) / tile, tile_task, &job);
+            level0 = level1;
+        }
+    }
+}
+
+static int fff_create(const struct layer_config *cfg, struct layer **out, char *err, size_t errlen)
+{
+    struct fff *f;
+    int rc = fff_create_layer(cfg, &fff_ops, 1, &f, err, errlen);
+    *out = rc ? NULL : &f->base;
+    return rc;
+}
+
+static int fff_forward(struct layer *l, const float *x, float *y, size_t n_tokens,
+                       struct layer_stats *st)
+{
+    struct fff *f = (struct fff *)l;
+    if (n_tokens > f->max_tokens)
+        return LAYER_EINVAL;
+    fff_stats_begin(f);
+    if (n_tokens < FFF_LEVEL_MIN_TOKENS)
+        fff_walk_parallel(f, x, y, n_tokens);
+    else
+        forward_levels(f, x, y, n_tokens);
+    fff_stats_end(f, n_tokens, st);
+    return LAYER_OK;
+}
+
+const struct layer_ops fff_ops = {
+    .abi_version = LAYER_ABI_VERSION,
+    .name = "fff",
+    .summary = "UltraFastBERT FFF, level-by-level over node-sorted token tiles (preset=1x11)",
+    .create = fff_create,
+    .destroy = fff_destroy,
+    .forward = fff_forward,
+    .forward_ref = fff_forward_ref,
+    .describe = fff_describe,
+    .help = fff_help,
+};
