@@ -22,6 +22,7 @@
 #include "fff.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 
 extern const struct layer_ops fff_ops;
 
@@ -35,50 +36,30 @@ extern const struct layer_ops fff_ops;
  * this many tokens on average. */
 #define FFF_PHASE_MIN_TOKENS 4
 
-/* Four tokens against one row, each with fff_dot's accumulators and order. */
+
+/* Four tokens against one row, each with fff_dot's accumulators and order;
+ * one load of the row serves all four. */
 static void dot4(const float *w, const float *const x[4], size_t n, float out[4])
 {
-    fff_vec a0[4] = {{0}}, a1[4] = {{0}};
+    fff_vec acc[4][FFF_ACC] = {{{0}}};
     size_t i = 0;
-    for (; i + 2 * FFF_VL <= n; i += 2 * FFF_VL) {
-        fff_vec w0 = fff_load(w + i), w1 = fff_load(w + i + FFF_VL);
-        for (int j = 0; j < 4; j++) {
-            a0[j] = fff_fma(w0, fff_load(x[j] + i), a0[j]);
-            a1[j] = fff_fma(w1, fff_load(x[j] + i + FFF_VL), a1[j]);
+    for (; i + FFF_ACC * FFF_VL <= n; i += FFF_ACC * FFF_VL)
+        for (int k = 0; k < FFF_ACC; k++) {
+            fff_vec wv = fff_load(w + i + k * FFF_VL);
+            for (int j = 0; j < 4; j++)
+                acc[j][k] = fff_fma(wv, fff_load(x[j] + i + k * FFF_VL), acc[j][k]);
         }
-    }
-    if (i + FFF_VL <= n) {
-        fff_vec w0 = fff_load(w + i);
+    for (int k = 0; i + FFF_VL <= n; i += FFF_VL, k++) {
+        fff_vec wv = fff_load(w + i);
         for (int j = 0; j < 4; j++)
-            a0[j] = fff_fma(w0, fff_load(x[j] + i), a0[j]);
-        i += FFF_VL;
+            acc[j][k] = fff_fma(wv, fff_load(x[j] + i), acc[j][k]);
     }
     for (int j = 0; j < 4; j++) {
         float tail = 0.0f;
         for (size_t k = i; k < n; k++)
             tail += w[k] * x[j][k];
-        out[j] = fff_hsum(a0[j], a1[j]) + tail;
+        out[j] = fff_hsum(acc[j]) + tail;
     }
-}
-
-/* y_j += a_j w (or = for a token's first node) for four tokens, one pass
- * over w. */
-static void axpy4(float *const y[4], const float a[4], const float *w, size_t n, int assign)
-{
-    fff_vec av[4];
-    for (int j = 0; j < 4; j++) {
-        av[j] = (fff_vec){0};
-        av[j] += a[j];
-    }
-    size_t i = 0;
-    for (; i + FFF_VL <= n; i += FFF_VL) {
-        fff_vec wv = fff_load(w + i);
-        for (int j = 0; j < 4; j++)
-            fff_store(y[j] + i, assign ? av[j] * wv : fff_fma(av[j], wv, fff_load(y[j] + i)));
-    }
-    for (; i < n; i++)
-        for (int j = 0; j < 4; j++)
-            y[j][i] = assign ? a[j] * w[i] : y[j][i] + a[j] * w[i];
 }
 
 struct level_job {
@@ -87,7 +68,6 @@ struct level_job {
     float *y;       /* (T, D) */
     size_t n_tokens, tile, tree;
     int level0, level1; /* this phase's levels [level0, level1) */
-    int last_phase;
 };
 
 /* The tile's per-worker arrays, carved from f->tile_scratch. */
@@ -106,7 +86,9 @@ static struct tile tile_arrays(const struct fff *f, int worker)
     return t;
 }
 
-/* Every token of [i, j) stands on node `row`: pre-activations into z. */
+/* Pre-activations of the m tokens standing on node `row`, four at a time;
+ * the next four tokens' rows are fetched meanwhile (at a phase start they
+ * come from DRAM). */
 static void bucket_dots(const struct fff *f, const float *x, const uint32_t *tok, size_t m,
                         size_t row, float *z)
 {
@@ -115,6 +97,8 @@ static void bucket_dots(const struct fff *f, const float *x, const uint32_t *tok
     const float bias = f->b ? f->b[row] : 0.0f;
     size_t q = 0;
     for (; q + 4 <= m; q += 4) {
+        for (size_t r = q + 4; r < q + 8 && r < m; r++)
+            fff_prefetch_row(x + tok[r] * D, D);
         const float *xs[4] = {x + tok[q] * D, x + tok[q + 1] * D, x + tok[q + 2] * D,
                               x + tok[q + 3] * D};
         dot4(w, xs, D, z + q);
@@ -123,20 +107,6 @@ static void bucket_dots(const struct fff *f, const float *x, const uint32_t *tok
         z[q] = fff_dot(w, x + tok[q] * D, D);
     for (q = 0; q < m; q++)
         z[q] += bias;
-}
-
-static void bucket_axpys(const struct fff *f, float *y, const uint32_t *tok, size_t m, size_t row,
-                         const float *a, int assign)
-{
-    const size_t D = f->d_model;
-    const float *w = f->w_out + row * D;
-    size_t q = 0;
-    for (; q + 4 <= m; q += 4) {
-        float *ys[4] = {y + tok[q] * D, y + tok[q + 1] * D, y + tok[q + 2] * D, y + tok[q + 3] * D};
-        axpy4(ys, a + q, w, D, assign);
-    }
-    for (; q < m; q++)
-        fff_axpy(y + tok[q] * D, a[q], w, D, assign);
 }
 
 /* Left-going tokens of the bucket, then right-going ones, each in order. */
@@ -164,11 +134,15 @@ static size_t bucket_end(const struct tile *t, size_t i, size_t m)
     return j;
 }
 
-/* One level of one tile: every bucket's dots, GELUs, axpys and split. */
+/* One level of one tile: every bucket's dots and GELUs, the activations
+ * kept for the output pass, and the split into the next level's order. The
+ * next bucket's w_in row, and w_out row for the output pass, are fetched
+ * while this one runs. */
 static size_t tile_level(struct fff *f, const struct level_job *job, struct tile *t, size_t m,
-                         int assign, unsigned char *marks)
+                         int level, unsigned char *marks)
 {
     const size_t D = f->d_model, base = job->tree * f->tree_nodes;
+    const size_t levels = (size_t)f->knobs.depth + 1;
     size_t i = 0, j = bucket_end(t, 0, m);
     while (i < m) {
         size_t row = base + t->node[i], next = j < m ? bucket_end(t, j, m) : m;
@@ -180,7 +154,8 @@ static size_t tile_level(struct fff *f, const struct level_job *job, struct tile
         for (size_t q = i; q < j; q++)
             t->a[q] = t->z[q];
         common_gelu(t->a + i, j - i);
-        bucket_axpys(f, job->y, t->tok + i, j - i, row, t->a + i, assign);
+        for (size_t q = i; q < j; q++)
+            f->acts[(size_t)t->tok[q] * levels + (size_t)level] = t->a[q];
         marks[row] = 1;
         bucket_split(t, i, j);
         i = j;
@@ -189,11 +164,73 @@ static size_t tile_level(struct fff *f, const struct level_job *job, struct tile
     return m;
 }
 
+/* y (+)= sum over the path of a[level] w_out[node] for a group of up to
+ * four tokens, a vector chunk at a time through all levels: each y element
+ * sees exactly fff_axpy's sequence of operations, so the sum is the
+ * per-token walk's to the bit, but each y row is written once instead of
+ * read and written once per level, and the rows the group shares (the top
+ * of the tree) come from L2 once. end_node is where a walk stopped, one
+ * level below its last node. */
+static void group_output(const struct fff *f, size_t tree, const uint32_t *end_node,
+                         const float *const a[4], float *const y[4], int g)
+{
+    const size_t D = f->d_model, base = tree * f->tree_nodes;
+    const int levels = (int)f->knobs.depth + 1, first = tree == 0;
+    const float *rows[4][FFF_MAX_DEPTH + 1];
+    fff_vec av[4][FFF_MAX_DEPTH + 1];
+    for (int j = 0; j < g; j++) {
+        uint32_t n = end_node[j];
+        for (int l = levels - 1; l >= 0; l--) {
+            n = (n - 1) / 2;
+            rows[j][l] = f->w_out + (base + n) * D;
+            av[j][l] = (fff_vec){0};
+            av[j][l] += a[j][l];
+        }
+    }
+    size_t i = 0;
+    for (; i + FFF_VL <= D; i += FFF_VL)
+        for (int j = 0; j < g; j++) {
+            float *yt = y[j];
+            fff_vec v = first ? av[j][0] * fff_load(rows[j][0] + i)
+                              : fff_fma(av[j][0], fff_load(rows[j][0] + i), fff_load(yt + i));
+            for (int l = 1; l < levels; l++)
+                v = fff_fma(av[j][l], fff_load(rows[j][l] + i), v);
+            fff_store(yt + i, v);
+        }
+    for (; i < D; i++)
+        for (int j = 0; j < g; j++) {
+            float v = first ? a[j][0] * rows[j][0][i] : y[j][i] + a[j][0] * rows[j][0][i];
+            for (int l = 1; l < levels; l++)
+                v += a[j][l] * rows[j][l][i];
+            y[j][i] = v;
+        }
+}
+
+static void tile_output(const struct fff *f, const struct level_job *job, const struct tile *t,
+                        size_t m)
+{
+    const size_t D = f->d_model, levels = (size_t)f->knobs.depth + 1;
+    for (size_t q = 0; q < m; q += 4) {
+        int g = m - q < 4 ? (int)(m - q) : 4;
+        const float *a[4];
+        float *y[4];
+        for (int j = 0; j < g; j++) {
+            a[j] = f->acts + (size_t)t->tok[q + j] * levels;
+            y[j] = job->y + (size_t)t->tok[q + j] * D;
+        }
+        for (size_t r = q + 4; r < q + 8 && r < m; r++)
+            for (size_t i = 0; i < D; i += 64 / sizeof(float))
+                __builtin_prefetch(job->y + t->tok[r] * D + i, 1);
+        group_output(f, job->tree, t->node + q, a, y, g);
+    }
+}
+
 static void tile_task(void *arg, size_t task, int worker)
 {
     const struct level_job *job = arg;
     struct fff *f = job->f;
     struct tile t = tile_arrays(f, worker);
+    const int last_phase = job->level1 == (int)f->knobs.depth + 1;
     size_t p0 = task * job->tile;
     size_t m = job->n_tokens - p0 < job->tile ? job->n_tokens - p0 : job->tile;
     size_t visits = 0;
@@ -203,11 +240,13 @@ static void tile_task(void *arg, size_t task, int worker)
         t.node[q] = job->level0 == 0 ? 0 : f->node_of[t.tok[q]];
     }
     for (int level = job->level0; level < job->level1; level++) {
-        visits += tile_level(f, job, &t, m, job->tree == 0 && level == 0, marks);
+        visits += tile_level(f, job, &t, m, level, marks);
         struct tile swapped = {t.tok_next, t.node_next, t.tok, t.node, t.z, t.a};
         t = swapped;
     }
-    if (!job->last_phase)
+    if (last_phase)
+        tile_output(f, job, &t, m);
+    else
         for (size_t q = 0; q < m; q++)
             f->node_of[t.tok[q]] = t.node[q];
     f->visits[(size_t)worker * 8] += visits;
@@ -239,7 +278,8 @@ static int phase_levels(const struct fff *f)
 
 static void forward_levels(struct fff *f, const float *x, float *y, size_t n_tokens)
 {
-    const int levels = (int)f->knobs.depth + 1, per_phase = phase_levels(f);
+    const int levels = (int)f->knobs.depth + 1;
+    const int per_phase = phase_levels(f);
     size_t tile = (n_tokens + (size_t)f->threads - 1) / (size_t)f->threads;
     tile = tile < FFF_TILE ? tile : FFF_TILE;
     for (size_t k = 0; k < (size_t)f->knobs.trees; k++) {
@@ -251,7 +291,7 @@ static void forward_levels(struct fff *f, const float *x, float *y, size_t n_tok
                 level1 = levels;
             if (level0 > 0)
                 sort_by_node(f, n_tokens, level0);
-            struct level_job job = {f, x, y, n_tokens, tile, k, level0, level1, level1 == levels};
+            struct level_job job = {f, x, y, n_tokens, tile, k, level0, level1};
             common_pool_run(f->pool, (n_tokens + tile - 1) / tile, tile_task, &job);
             level0 = level1;
         }
@@ -273,7 +313,8 @@ static int fff_forward(struct layer *l, const float *x, float *y, size_t n_token
     if (n_tokens > f->max_tokens)
         return LAYER_EINVAL;
     fff_stats_begin(f);
-    if (n_tokens < FFF_LEVEL_MIN_TOKENS)
+    size_t min_t = getenv("FFF_MIN") ? (size_t)atoi(getenv("FFF_MIN")) : FFF_LEVEL_MIN_TOKENS;
+    if (n_tokens < min_t)
         fff_walk_parallel(f, x, y, n_tokens);
     else
         forward_levels(f, x, y, n_tokens);

@@ -66,6 +66,7 @@ struct fff {
     uint32_t *order;   /* (max_tokens) tokens sorted by node at the start of a phase */
     uint32_t *counts;  /* (sort_buckets + 1) counting-sort histogram */
     size_t sort_buckets;
+    float *acts;                 /* (max_tokens, Dp + 1) activations of one tree's walk */
     unsigned char *tile_scratch; /* (threads, tile_bytes) */
     size_t tile_bytes;
 
@@ -101,9 +102,11 @@ int fff_forward_ref(struct layer *l, const float *x, float *y, size_t n_tokens);
  * AVX-512, 8 (one ymm) without, and the same source builds anywhere. */
 
 #ifdef __AVX512F__
-#define FFF_VL 16
+#define FFF_VL  16
+#define FFF_ACC 4 /* accumulators a dot: FMA latency x throughput, and 4 tokens fit 32 zmm */
 #else
-#define FFF_VL 8
+#define FFF_VL  8
+#define FFF_ACC 2 /* 4 tokens x 2 fit 16 ymm */
 #endif
 
 typedef float fff_vec __attribute__((vector_size(FFF_VL * sizeof(float))));
@@ -133,34 +136,38 @@ static inline fff_vec fff_fma(fff_vec a, fff_vec b, fff_vec c)
 #endif
 }
 
-static inline float fff_hsum(fff_vec a, fff_vec b)
+/* Lanes summed as a tree, not a chain: a chain of FFF_VL dependent adds is
+ * the longest latency of a one-token dot. */
+static inline float fff_hsum(const fff_vec acc[FFF_ACC])
 {
-    fff_vec s = a + b;
-    float r = 0.0f;
-    for (int i = 0; i < FFF_VL; i++)
-        r += s[i];
-    return r;
+    fff_vec s = acc[0];
+    for (int k = 1; k < FFF_ACC; k++)
+        s += acc[k];
+    float v[FFF_VL];
+    memcpy(v, &s, sizeof(v));
+    for (int w = FFF_VL / 2; w >= 1; w /= 2)
+        for (int i = 0; i < w; i++)
+            v[i] += v[i + w];
+    return v[0];
 }
 
-/* w . x with two accumulators (even and odd vector chunks) and a scalar
- * tail: the order every variant uses, so fff and fff-token agree bit for
- * bit and route every token identically. */
+/* w . x with FFF_ACC accumulators over consecutive vectors, leftover
+ * vectors into the first ones, a scalar tail and a tree of lanes: the order
+ * every variant uses, so fff and fff-token agree bit for bit and route
+ * every token identically. */
 static inline float fff_dot(const float *w, const float *x, size_t n)
 {
-    fff_vec a0 = {0}, a1 = {0};
+    fff_vec acc[FFF_ACC] = {{0}};
     size_t i = 0;
-    for (; i + 2 * FFF_VL <= n; i += 2 * FFF_VL) {
-        a0 = fff_fma(fff_load(w + i), fff_load(x + i), a0);
-        a1 = fff_fma(fff_load(w + i + FFF_VL), fff_load(x + i + FFF_VL), a1);
-    }
-    if (i + FFF_VL <= n) {
-        a0 = fff_fma(fff_load(w + i), fff_load(x + i), a0);
-        i += FFF_VL;
-    }
+    for (; i + FFF_ACC * FFF_VL <= n; i += FFF_ACC * FFF_VL)
+        for (int k = 0; k < FFF_ACC; k++)
+            acc[k] = fff_fma(fff_load(w + i + k * FFF_VL), fff_load(x + i + k * FFF_VL), acc[k]);
+    for (int k = 0; i + FFF_VL <= n; i += FFF_VL, k++)
+        acc[k] = fff_fma(fff_load(w + i), fff_load(x + i), acc[k]);
     float tail = 0.0f;
     for (; i < n; i++)
         tail += w[i] * x[i];
-    return fff_hsum(a0, a1) + tail;
+    return fff_hsum(acc) + tail;
 }
 
 /* y = a w (first node a token visits) or y += a w. */

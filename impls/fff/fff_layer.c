@@ -116,7 +116,8 @@ static int alloc_scratch(struct fff *f, int level_kernel)
     f->order = common_alloc(f->max_tokens * sizeof(*f->order));
     f->counts = common_alloc((f->sort_buckets + 1) * sizeof(*f->counts));
     f->tile_scratch = common_alloc(W * f->tile_bytes);
-    if (!f->node_of || !f->order || !f->counts || !f->tile_scratch)
+    f->acts = common_alloc(f->max_tokens * (size_t)(f->knobs.depth + 1) * sizeof(float));
+    if (!f->node_of || !f->order || !f->counts || !f->tile_scratch || !f->acts)
         return LAYER_ENOMEM;
     return LAYER_OK;
 }
@@ -139,7 +140,7 @@ static int alloc_layer(struct fff *f, const struct layer_config *cfg, int level_
         return LAYER_ETOOBIG;
     }
     uint64_t scratch =
-        (uint64_t)(cfg->threads + 1) * f->n_nodes * sizeof(float) + (uint64_t)cfg->max_tokens * 8;
+        (uint64_t)(cfg->threads + 1) * f->n_nodes * sizeof(float) + (uint64_t)cfg->max_tokens * (8 + 4 * (uint64_t)(f->knobs.depth + 1));
     int rc = common_mem_check(bytes + scratch, "fff", err, errlen);
     if (rc)
         return rc;
@@ -165,6 +166,7 @@ void fff_destroy(struct layer *l)
     if (!f)
         return;
     common_pool_destroy(f->pool);
+    common_free(f->acts);
     common_free(f->tile_scratch);
     common_free(f->counts);
     common_free(f->order);
