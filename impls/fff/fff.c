@@ -3,21 +3,25 @@
  * UltraFastBERT (research/fff.md sections 1.3, 4, 9.7). A per-token walk
  * streams two node rows per visit and cannot reuse a row between tokens.
  * Here tokens move through a tree together, in tiles of up to FFF_TILE
- * tokens kept sorted by their current node, so a node row is loaded once
- * for every token of the tile standing on it and dotted with four tokens at
- * a time; the tile's own x and y rows stay in the core's L2 across levels.
- * Sorting costs nothing per level: a bucket's left-going tokens, then its
- * right-going ones, is again sorted by node (2n+1 < 2n+2 < 2(n+1)+1).
+ * tokens kept sorted by their current node, so a node's w_in row is loaded
+ * once for every token of the tile standing on it and dotted with four
+ * tokens at a time, while the tile's x rows stay in the core's L2 across
+ * levels. Sorting costs nothing per level: a bucket's left-going tokens,
+ * then its right-going ones, is again sorted by node (2n+1 < 2n+2 <
+ * 2(n+1)+1). The walk only keeps each token's activations; one fused pass at
+ * the end writes each y row once, summing its path's w_out rows a vector
+ * chunk at a time (four tokens together, so shared top rows load once).
  *
- * The levels are cut into phases of a few levels (FFF_L2_BUDGET bytes of
- * node rows a subtree). At each phase start the whole batch is counting-
- * sorted by node, so the tiles of a phase walk one subtree after another and
- * each subtree's rows come from DRAM once per batch rather than once per
- * tile. Tiles are the pool's tasks. Tiny batches take the per-token walk
- * (fff_token.c): there is nothing to share and bucketing only costs.
+ * The levels are cut into phases (FFF_L2_BUDGET bytes of node rows a
+ * subtree). At each phase start the whole batch is counting-sorted by node,
+ * so the tiles of a phase walk one subtree after another and each subtree's
+ * rows come from DRAM about once per batch rather than once per tile. Tiles
+ * are the pool's tasks. Tiny batches take the per-token walk (fff_token.c):
+ * there is nothing to share and bucketing only costs.
  *
- * Every dot and axpy rounds exactly like fff_dot / fff_axpy, so this agrees
- * with fff-token bit for bit. Leaves out: reduced precision, training.
+ * Every dot and every y element's sum rounds exactly like fff_dot /
+ * fff_axpy, so this agrees with fff-token bit for bit. Leaves out: reduced
+ * precision, training.
  */
 #include "fff.h"
 
@@ -31,14 +35,13 @@ extern const struct layer_ops fff_ops;
 #define FFF_LEVEL_MIN_TOKENS 4
 /* Below this many tokens everything runs on the calling thread: a token
  * costs ~5 us, waking a sleeping pool worker tens of us. */
-#define FFF_POOL_MIN_TOKENS 32
+#define FFF_POOL_MIN_TOKENS  32
 /* Node rows (w_in and w_out) one phase's subtree may hold: half of a 1 MiB
  * L2, the other half for the tile's tokens. */
 #define FFF_L2_BUDGET        (512u << 10)
 /* A new phase is worth its batch-wide sort when each of its subtrees gets
  * this many tokens on average. */
 #define FFF_PHASE_MIN_TOKENS 4
-
 
 /* Four tokens against one row, each with fff_dot's accumulators and order;
  * one load of the row serves all four. */

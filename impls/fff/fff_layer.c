@@ -139,8 +139,8 @@ static int alloc_layer(struct fff *f, const struct layer_config *cfg, int level_
                  f->knobs.trees, f->knobs.depth, f->d_model);
         return LAYER_ETOOBIG;
     }
-    uint64_t scratch =
-        (uint64_t)(cfg->threads + 1) * f->n_nodes * sizeof(float) + (uint64_t)cfg->max_tokens * (8 + 4 * (uint64_t)(f->knobs.depth + 1));
+    uint64_t scratch = (uint64_t)(cfg->threads + 1) * f->n_nodes * sizeof(float) +
+                       (uint64_t)cfg->max_tokens * (8 + 4 * (uint64_t)(f->knobs.depth + 1));
     int rc = common_mem_check(bytes + scratch, "fff", err, errlen);
     if (rc)
         return rc;
