@@ -183,25 +183,45 @@ static void group_output(const struct fff *f, size_t tree, const uint32_t *end_n
     const size_t D = f->d_model, base = tree * f->tree_nodes;
     const int levels = (int)f->knobs.depth + 1, first = tree == 0;
     const float *rows[4][FFF_MAX_DEPTH + 1];
-    fff_vec av[4][FFF_MAX_DEPTH + 1];
-    for (int j = 0; j < g; j++) {
-        uint32_t n = end_node[j];
+    fff_vec av[FFF_MAX_DEPTH + 1][4];
+    for (int j = 0; j < 4; j++) {
+        /* A short group computes its first token again in the empty
+         * slots, so the loops below have no branch; only g rows are stored. */
+        int src = j < g ? j : 0;
+        uint32_t n = end_node[src];
         for (int l = levels - 1; l >= 0; l--) {
             n = (n - 1) / 2;
             rows[j][l] = f->w_out + (base + n) * D;
-            av[j][l] = (fff_vec){0};
-            av[j][l] += a[j][l];
+            av[l][j] = (fff_vec){0};
+            av[l][j] += a[src][l];
         }
     }
+    /* Eight independent chains (four tokens, two chunks) keep both FMA
+     * pipes busy; one token's chain alone would wait on FMA latency. */
     size_t i = 0;
+    for (; i + 2 * FFF_VL <= D; i += 2 * FFF_VL) {
+        fff_vec v[4][2];
+        for (int j = 0; j < 4; j++)
+            for (int c = 0; c < 2; c++) {
+                fff_vec w = fff_load(rows[j][0] + i + c * FFF_VL);
+                v[j][c] = first ? av[0][j] * w
+                                : fff_fma(av[0][j], w, fff_load(y[j < g ? j : 0] + i + c * FFF_VL));
+            }
+        for (int l = 1; l < levels; l++)
+            for (int j = 0; j < 4; j++)
+                for (int c = 0; c < 2; c++)
+                    v[j][c] = fff_fma(av[l][j], fff_load(rows[j][l] + i + c * FFF_VL), v[j][c]);
+        for (int j = 0; j < g; j++)
+            for (int c = 0; c < 2; c++)
+                fff_store(y[j] + i + c * FFF_VL, v[j][c]);
+    }
     for (; i + FFF_VL <= D; i += FFF_VL)
         for (int j = 0; j < g; j++) {
-            float *yt = y[j];
-            fff_vec v = first ? av[j][0] * fff_load(rows[j][0] + i)
-                              : fff_fma(av[j][0], fff_load(rows[j][0] + i), fff_load(yt + i));
+            fff_vec w = fff_load(rows[j][0] + i);
+            fff_vec v = first ? av[0][j] * w : fff_fma(av[0][j], w, fff_load(y[j] + i));
             for (int l = 1; l < levels; l++)
-                v = fff_fma(av[j][l], fff_load(rows[j][l] + i), v);
-            fff_store(yt + i, v);
+                v = fff_fma(av[l][j], fff_load(rows[j][l] + i), v);
+            fff_store(y[j] + i, v);
         }
     for (; i < D; i++)
         for (int j = 0; j < g; j++) {
