@@ -33,9 +33,11 @@ extern const struct layer_ops fff_ops;
  * thread, cold cache: equal at T = 2, the level kernel 20% ahead at T = 4):
  * there is next to nothing to share. */
 #define FFF_LEVEL_MIN_TOKENS 4
-/* Below this many tokens everything runs on the calling thread: a token
- * costs ~5 us, waking a sleeping pool worker tens of us. */
-#define FFF_POOL_MIN_TOKENS  32
+/* Below this many tokens everything runs on the calling thread: waking a
+ * sleeping pool worker costs tens of us (measured, 1x11, cold: T = 64 takes
+ * 140 us on one thread, 165-185 us on two; even at T = 128; two ahead from
+ * T = 256). */
+#define FFF_POOL_MIN_TOKENS  128
 /* Node rows (w_in and w_out) one phase's subtree may hold: half of a 1 MiB
  * L2, the other half for the tile's tokens. */
 #define FFF_L2_BUDGET        (512u << 10)
