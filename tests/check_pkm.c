@@ -64,8 +64,8 @@ static void check_selection(struct layer *l, size_t T, const char *what)
                               "%s T=%zu: token %zu head %zu slot %zu: forward picked %u "
                               "(score %.9g), reference %u (score %.9g)",
                               what, T, t, h, s, po[s].idx, po[s].score, pr[s].idx, pr[s].score);
-                ck_assert_msg(fabs(wo[s] - wr[s]) <= 1e-5, "%s: weight %.9g vs %.9g", what,
-                              wo[s], wr[s]);
+                ck_assert_msg(fabs(wo[s] - wr[s]) <= 1e-5, "%s: weight %.9g vs %.9g", what, wo[s],
+                              wr[s]);
                 ck_assert_msg(s == 0 || wo[s] <= wo[s - 1], "%s: weights not descending", what);
                 sum_o += wo[s];
                 sum_r += wr[s];

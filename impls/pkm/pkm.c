@@ -108,8 +108,8 @@ static int resolve_sizes(struct pkm *p, const struct layer_config *cfg, char *er
     }
     if (k->n_keys == 0) {
         if (cfg->scale < 2) {
-            snprintf(err, errlen,
-                     "pkm: scale %u leaves no memory; use scale >= 2 or n_keys=N", cfg->scale);
+            snprintf(err, errlen, "pkm: scale %u leaves no memory; use scale >= 2 or n_keys=N",
+                     cfg->scale);
             return LAYER_EUNSUPPORTED;
         }
         double rows = (double)(cfg->scale - 1) * (double)layer_dense_params(cfg->d_model) /
@@ -221,8 +221,8 @@ static int pkm_alloc(struct pkm *p, char *err, size_t errlen)
     p->ref_w = common_alloc(reads * sizeof(float));
     if (!p->params || !p->values || !p->wq_raw || !p->q || !p->s || !p->picks || !p->w ||
         !p->select_mem || !p->sel || !p->rl.row || !p->rl.start || !p->rl.tok || !p->rl.wt ||
-        !p->rl.bitmap || !p->rl.row_uid || !p->ref_q || !p->ref_s || !p->ref_y ||
-        !p->ref_picks || !p->ref_w) {
+        !p->rl.bitmap || !p->rl.row_uid || !p->ref_q || !p->ref_s || !p->ref_y || !p->ref_picks ||
+        !p->ref_w) {
         snprintf(err, errlen, "pkm: out of memory allocating %zu value rows of %zu floats", N, D);
         return LAYER_ENOMEM;
     }
@@ -277,21 +277,20 @@ static void pkm_init(struct pkm *p, uint64_t seed)
         double a = p->knobs.batchnorm ? gamma[i] / sqrt((double)var[i] + BN_EPS) : 1.0;
         for (size_t d = 0; d < D; d++)
             p->wq[i * D + d] = (float)(a * p->wq_raw[i * D + d]);
-        p->bq[i] = p->knobs.batchnorm ? (float)(a * (p->bq_raw[i] - mean[i]) + beta[i])
-                                      : p->bq_raw[i];
+        p->bq[i] =
+            p->knobs.batchnorm ? (float)(a * (p->bq_raw[i] - mean[i]) + beta[i]) : p->bq_raw[i];
     }
 }
 
-static int pkm_create(const struct layer_config *cfg, struct layer **out, char *err,
-                      size_t errlen)
+static int pkm_create(const struct layer_config *cfg, struct layer **out, char *err, size_t errlen)
 {
     struct pkm *p = calloc(1, sizeof(*p));
     int rc;
     *out = NULL;
     if (!p)
         return LAYER_ENOMEM;
-    p->knobs = (struct pkm_knobs){.heads = 4, .topk = 32, .key_dim = 256, .n_keys = 0,
-                                  .batchnorm = 1};
+    p->knobs =
+        (struct pkm_knobs){.heads = 4, .topk = 32, .key_dim = 256, .n_keys = 0, .batchnorm = 1};
     rc = common_knobs_parse(&pkm_knob_set, cfg->knobs, &p->knobs, NULL, err, errlen);
     if (rc)
         goto out_destroy;
@@ -374,7 +373,7 @@ static void pkm_stats(const struct pkm *p, size_t T, size_t uniq, struct layer_s
 {
     const uint64_t D = p->d_model, Q = p->q_dim, H = (uint64_t)p->knobs.heads;
     const uint64_t K = (uint64_t)p->knobs.topk, n = (uint64_t)p->knobs.n_keys;
-    st->flops = 2 * T * D * Q               /* query Linear */
+    st->flops = 2 * T * D * Q                 /* query Linear */
                 + 2 * T * H * 2 * n * p->half /* sub-key scores */
                 + T * H * p->n_cands          /* candidate sums, one add each */
                 + 2 * T * H * K * D;          /* weighted value rows */

@@ -72,10 +72,10 @@ struct pkm {
     /* Parameters forward reads: one block, listed as region 0. */
     float *params;
     size_t param_bytes;
-    float *wq;   /* (H d_k, D) query Linear with BN folded in */
-    float *bq;   /* (H d_k) its bias, BN folded in */
-    float *bn;   /* (4, H d_k) BN gamma, beta, running mean, running var */
-    float *keys; /* (H, 2, n, d_k/2) sub-keys, XLM's layout */
+    float *wq;     /* (H d_k, D) query Linear with BN folded in */
+    float *bq;     /* (H d_k) its bias, BN folded in */
+    float *bn;     /* (4, H d_k) BN gamma, beta, running mean, running var */
+    float *keys;   /* (H, 2, n, d_k/2) sub-keys, XLM's layout */
     float *values; /* (N, D), its own block: region 1 */
 
     /* The unfolded query Linear the reference applies BN after (not read by
@@ -84,10 +84,10 @@ struct pkm {
     float *bq_raw; /* (H d_k) */
 
     /* forward scratch, sized for T_max */
-    float *q;               /* (T, H d_k) */
-    float *s;               /* (H, 2, T, n) sub-key scores */
-    struct pkm_pick *picks; /* (T, H, K) */
-    float *w;               /* (T, H, K) softmax weights */
+    float *q;                       /* (T, H d_k) */
+    float *s;                       /* (H, 2, T, n) sub-key scores */
+    struct pkm_pick *picks;         /* (T, H, K) */
+    float *w;                       /* (T, H, K) softmax weights */
     size_t n_cands;                 /* M = pkm_candidate_count(K) */
     void *select_mem;               /* storage of the per-worker scratch */
     struct pkm_select_scratch *sel; /* (threads) */

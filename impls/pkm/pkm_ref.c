@@ -34,8 +34,7 @@ static void ref_query(const struct pkm *p, const float *x, float *q)
     }
 }
 
-void pkm_ref_select_head(const float *s1, const float *s2, size_t n, size_t k,
-                         struct pkm_pick *out)
+void pkm_ref_select_head(const float *s1, const float *s2, size_t n, size_t k, struct pkm_pick *out)
 {
     /* out[0..kept) is sorted best first; insert each key where it belongs. */
     size_t kept = 0;
