@@ -98,6 +98,9 @@ static void check_select(const float *s1, const float *s2, size_t n, size_t k, c
     struct pkm_select_scratch sc;
     sc.key = malloc(wide * sizeof(int32_t));
     sc.tie = malloc(wide * sizeof(uint32_t));
+    sc.ws = malloc((wide + 16) * sizeof(float));
+    sc.above = malloc((wide + 16) * sizeof(uint32_t));
+    sc.equal = malloc((wide + 16) * sizeof(uint32_t));
     sc.win = malloc(k * sizeof(uint32_t));
     sc.half = malloc(2 * k * sizeof(struct pkm_pick));
     sc.gs = malloc(M * sizeof(float));
@@ -115,6 +118,9 @@ static void check_select(const float *s1, const float *s2, size_t n, size_t k, c
     free(want);
     free(sc.key);
     free(sc.tie);
+    free(sc.ws);
+    free(sc.above);
+    free(sc.equal);
     free(sc.win);
     free(sc.half);
     free(sc.gs);
@@ -141,6 +147,12 @@ START_TEST(test_pkm_select_exact)
                 s2[i] = 0.25f * (float)common_rng_below(&r, 4);
             }
             check_select(s1, s2, n, ks[k], "quarters");
+            /* a few exact ties of sums whose halves differ: s1 then s2 decide */
+            for (size_t i = 0; i < n; i++) {
+                s1[i] = (float)common_rng_below(&r, 200) / 16;
+                s2[i] = (float)common_rng_below(&r, 200) / 16;
+            }
+            check_select(s1, s2, n, ks[k], "sixteenths");
             /* distinct halves whose sums round to the same float: the rest of
              * the order (pkm.h) must keep the product top-k exact */
             for (size_t i = 0; i < n; i++) {

@@ -157,9 +157,10 @@ static size_t front_floats(const struct pkm *p)
 static size_t select_bytes(const struct pkm *p)
 {
     size_t K = (size_t)p->knobs.topk, M = p->n_cands, n = (size_t)p->knobs.n_keys;
-    size_t wide = n > M ? n : M;
-    return wide * (sizeof(int32_t) + sizeof(uint32_t)) + K * sizeof(uint32_t) +
-           2 * K * sizeof(struct pkm_pick) + M * (3 * sizeof(float) + sizeof(uint32_t));
+    size_t wide = n > M ? n : M, padded = wide + 16;
+    return wide * (sizeof(int32_t) + sizeof(uint32_t)) + padded * 3 * sizeof(float) +
+           K * sizeof(uint32_t) + 2 * K * sizeof(struct pkm_pick) +
+           M * (3 * sizeof(float) + sizeof(uint32_t));
 }
 
 static void carve_select_scratch(struct pkm *p)
@@ -171,7 +172,10 @@ static void carve_select_scratch(struct pkm *p)
         struct pkm_select_scratch *sc = &p->sel[w];
         sc->half = (struct pkm_pick *)mem; /* the widest alignment first */
         sc->key = (int32_t *)(sc->half + 2 * K);
-        sc->tie = (uint32_t *)(sc->key + wide);
+        sc->ws = (float *)(sc->key + wide);
+        sc->above = (uint32_t *)(sc->ws + wide + 16);
+        sc->equal = sc->above + wide + 16;
+        sc->tie = sc->equal + wide + 16;
         sc->win = sc->tie + wide;
         sc->gidx = sc->win + K;
         sc->gs = (float *)(sc->gidx + M);

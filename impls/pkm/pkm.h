@@ -124,11 +124,13 @@ struct pkm_cands {
 
 /* Per-worker scratch of pkm_select_head; M = pkm_candidate_count(K). */
 struct pkm_select_scratch {
-    int32_t *key;          /* (max(n, M)) ordered integer images of scores */
-    uint32_t *win, *tie;   /* (K), (max(n, M)) candidate numbers */
-    struct pkm_pick *half; /* (2, K) the per-half top-k, best first */
-    float *gs, *gs1, *gs2; /* (M) each: the candidate grid */
-    uint32_t *gidx;        /* (M) */
+    int32_t *key;            /* (max(n, M)) ordered integer images of scores */
+    uint32_t *win, *tie;     /* (K), (max(n, M)) candidate numbers */
+    float *ws;               /* (max(n, M) + 16) scores of the collected candidates */
+    uint32_t *above, *equal; /* (max(n, M) + 16) their places */
+    struct pkm_pick *half;   /* (2, K) the per-half top-k, best first */
+    float *gs, *gs1, *gs2;   /* (M) each: the candidate grid */
+    uint32_t *gidx;          /* (M) */
 };
 
 /* Candidate sums pkm_select_head forms at top-k K: the pairs of per-half

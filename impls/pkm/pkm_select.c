@@ -21,6 +21,9 @@
 #include <math.h>
 #include <string.h>
 
+#define PICK_SLACK 8  /* collect at most k + this many candidates to place */
+#define PAD        16 /* floats per vector the placing loop is padded to */
+
 /* An integer that orders like the float (NaN excluded); -0 is folded onto +0
  * so that equal floats get equal keys. */
 static inline int32_t float_key(float f)
@@ -57,9 +60,43 @@ static inline struct pkm_pick pick_at(const struct pkm_cands *c, uint32_t i)
     return (struct pkm_pick){c->score[i], c->s1[i], c->s2[i], c->idx ? c->idx[i] : i};
 }
 
-/* The best k of the m candidates c, best first, into out. */
-static void best_k(const struct pkm_cands *c, size_t m, size_t k,
-                   const struct pkm_select_scratch *sc, struct pkm_pick *out)
+/* Place = number of winners with a larger score, plus, on an equal score,
+ * those that beat it on the rest of the order; only places < k are kept.
+ * The counts run over b for 16 winners a at once (no horizontal sums); ws
+ * is padded to whole vectors with -inf, which counts for nobody. */
+static void place(const struct pkm_cands *c, const uint32_t *win, float *ws, size_t m, size_t k,
+                  const struct pkm_select_scratch *sc, struct pkm_pick *out)
+{
+    uint32_t *above = sc->above, *equal = sc->equal;
+    size_t padded = (m + PAD - 1) / PAD * PAD;
+    for (size_t a = m; a < padded; a++)
+        ws[a] = -INFINITY;
+    for (size_t a = 0; a < padded; a++)
+        above[a] = equal[a] = 0;
+    for (size_t b = 0; b < m; b++) {
+        float sb = ws[b];
+        for (size_t a = 0; a < padded; a++) {
+            above[a] += sb > ws[a];
+            equal[a] += sb == ws[a];
+        }
+    }
+    for (size_t a = 0; a < m; a++) {
+        struct pkm_pick pa = pick_at(c, win[a]);
+        if (equal[a] > 1) {
+            for (size_t b = 0; b < m; b++) {
+                struct pkm_pick pb = pick_at(c, win[b]);
+                above[a] += ws[b] == ws[a] && pkm_ranks_below(&pa, &pb);
+            }
+        }
+        if (above[a] < k)
+            out[above[a]] = pa;
+    }
+}
+
+/* Exact for any input, however many ties: the k-th largest score by
+ * bisection on the ordered integer keys, then the ties at it. */
+static void best_k_exact(const struct pkm_cands *c, size_t m, size_t k,
+                         const struct pkm_select_scratch *sc, struct pkm_pick *out)
 {
     int32_t *key = sc->key;
     uint32_t *win = sc->win, *tie = sc->tie;
@@ -73,8 +110,6 @@ static void best_k(const struct pkm_cands *c, size_t m, size_t k,
         n_win += key[i] > kth;
         n_tie += key[i] == kth;
     }
-    /* Usually one candidate sits at the k-th score; with ties, the rest of
-     * the order decides which of them get the last places. */
     for (size_t need = k - n_win; need > 0; need--) {
         size_t best = 0;
         for (size_t t = 1; t < n_tie; t++) {
@@ -85,25 +120,60 @@ static void best_k(const struct pkm_cands *c, size_t m, size_t k,
         win[n_win++] = tie[best];
         tie[best] = tie[--n_tie];
     }
+    for (size_t i = 0; i < k; i++)
+        sc->ws[i] = c->score[win[i]];
+    place(c, win, sc->ws, k, k, sc, out);
+}
 
-    /* Place = number of winners with a larger score, plus, on an equal
-     * score, those that beat it on the rest of the order. */
-    for (size_t a = 0; a < k; a++) {
-        int32_t ka = key[win[a]];
-        uint32_t above = 0, equal = 0;
-        for (size_t b = 0; b < k; b++) {
-            above += key[win[b]] > ka;
-            equal += key[win[b]] == ka;
-        }
-        struct pkm_pick pa = pick_at(c, win[a]);
-        if (equal > 1) {
-            for (size_t b = 0; b < k; b++) {
-                struct pkm_pick pb = pick_at(c, win[b]);
-                above += key[win[b]] == ka && pkm_ranks_below(&pa, &pb);
-            }
-        }
-        out[above] = pa;
+static uint32_t count_at_least(const float *v, size_t m, float t)
+{
+    uint32_t n = 0;
+    for (size_t i = 0; i < m; i++)
+        n += v[i] >= t;
+    return n;
+}
+
+/* The best k of the m candidates c, best first, into out. A threshold with
+ * between k and k + PICK_SLACK candidates at or above it is found by bisecting
+ * the score range (a few passes for spread-out scores), those candidates are
+ * collected and placed among themselves. Heavy ties leave too many: then the
+ * exact path. */
+static void best_k(const struct pkm_cands *c, size_t m, size_t k,
+                   const struct pkm_select_scratch *sc, struct pkm_pick *out)
+{
+    const float *v = c->score;
+    size_t limit = k + PICK_SLACK;
+    float lo = v[0], hi = v[0];
+    for (size_t i = 1; i < m; i++) {
+        lo = v[i] < lo ? v[i] : lo;
+        hi = v[i] > hi ? v[i] : hi;
     }
+    size_t at_lo = m;
+    while (at_lo > limit) { /* invariant: #{v >= lo} = at_lo >= k > #{v >= hi} or hi = max */
+        float mid = lo + 0.5f * (hi - lo);
+        if (!(mid > lo && mid < hi))
+            break;
+        uint32_t n = count_at_least(v, m, mid);
+        if (n >= k) {
+            lo = mid;
+            at_lo = n;
+        } else {
+            hi = mid;
+        }
+    }
+    if (at_lo > limit) {
+        best_k_exact(c, m, k, sc, out);
+        return;
+    }
+    uint32_t *win = sc->tie;
+    size_t n = 0;
+    for (size_t i = 0; i < m; i++) {
+        win[n] = (uint32_t)i;
+        n += v[i] >= lo;
+    }
+    for (size_t i = 0; i < n; i++)
+        sc->ws[i] = v[win[i]];
+    place(c, win, sc->ws, n, k, sc, out);
 }
 
 size_t pkm_candidate_count(size_t k)
