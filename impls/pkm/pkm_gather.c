@@ -18,15 +18,11 @@
  */
 #include "pkm.h"
 
+#include <math.h>
 #include <string.h>
 
-#ifndef PREFETCH_BYTES
-#define PREFETCH_BYTES 4096 /* bytes of rows in flight ahead of the one being added */
-#endif
-#ifndef Y_BYTES
-#define Y_BYTES (256u << 10) /* outputs one column slice may keep in L2 */
-#endif
-#define LINE_FLOATS 16 /* floats per 64-byte line */
+#define PREFETCH_BYTES 12288 /* bytes of rows in flight ahead of the one being added */
+#define LINE_FLOATS    16    /* floats per 64-byte line */
 
 size_t pkm_group_rows(struct pkm *p, size_t n_tokens)
 {
@@ -106,7 +102,7 @@ static void gather_cols(const struct pkm *p, float *y, size_t n_tokens, size_t c
             float *restrict yt = y + (size_t)rl->tok[e] * D + c0;
             float w = rl->wt[e];
             for (size_t d = 0; d < n_cols; d++)
-                yt[d] += w * row[d];
+                yt[d] = fmaf(w, row[d], yt[d]);
         }
     }
 }
@@ -127,12 +123,9 @@ static void gather_task(void *arg, size_t task, int worker)
 
 void pkm_gather(struct pkm *p, float *y, size_t n_tokens, int threads)
 {
-    /* Slices narrow enough that their (T, slice) outputs stay in L2, and at
-     * least one per thread; whole lines so no line is written by two. */
+    /* One slice of whole lines per thread, so no line is written by two. */
     size_t D = p->d_model, lines = (D + LINE_FLOATS - 1) / LINE_FLOATS;
-    size_t fit = Y_BYTES / (n_tokens * LINE_FLOATS * sizeof(float));
-    size_t per_thread = (lines + (size_t)threads - 1) / (size_t)threads;
-    size_t slice_lines = fit < 1 ? 1 : fit < per_thread ? fit : per_thread;
+    size_t slice_lines = (lines + (size_t)threads - 1) / (size_t)threads;
     struct gather_job job = {p, y, n_tokens, slice_lines * LINE_FLOATS};
     size_t n_tasks = (lines + slice_lines - 1) / slice_lines;
     if (threads > 1)
