@@ -1,30 +1,23 @@
 /* pkm.c - product-key memory (Lample et al., "Large Memory Layers with Product
- * Keys", NeurIPS 2019; research/ultramem_pkm.md section 3): knobs, weights,
- * the optimized forward and its exact stats.
+ * Keys", NeurIPS 2019; research/ultramem_pkm.md section 3): knobs, sizes,
+ * weights as XLM initialises them, describe, and the ops table. The forward
+ * is in pkm_forward.c, selection in pkm_select.c, the value read in
+ * pkm_gather.c, the brute-force reference in pkm_ref.c.
  *
- * Forward: query Linear with the inference-mode BatchNorm folded into it
- * (one sgemm, sgemv at T = 1), sub-key scores (one sgemm per head and half),
- * the exact product top-k and softmax per token and head (pkm_select.c, on
- * the thread pool), then the value-major gather (pkm_gather.c). The memory
- * sits beside a dense FFN as in DESIGN.md (dense+pkm); this layer is the
- * memory alone. Left out: everything XLM only uses in training (dropout on
- * the query and the values, sparse value updates), its optional score
- * re-weighting (mem_score_subtract, temperature), index shuffling, and
- * the HashingMemoryFlat / FAISS variants.
+ * The memory sits beside a dense FFN as in DESIGN.md (dense+pkm); this layer
+ * is the memory alone. Left out: everything XLM only uses in training
+ * (dropout on the query and the values, sparse value updates, BatchNorm's
+ * batch statistics), its optional score re-weighting (mem_score_subtract,
+ * temperature), index shuffling, and the HashingMemoryFlat / FAISS variants.
  */
 #include "pkm.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define BN_EPS      1e-5 /* PyTorch BatchNorm1d's default */
-#define TOKEN_BLOCK 256  /* tokens per front task: big enough for an efficient sgemm */
-#ifndef POOL_MIN_TOKENS
-#define POOL_MIN_TOKENS 8 /* below, waking the pool's sleeping worker costs more than it saves */
-#endif
+#define BN_EPS 1e-5 /* PyTorch BatchNorm1d's default */
 
 enum pkm_stream {
     STREAM_WQ = 1,
@@ -78,8 +71,9 @@ static void pkm_destroy(struct layer *l)
     common_free(p->s);
     common_free(p->picks);
     common_free(p->w);
-    free(p->sel);
-    common_free(p->select_mem);
+    common_free(p->work);
+    common_free(p->work_mem);
+    common_free(p->key_norm);
     common_free(p->rl.row);
     common_free(p->rl.start);
     common_free(p->rl.tok);
@@ -135,7 +129,8 @@ static int resolve_sizes(struct pkm *p, const struct layer_config *cfg, char *er
     p->half = (size_t)k->key_dim / 2;
     p->q_dim = (size_t)(k->heads * k->key_dim);
     p->n_values = (size_t)k->n_keys * (size_t)k->n_keys;
-    p->n_cands = pkm_candidate_count((size_t)k->topk);
+    p->n_sel = (size_t)k->topk < p->n_values ? (size_t)k->topk + 1 : (size_t)k->topk;
+    p->n_cands = pkm_candidate_count(p->n_sel, (size_t)k->n_keys);
     p->max_tokens = cfg->max_tokens;
     p->threads = cfg->threads;
     if ((uint64_t)cfg->max_tokens * (uint64_t)(k->heads * k->topk) > UINT32_MAX) {
@@ -153,35 +148,72 @@ static size_t front_floats(const struct pkm *p)
     return p->q_dim * p->d_model + p->q_dim + 4 * p->q_dim + H * 2 * n * p->half;
 }
 
-/* Bytes of one worker's pkm_select_scratch. */
-static size_t select_bytes(const struct pkm *p)
+/* Bytes of each array of one worker's scratch (struct pkm_worker). */
+struct worker_sizes {
+    size_t half, picks, key, ws, above, equal, tie, win, gidx, grid, q, s;
+};
+
+static struct worker_sizes worker_sizes(const struct pkm *p)
 {
-    size_t K = (size_t)p->knobs.topk, M = p->n_cands, n = (size_t)p->knobs.n_keys;
-    size_t wide = n > M ? n : M, padded = wide + 16;
-    return wide * (sizeof(int32_t) + sizeof(uint32_t)) + padded * 3 * sizeof(float) +
-           K * sizeof(uint32_t) + 2 * K * sizeof(struct pkm_pick) +
-           M * (3 * sizeof(float) + sizeof(uint32_t));
+    size_t K = p->n_sel, M = p->n_cands, n = (size_t)p->knobs.n_keys;
+    size_t wide = n > M ? n : M, padded = wide + 16, kh = K < n ? K : n;
+    return (struct worker_sizes){
+        .half = 2 * kh * sizeof(struct pkm_pick),
+        .picks = K * sizeof(struct pkm_pick),
+        .key = wide * sizeof(int32_t),
+        .ws = padded * sizeof(float),
+        .above = padded * sizeof(uint32_t),
+        .equal = padded * sizeof(uint32_t),
+        .tie = wide * sizeof(uint32_t),
+        .win = K * sizeof(uint32_t),
+        .gidx = M * sizeof(uint32_t),
+        .grid = M * sizeof(float),
+        .q = 2 * p->half * sizeof(float),
+        .s = n * sizeof(float),
+    };
 }
 
-static void carve_select_scratch(struct pkm *p)
+static size_t round_line(size_t bytes)
 {
-    size_t K = (size_t)p->knobs.topk, M = p->n_cands, n = (size_t)p->knobs.n_keys;
-    size_t wide = n > M ? n : M;
-    char *mem = p->select_mem;
-    for (int w = 0; w < p->threads; w++) {
-        struct pkm_select_scratch *sc = &p->sel[w];
-        sc->half = (struct pkm_pick *)mem; /* the widest alignment first */
-        sc->key = (int32_t *)(sc->half + 2 * K);
-        sc->ws = (float *)(sc->key + wide);
-        sc->above = (uint32_t *)(sc->ws + wide + 16);
-        sc->equal = sc->above + wide + 16;
-        sc->tie = sc->equal + wide + 16;
-        sc->win = sc->tie + wide;
-        sc->gidx = sc->win + K;
-        sc->gs = (float *)(sc->gidx + M);
-        sc->gs1 = sc->gs + M;
-        sc->gs2 = sc->gs1 + M;
-        mem += (select_bytes(p) + COMMON_ALIGN - 1) / COMMON_ALIGN * COMMON_ALIGN;
+    return (bytes + COMMON_ALIGN - 1) / COMMON_ALIGN * COMMON_ALIGN;
+}
+
+static size_t worker_bytes(const struct pkm *p)
+{
+    struct worker_sizes z = worker_sizes(p);
+    return round_line(z.half) + round_line(z.picks) + round_line(z.key) + round_line(z.ws) +
+           round_line(z.above) + round_line(z.equal) + round_line(z.tie) + round_line(z.win) +
+           round_line(z.gidx) + 3 * round_line(z.grid) + round_line(z.q) + 2 * round_line(z.s);
+}
+
+static void *take(char **mem, size_t bytes)
+{
+    void *p = *mem;
+    *mem += round_line(bytes);
+    return p;
+}
+
+static void carve_workers(struct pkm *p)
+{
+    struct worker_sizes z = worker_sizes(p);
+    char *mem = p->work_mem;
+    for (int i = 0; i < p->threads; i++) {
+        struct pkm_worker *w = &p->work[i];
+        w->sel.half = take(&mem, z.half);
+        w->picks = take(&mem, z.picks);
+        w->sel.key = take(&mem, z.key);
+        w->sel.ws = take(&mem, z.ws);
+        w->sel.above = take(&mem, z.above);
+        w->sel.equal = take(&mem, z.equal);
+        w->sel.tie = take(&mem, z.tie);
+        w->sel.win = take(&mem, z.win);
+        w->sel.gidx = take(&mem, z.gidx);
+        w->sel.gs = take(&mem, z.grid);
+        w->sel.gs1 = take(&mem, z.grid);
+        w->sel.gs2 = take(&mem, z.grid);
+        w->q = take(&mem, z.q);
+        w->s1 = take(&mem, z.s);
+        w->s2 = take(&mem, z.s);
     }
 }
 
@@ -191,14 +223,14 @@ static int pkm_alloc(struct pkm *p, char *err, size_t errlen)
     size_t T = p->max_tokens, D = p->d_model, N = p->n_values;
     size_t reads = T * H * K, uniq = reads < N ? reads : N;
     size_t words = (N + 63) / 64, thr = (size_t)p->threads;
-    size_t sel_bytes = (select_bytes(p) + COMMON_ALIGN - 1) / COMMON_ALIGN * COMMON_ALIGN;
+    size_t work_bytes = worker_bytes(p);
 
     p->param_bytes = front_floats(p) * sizeof(float);
     uint64_t need = p->param_bytes + (uint64_t)N * D * sizeof(float) +
                     (uint64_t)(p->q_dim * D + p->q_dim) * sizeof(float) +
                     (uint64_t)T * (p->q_dim + H * 2 * n) * sizeof(float) +
                     (uint64_t)reads * 2 * (sizeof(struct pkm_pick) + 2 * sizeof(float)) +
-                    (uint64_t)N * sizeof(uint32_t) + (uint64_t)thr * sel_bytes;
+                    (uint64_t)N * sizeof(uint32_t) + (uint64_t)thr * work_bytes;
     int rc = common_mem_check(need, "pkm", err, errlen);
     if (rc)
         return rc;
@@ -210,8 +242,9 @@ static int pkm_alloc(struct pkm *p, char *err, size_t errlen)
     p->s = common_alloc(H * 2 * T * n * sizeof(float));
     p->picks = common_alloc(reads * sizeof(struct pkm_pick));
     p->w = common_alloc(reads * sizeof(float));
-    p->select_mem = common_alloc(thr * sel_bytes);
-    p->sel = calloc(thr, sizeof(*p->sel));
+    p->work_mem = common_alloc(thr * work_bytes);
+    p->work = common_alloc(thr * sizeof(*p->work));
+    p->key_norm = common_alloc(2 * H * sizeof(float));
     p->rl.row = common_alloc(uniq * sizeof(uint32_t));
     p->rl.start = common_alloc((uniq + 1) * sizeof(uint32_t));
     p->rl.tok = common_alloc(reads * sizeof(uint32_t));
@@ -224,9 +257,9 @@ static int pkm_alloc(struct pkm *p, char *err, size_t errlen)
     p->ref_picks = common_alloc(reads * sizeof(struct pkm_pick));
     p->ref_w = common_alloc(reads * sizeof(float));
     if (!p->params || !p->values || !p->wq_raw || !p->q || !p->s || !p->picks || !p->w ||
-        !p->select_mem || !p->sel || !p->rl.row || !p->rl.start || !p->rl.tok || !p->rl.wt ||
-        !p->rl.bitmap || !p->rl.row_uid || !p->ref_q || !p->ref_s || !p->ref_y || !p->ref_picks ||
-        !p->ref_w) {
+        !p->work_mem || !p->work || !p->key_norm || !p->rl.row || !p->rl.start || !p->rl.tok ||
+        !p->rl.wt || !p->rl.bitmap || !p->rl.row_uid || !p->ref_q || !p->ref_s || !p->ref_y ||
+        !p->ref_picks || !p->ref_w) {
         snprintf(err, errlen, "pkm: out of memory allocating %zu value rows of %zu floats", N, D);
         return LAYER_ENOMEM;
     }
@@ -235,7 +268,7 @@ static int pkm_alloc(struct pkm *p, char *err, size_t errlen)
     p->bn = p->bq + p->q_dim;
     p->keys = p->bn + 4 * p->q_dim;
     p->bq_raw = p->wq_raw + p->q_dim * D;
-    carve_select_scratch(p);
+    carve_workers(p);
     return LAYER_OK;
 }
 
@@ -284,6 +317,18 @@ static void pkm_init(struct pkm *p, uint64_t seed)
         p->bq[i] =
             p->knobs.batchnorm ? (float)(a * (p->bq_raw[i] - mean[i]) + beta[i]) : p->bq_raw[i];
     }
+    /* The near-tie margin's scale (pkm.h): |s| <= |q_half| max_i |c_i|. */
+    for (size_t hh = 0; hh < 2 * H; hh++) {
+        double best = 0;
+        for (size_t i = 0; i < n; i++) {
+            const float *c = p->keys + (hh * n + i) * p->half;
+            double sq = 0;
+            for (size_t d = 0; d < p->half; d++)
+                sq += (double)c[d] * c[d];
+            best = sq > best ? sq : best;
+        }
+        p->key_norm[hh] = (float)sqrt(best);
+    }
 }
 
 static int pkm_create(const struct layer_config *cfg, struct layer **out, char *err, size_t errlen)
@@ -319,102 +364,6 @@ out_destroy:
     return rc;
 }
 
-/* ---- forward ---- */
-
-/* One task: head h of tokens [t0, t1). Its query slice q[t][h d_k ...] =
- * x W'_h^T + b'_h, the scores of both halves against the head's sub-keys,
- * s[h][half] rows t0..t1 (n each), then the product top-k and the softmax. */
-static void front_task(struct pkm *p, const float *x, size_t T, size_t h, size_t t0, size_t t1,
-                       const struct pkm_select_scratch *sc)
-{
-    const size_t D = p->d_model, Q = p->q_dim, hf = p->half, dk = 2 * hf;
-    const size_t H = (size_t)p->knobs.heads, K = (size_t)p->knobs.topk;
-    const size_t n = (size_t)p->knobs.n_keys, m = t1 - t0;
-    const float *w = p->wq + h * dk * D;
-    float *q = p->q + t0 * Q + h * dk;
-
-    for (size_t t = 0; t < m; t++)
-        memcpy(q + t * Q, p->bq + h * dk, dk * sizeof(float));
-    if (m == 1)
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)dk, (int)D, 1.0f, w, (int)D, x + t0 * D, 1,
-                    1.0f, q, 1);
-    else
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)dk, (int)D, 1.0f,
-                    x + t0 * D, (int)D, w, (int)D, 1.0f, q, (int)Q);
-    for (size_t half = 0; half < 2; half++) {
-        const float *keys = p->keys + (2 * h + half) * n * hf;
-        float *s = p->s + ((2 * h + half) * T + t0) * n;
-        if (m == 1)
-            cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)n, (int)hf, 1.0f, keys, (int)hf,
-                        q + half * hf, 1, 0.0f, s, 1);
-        else
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n, (int)hf, 1.0f,
-                        q + half * hf, (int)Q, keys, (int)hf, 0.0f, s, (int)n);
-    }
-    for (size_t t = t0; t < t1; t++) {
-        const float *s1 = p->s + ((2 * h) * T + t) * n;
-        const float *s2 = p->s + ((2 * h + 1) * T + t) * n;
-        pkm_select_head(s1, s2, n, K, sc, p->picks + (t * H + h) * K);
-        pkm_softmax(p->picks + (t * H + h) * K, K, p->w + (t * H + h) * K);
-    }
-}
-
-struct front_job {
-    struct pkm *p;
-    const float *x;
-    size_t n_tokens, n_blocks;
-};
-
-static void front_run(void *arg, size_t task, int worker)
-{
-    const struct front_job *j = arg;
-    size_t h = task % (size_t)j->p->knobs.heads, b = task / (size_t)j->p->knobs.heads;
-    size_t t0 = j->n_tokens * b / j->n_blocks, t1 = j->n_tokens * (b + 1) / j->n_blocks;
-    front_task(j->p, j->x, j->n_tokens, h, t0, t1, &j->p->sel[worker]);
-}
-
-static void pkm_stats(const struct pkm *p, size_t T, size_t uniq, struct layer_stats *st)
-{
-    const uint64_t D = p->d_model, Q = p->q_dim, H = (uint64_t)p->knobs.heads;
-    const uint64_t K = (uint64_t)p->knobs.topk, n = (uint64_t)p->knobs.n_keys;
-    st->flops = 2 * T * D * Q                 /* query Linear */
-                + 2 * T * H * 2 * n * p->half /* sub-key scores */
-                + T * H * p->n_cands          /* candidate sums, one add each */
-                + 2 * T * H * K * D;          /* weighted value rows */
-    st->dense_bytes = (Q * D + Q + H * 2 * n * p->half) * sizeof(float);
-    st->sparse_bytes = (uint64_t)uniq * D * sizeof(float);
-    st->units_touched = uniq;
-    st->units_total = p->n_values;
-}
-
-static int pkm_forward(struct layer *l, const float *x, float *y, size_t n_tokens,
-                       struct layer_stats *st)
-{
-    struct pkm *p = (struct pkm *)l;
-    if (n_tokens > p->max_tokens)
-        return LAYER_EINVAL;
-    if (n_tokens == 0) {
-        pkm_stats(p, 0, 0, st);
-        return LAYER_OK;
-    }
-    /* The pool runs every phase, one OpenBLAS thread inside each task:
-     * OpenBLAS's own workers spin after each call and would hold the core
-     * the pool's worker needs next. */
-    common_blas_threads(1);
-    int threads = n_tokens >= POOL_MIN_TOKENS ? p->threads : 1;
-    struct front_job job = {p, x, n_tokens, (n_tokens + TOKEN_BLOCK - 1) / TOKEN_BLOCK};
-    size_t n_tasks = job.n_blocks * (size_t)p->knobs.heads;
-    if (threads > 1)
-        common_pool_run(p->pool, n_tasks, front_run, &job);
-    else
-        for (size_t t = 0; t < n_tasks; t++)
-            front_run(&job, t, 0);
-    size_t uniq = pkm_group_rows(p, n_tokens);
-    pkm_gather(p, y, n_tokens, threads);
-    pkm_stats(p, n_tokens, uniq, st);
-    return LAYER_OK;
-}
-
 /* ---- describe / help ---- */
 
 static void pkm_describe(const struct layer *l, struct layer_info *info)
@@ -446,6 +395,7 @@ void pkm_last_selection(const struct layer *l, int ref, struct pkm_selection *ou
     out->n_keys = (size_t)p->knobs.n_keys;
     out->picks = ref ? p->ref_picks : p->picks;
     out->w = ref ? p->ref_w : p->w;
+    out->n_exact = ref ? 0 : p->last_exact;
 }
 
 const struct layer_ops pkm_ops = {

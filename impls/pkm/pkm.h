@@ -20,6 +20,19 @@
  * round to an equal sum and the pair (i', j) lose on its larger index, so a
  * row outside the per-half top-k could enter the answer and the fast path
  * would no longer equal the brute force.
+ *
+ * ---- Near ties (why forward and forward_ref still pick the same keys) ----
+ * forward computes the query with the folded Linear in OpenBLAS's order,
+ * forward_ref with the unfolded Linear and BN in double: their scores differ
+ * by up to ~1e-6 (measured, D = 768 and 64). Where two keys' scores are that
+ * close across the top-k boundary the two paths would select different sets
+ * (measured: 2 in 12,288 token-heads, changing y by up to 4e-3, which fails
+ * the harness's 1e-4 check). So forward selects K + 1 keys; when the K-th and
+ * the (K+1)-th are closer than a margin (2^-16 of a Cauchy-Schwarz bound on
+ * the scores, ~80 times the largest difference measured) it recomputes that
+ * head's query and half scores with the reference's own functions
+ * (pkm_exact_*) and selects again: then both paths rank identical floats.
+ * That happens for a few percent of token-heads and costs ~10 us each.
  */
 #ifndef SPARSEBENCH_PKM_H
 #define SPARSEBENCH_PKM_H
@@ -84,13 +97,16 @@ struct pkm {
     float *bq_raw; /* (H d_k) */
 
     /* forward scratch, sized for T_max */
-    float *q;                       /* (T, H d_k) */
-    float *s;                       /* (H, 2, T, n) sub-key scores */
-    struct pkm_pick *picks;         /* (T, H, K) */
-    float *w;                       /* (T, H, K) softmax weights */
-    size_t n_cands;                 /* M = pkm_candidate_count(K) */
-    void *select_mem;               /* storage of the per-worker scratch */
-    struct pkm_select_scratch *sel; /* (threads) */
+    float *q;                /* (T, H d_k) */
+    float *s;                /* (H, 2, T, n) sub-key scores */
+    struct pkm_pick *picks;  /* (T, H, K) */
+    float *w;                /* (T, H, K) softmax weights */
+    size_t n_sel;            /* K' = min(K + 1, N): the extra pick witnesses the boundary */
+    size_t n_cands;          /* M = pkm_candidate_count(K', n) */
+    float *key_norm;         /* (H, 2) largest sub-key norm of each head's half */
+    void *work_mem;          /* storage of the per-worker scratch */
+    struct pkm_worker *work; /* (threads) */
+    uint64_t last_exact;     /* near ties the last forward rescored */
     struct pkm_rowlist rl;
     struct common_pool *pool;
 
@@ -122,7 +138,8 @@ struct pkm_cands {
     const uint32_t *idx;
 };
 
-/* Per-worker scratch of pkm_select_head; M = pkm_candidate_count(K). */
+/* Scratch of pkm_select_head for up to K keys of n per half; M =
+ * pkm_candidate_count(K, n). */
 struct pkm_select_scratch {
     int32_t *key;            /* (max(n, M)) ordered integer images of scores */
     uint32_t *win, *tie;     /* (K), (max(n, M)) candidate numbers */
@@ -133,12 +150,22 @@ struct pkm_select_scratch {
     uint32_t *gidx;          /* (M) */
 };
 
-/* Candidate sums pkm_select_head forms at top-k K: the pairs of per-half
- * ranks (a, b), counted from 1, with a b <= K. */
-size_t pkm_candidate_count(size_t k);
+/* One pool worker's scratch. */
+struct pkm_worker {
+    struct pkm_select_scratch sel;
+    struct pkm_pick *picks; /* (K') this head's top K + 1 */
+    float *q, *s1, *s2;     /* (d_k), (n), (n): a near tie's exact rescoring */
+    uint64_t n_exact;       /* rescorings this forward */
+    _Alignas(64) char end;  /* one cache line of its own for n_exact */
+};
 
-/* The top K keys of one head from its per-half scores s1 (n) and s2 (n), in
- * the order above, best first, into out (K). */
+/* Candidate sums pkm_select_head forms for the top K with n sub-keys per
+ * half: the pairs of per-half ranks (a, b), counted from 1, a, b <= n,
+ * a b <= K. */
+size_t pkm_candidate_count(size_t k, size_t n);
+
+/* The top K keys (K <= n^2) of one head from its per-half scores s1 (n) and
+ * s2 (n), in the order above, best first, into out (K). */
 void pkm_select_head(const float *s1, const float *s2, size_t n, size_t k,
                      const struct pkm_select_scratch *sc, struct pkm_pick *out);
 
@@ -155,7 +182,17 @@ size_t pkm_group_rows(struct pkm *p, size_t n_tokens);
  * every unique row is streamed from memory once; threads > 1 uses the pool. */
 void pkm_gather(struct pkm *p, float *y, size_t n_tokens, int threads);
 
+/* ---- pkm_forward.c ---- */
+
+int pkm_forward(struct layer *l, const float *x, float *y, size_t n_tokens, struct layer_stats *st);
+
 /* ---- pkm_ref.c ---- */
+
+/* Head h's query, BN(W x + b)[h d_k ...] from the unfolded parameters, and
+ * its half scores against the head's sub-keys, in double rounded to float:
+ * what forward_ref ranks, and what forward recomputes on a near tie. */
+void pkm_exact_query_head(const struct pkm *p, const float *x, size_t h, float *q);
+void pkm_exact_half_scores(const struct pkm *p, size_t h, const float *q, float *s1, float *s2);
 
 /* The brute force: the top K of all n^2 sums s1_i + s2_j in the order above. */
 void pkm_ref_select_head(const float *s1, const float *s2, size_t n, size_t k,
@@ -169,6 +206,7 @@ struct pkm_selection {
     size_t heads, topk, n_keys;
     const struct pkm_pick *picks;
     const float *w;
+    uint64_t n_exact; /* forward only: token-heads rescored for a near tie */
 };
 void pkm_last_selection(const struct layer *l, int ref, struct pkm_selection *out);
 

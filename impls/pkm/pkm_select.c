@@ -7,7 +7,8 @@
  * Inside the k x k grid, sorted by rank a in I1 and b in I2, a pair (a, b)
  * is beaten by every (a', b') with a' <= a, b' <= b, so only the pairs with
  * (a + 1)(b + 1) <= k can win: sum over a = 1..k of floor(k / a) of them,
- * 119 of the 1024 at k = 32. XLM forms all k^2 sums; the answer is the same.
+ * 119 of the 1024 at k = 32 (123 at k = 33, what forward selects: pkm.h).
+ * XLM forms all k^2 sums; the answer is the same.
  *
  * Selection is branch-free where the data is random: a heap or an insertion
  * sort mispredicts a branch on most steps (common_topk takes ~9 us for 32 of
@@ -176,27 +177,28 @@ static void best_k(const struct pkm_cands *c, size_t m, size_t k,
     place(c, win, sc->ws, n, k, sc, out);
 }
 
-size_t pkm_candidate_count(size_t k)
+size_t pkm_candidate_count(size_t k, size_t n)
 {
     size_t m = 0;
-    for (size_t a = 1; a <= k; a++)
-        m += k / a;
+    for (size_t a = 1; a <= k && a <= n; a++)
+        m += k / a < n ? k / a : n;
     return m;
 }
 
 void pkm_select_head(const float *s1, const float *s2, size_t n, size_t k,
                      const struct pkm_select_scratch *sc, struct pkm_pick *out)
 {
-    struct pkm_pick *h1 = sc->half, *h2 = sc->half + k;
+    size_t kh = k < n ? k : n; /* K may exceed n when it is n + 1 (pkm.h) */
+    struct pkm_pick *h1 = sc->half, *h2 = sc->half + kh;
     /* Per half, the order reduces to score, then index: pass the scores as
      * their own s1 and s2 so ties fall through to the index. */
     struct pkm_cands c1 = {s1, s1, s1, NULL}, c2 = {s2, s2, s2, NULL};
-    best_k(&c1, n, k, sc, h1);
-    best_k(&c2, n, k, sc, h2);
+    best_k(&c1, n, kh, sc, h1);
+    best_k(&c2, n, kh, sc, h2);
 
     size_t m = 0;
-    for (size_t a = 0; a < k; a++) {
-        for (size_t b = 0; (a + 1) * (b + 1) <= k; b++, m++) {
+    for (size_t a = 0; a < kh; a++) {
+        for (size_t b = 0; b < kh && (a + 1) * (b + 1) <= k; b++, m++) {
             sc->gs[m] = h1[a].score + h2[b].score;
             sc->gs1[m] = h1[a].score;
             sc->gs2[m] = h2[b].score;
