@@ -71,6 +71,7 @@ static void pkm_destroy(struct layer *l)
     common_free(p->s);
     common_free(p->picks);
     common_free(p->w);
+    common_free(p->y_part);
     common_free(p->work);
     common_free(p->work_mem);
     common_free(p->key_norm);
@@ -230,7 +231,8 @@ static int pkm_alloc(struct pkm *p, char *err, size_t errlen)
                     (uint64_t)(p->q_dim * D + p->q_dim) * sizeof(float) +
                     (uint64_t)T * (p->q_dim + H * 2 * n) * sizeof(float) +
                     (uint64_t)reads * 2 * (sizeof(struct pkm_pick) + 2 * sizeof(float)) +
-                    (uint64_t)N * sizeof(uint32_t) + (uint64_t)thr * work_bytes;
+                    (uint64_t)N * sizeof(uint32_t) + (uint64_t)thr * work_bytes +
+                    (uint64_t)(thr - 1) * T * D * sizeof(float);
     int rc = common_mem_check(need, "pkm", err, errlen);
     if (rc)
         return rc;
@@ -242,6 +244,7 @@ static int pkm_alloc(struct pkm *p, char *err, size_t errlen)
     p->s = common_alloc(H * 2 * T * n * sizeof(float));
     p->picks = common_alloc(reads * sizeof(struct pkm_pick));
     p->w = common_alloc(reads * sizeof(float));
+    p->y_part = thr > 1 ? common_alloc((thr - 1) * T * D * sizeof(float)) : NULL;
     p->work_mem = common_alloc(thr * work_bytes);
     p->work = common_alloc(thr * sizeof(*p->work));
     p->key_norm = common_alloc(2 * H * sizeof(float));
@@ -257,9 +260,9 @@ static int pkm_alloc(struct pkm *p, char *err, size_t errlen)
     p->ref_picks = common_alloc(reads * sizeof(struct pkm_pick));
     p->ref_w = common_alloc(reads * sizeof(float));
     if (!p->params || !p->values || !p->wq_raw || !p->q || !p->s || !p->picks || !p->w ||
-        !p->work_mem || !p->work || !p->key_norm || !p->rl.row || !p->rl.start || !p->rl.tok ||
-        !p->rl.wt || !p->rl.bitmap || !p->rl.row_uid || !p->ref_q || !p->ref_s || !p->ref_y ||
-        !p->ref_picks || !p->ref_w) {
+        !p->work_mem || !p->work || !p->key_norm || (thr > 1 && !p->y_part) || !p->rl.row ||
+        !p->rl.start || !p->rl.tok || !p->rl.wt || !p->rl.bitmap || !p->rl.row_uid || !p->ref_q ||
+        !p->ref_s || !p->ref_y || !p->ref_picks || !p->ref_w) {
         snprintf(err, errlen, "pkm: out of memory allocating %zu value rows of %zu floats", N, D);
         return LAYER_ENOMEM;
     }

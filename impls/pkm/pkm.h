@@ -103,6 +103,7 @@ struct pkm {
     float *s;                /* (H, 2, T, n) sub-key scores */
     struct pkm_pick *picks;  /* (T, H, K) */
     float *w;                /* (T, H, K) softmax weights */
+    float *y_part;           /* (threads - 1, T, D) the gather's partial outputs */
     size_t n_sel;            /* K' = min(K + 1, N): the extra pick witnesses the boundary */
     size_t n_cands;          /* M = pkm_candidate_count(K', n) */
     float *key_norm;         /* (H, 2) largest sub-key norm of each head's half */
@@ -181,7 +182,8 @@ void pkm_softmax(const struct pkm_pick *picks, size_t k, float *w);
 size_t pkm_group_rows(struct pkm *p, size_t n_tokens);
 
 /* y (T, D) = sum over each token's entries of weight * V[row], value-major:
- * every unique row is streamed from memory once; threads > 1 uses the pool. */
+ * every unique row is streamed from memory once; threads > 1 uses the pool
+ * and p->y_part. */
 void pkm_gather(struct pkm *p, float *y, size_t n_tokens, int threads);
 
 /* ---- pkm_forward.c ---- */
