@@ -34,7 +34,9 @@
  * again, so both paths rank identical floats. The largest score difference
  * measured over eight shapes (D 64..4096, d_k 64..1024, BN off, inputs x100)
  * is 2^-22.4 B, eight times inside the margin. About 0.5% of token-heads are
- * rescored, ~40 us each at D = 768.
+ * rescored, ~40 us each at D = 768. Inside the selected set, keys a rounding
+ * apart may still be listed in a different order by the two paths; y does
+ * not depend on that order.
  */
 #ifndef SPARSEBENCH_PKM_H
 #define SPARSEBENCH_PKM_H
