@@ -11,9 +11,13 @@
 #include <string.h>
 
 extern const struct layer_ops dense_ops;
+extern const struct layer_ops ultramem_ops;
+extern const struct layer_ops ultramem_merged_ops;
 
 static const struct layer_ops *const layer_table[] = {
     &dense_ops,
+    &ultramem_ops,
+    &ultramem_merged_ops,
 };
 
 size_t layer_count(void)
