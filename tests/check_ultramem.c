@@ -245,8 +245,8 @@ START_TEST(test_stats_exact)
         tu_forward_vs_ref(l, D, T, 31, &st);
         uint64_t per_head = 2 * np * r + ms * r * r + ms * ms * r + m * h * (r * r + r);
         uint64_t macs = T * (2 * Dk * D + 2 * H * np * r * Dk) + T * H * per_head;
-        uint64_t dense = 2 * H * np * r * Dk + 2 * Dk * D + Dk + h * H * r * r + H * r * r +
-                         2 * H * r;
+        uint64_t dense =
+            2 * H * np * r * Dk + 2 * Dk * D + Dk + h * H * r * r + H * r * r + 2 * H * r;
         if (merged) {
             macs += T * H * m * h * D;
         } else {
@@ -406,8 +406,8 @@ END_TEST
 /* The threshold top-k equals common_topk as a set, ties included. */
 START_TEST(test_topk_set)
 {
-    const size_t sizes[][2] = {{1, 1}, {7, 3}, {110, 80}, {736, 80}, {6400, 80}, {6400, 1},
-                               {333, 333}, {1000, 999}};
+    const size_t sizes[][2] = {{1, 1},     {7, 3},    {110, 80},  {736, 80},
+                               {6400, 80}, {6400, 1}, {333, 333}, {1000, 999}};
     struct common_rng rng;
     common_rng_seed(&rng, 5, 5);
     for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
@@ -419,16 +419,16 @@ START_TEST(test_topk_set)
             for (size_t i = 0; i < n; i++) {
                 double g = common_rng_normal(&rng);
                 v[i] = kind == 0   ? (float)g
-                       : kind == 1 ? (float)(int)(g * 3)      /* many ties */
-                       : kind == 2 ? (i % 2 ? 0.0f : -0.0f)   /* all tied */
+                       : kind == 1 ? (float)(int)(g * 3)        /* many ties */
+                       : kind == 2 ? (i % 2 ? 0.0f : -0.0f)     /* all tied */
                                    : (float)(g * 1e-30 * 1e-8); /* subnormals */
             }
             common_topk(v, n, k, tv, ti);
             ultramem_topk_set(v, n, k, pos, keys);
             qsort(ti, k, sizeof(*ti), cmp_u32);
             for (size_t j = 0; j < k; j++)
-                ck_assert_msg(pos[j] == ti[j], "n=%zu k=%zu kind=%d: slot %zu is %u, want %u", n,
-                              k, kind, j, pos[j], ti[j]);
+                ck_assert_msg(pos[j] == ti[j], "n=%zu k=%zu kind=%d: slot %zu is %u, want %u", n, k,
+                              kind, j, pos[j], ti[j]);
         }
         free(v);
         free(tv);

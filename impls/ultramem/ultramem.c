@@ -187,8 +187,8 @@ static size_t work_bytes(const struct ultramem *u)
     size_t f = sizeof(float), i = sizeof(uint32_t);
     size_t surv = u->np > u->max_cand ? u->np : u->max_cand;
     size_t b = 3 * u->np * f + surv * 2 * i + 16 * i + 2 * u->np + 4 * u->ms * i + 4 * u->ms +
-               u->r * 2 * u->ms * f + 2 * u->ms * f + u->max_cand * (f + i) +
-               2 * u->H * u->m * i + 64 * 17; /* 17 carves, each padded to 64 bytes */
+               u->r * 2 * u->ms * f + 2 * u->ms * f + u->max_cand * (f + i) + 2 * u->H * u->m * i +
+               64 * 17; /* 17 carves, each padded to 64 bytes */
     return (b + 63) / 64 * 64;
 }
 
@@ -313,8 +313,8 @@ static int alloc_all(struct ultramem *u, char *err, size_t errlen)
         u->pooled = common_alloc(T * u->E * u->Dv * sizeof(float));
     else
         u->folded = common_alloc(u->E * u->N * u->h * u->D * sizeof(float));
-    if (!u->dense || !u->wo || !u->values || !u->shuffle || !u->q || !u->sr || !u->sc ||
-        !u->sel || !u->sel_score || !u->hit_row || !u->touched || !u->work || !u->work_block ||
+    if (!u->dense || !u->wo || !u->values || !u->shuffle || !u->q || !u->sr || !u->sc || !u->sel ||
+        !u->sel_score || !u->hit_row || !u->touched || !u->work || !u->work_block ||
         !u->ref_block || (!u->merged && !u->pooled) || (u->merged && !u->folded)) {
         snprintf(err, errlen, "%s: out of memory allocating %.2f GiB", fam,
                  total_bytes(u) / 1073741824.0);
@@ -364,8 +364,8 @@ static void drop_unfolded(struct ultramem *u)
     u->wo = NULL;
 }
 
-static int create_common(const struct layer_config *cfg, int merged, struct layer **out,
-                         char *err, size_t errlen)
+static int create_common(const struct layer_config *cfg, int merged, struct layer **out, char *err,
+                         size_t errlen)
 {
     struct ultramem *u = calloc(1, sizeof(*u));
     int rc;
@@ -440,8 +440,8 @@ static void ultramem_describe(const struct layer *l, struct layer_info *info)
     info->n_regions = 0;
     info->regions[info->n_regions++] = (struct layer_region){u->dense, u->dense_bytes};
     if (u->merged) {
-        info->regions[info->n_regions++] = (struct layer_region){
-            u->folded, u->E * u->N * u->h * u->D * sizeof(float)};
+        info->regions[info->n_regions++] =
+            (struct layer_region){u->folded, u->E * u->N * u->h * u->D * sizeof(float)};
     } else {
         info->regions[info->n_regions++] =
             (struct layer_region){u->wo, u->D * u->E * u->Dv * sizeof(float)};

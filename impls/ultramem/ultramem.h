@@ -22,14 +22,14 @@
 #define ULTRAMEM_MAX_CORES 8 /* and h = 2, 4, 8 */
 
 struct ultramem_knobs {
-    long heads;       /* H; the v1 code shares one query between at most 2 heads */
-    long topm;        /* m; 0 = min(80, np) */
-    long tucker_rank; /* r */
-    long cores;       /* h */
-    long expand;      /* E, a perfect square */
-    long key_dim;     /* Dk; 0 = D/4 */
-    long value_dim;   /* Dv; 0 = D/2 */
-    long n_keys;      /* n; 0 = from the scale */
+    long heads;                       /* H; the v1 code shares one query between at most 2 heads */
+    long topm;                        /* m; 0 = min(80, np) */
+    long tucker_rank;                 /* r */
+    long cores;                       /* h */
+    long expand;                      /* E, a perfect square */
+    long key_dim;                     /* Dk; 0 = D/4 */
+    long value_dim;                   /* Dv; 0 = D/2 */
+    long n_keys;                      /* n; 0 = from the scale */
     char filter[COMMON_KNOB_STR_LEN]; /* "top" (the v1 code) or "signed" */
 };
 
@@ -65,9 +65,9 @@ struct ultramem_ref_scratch {
     uint8_t *ckeep;  /* (np) */
     float *list_val; /* (max(m, ms)) the sorted insertion list */
     uint32_t *list_idx;
-    uint32_t *vidx;  /* (H, m) */
-    float *score;    /* (H, m, h) per-core scores */
-    float *pooled;   /* (E, Dv) */
+    uint32_t *vidx; /* (H, m) */
+    float *score;   /* (H, m, h) per-core scores */
+    float *pooled;  /* (E, Dv) */
 };
 
 struct ultramem {
@@ -97,14 +97,14 @@ struct ultramem {
     uint32_t *shuffle;  /* (E N) shuffle_index, a fixed permutation */
 
     /* ---- forward scratch, sized for max_tokens ---- */
-    float *q;          /* (T, 2 Dk) */
-    float *sr, *sc;    /* (T, H np r) row / column scores, [t][head][i][rank] */
-    uint32_t *sel;     /* (T, H, m) selected virtual indices, best first */
-    float *sel_score;  /* (T, H, m, h) their per-core scores */
-    uint32_t *hit_row; /* (T, H m) physical row of each selection */
-    float *pooled;     /* (T, E Dv); unused when merged */
-    uint64_t *touched; /* (N or E N bits) units touched by this batch */
-    size_t n_units;    /* N, or E N when merged */
+    float *q;                   /* (T, 2 Dk) */
+    float *sr, *sc;             /* (T, H np r) row / column scores, [t][head][i][rank] */
+    uint32_t *sel;              /* (T, H, m) selected virtual indices, best first */
+    float *sel_score;           /* (T, H, m, h) their per-core scores */
+    uint32_t *hit_row;          /* (T, H m) physical row of each selection */
+    float *pooled;              /* (T, E Dv); unused when merged */
+    uint64_t *touched;          /* (N or E N bits) units touched by this batch */
+    size_t n_units;             /* N, or E N when merged */
     struct ultramem_work *work; /* (threads) */
     void *work_block;
     struct ultramem_ref_scratch ref;

@@ -87,8 +87,8 @@ static void ref_grid(const struct ultramem *u, size_t hd, const float *sr, const
         for (size_t j = 0; j < u->np; j++) {
             float tot = 0;
             for (size_t c = 0; c < u->h; c++)
-                tot += ref_core_score(sr + i * r, u->cores + (c * u->H + hd) * r * r, sc + j * r,
-                                      r);
+                tot +=
+                    ref_core_score(sr + i * r, u->cores + (c * u->H + hd) * r * r, sc + j * r, r);
             grid[i * u->np + j] = tot;
         }
     }

@@ -7,8 +7,8 @@
  * T = 1), because the keys, 2 H n' r Dk floats, are the layer's biggest
  * dense read (section 1.7) and must be streamed once per batch, not once per
  * token. The sgemms are split by output columns over the layer's pool, each
- * piece single-threaded OpenBLAS, so one set of threads does all the work. The rest is per (token, head), parallel over the pool:
- *   a = S_row u, b = S_col v; rows = top-ms(a), columns = top-ms(b)
+ * piece single-threaded OpenBLAS, so one set of threads does all the work. The rest is per (token,
+ * head), parallel over the pool: a = S_row u, b = S_col v; rows = top-ms(a), columns = top-ms(b)
  *   (filter=signed: also the bottom-ms); each kept pair's total score
  *   S_row[i]^T (sum_c C_c) S_col[j], r multiply-adds per pair since
  *   w_i = S_row[i]^T C_sum is formed once per row; top-m of the totals;
@@ -61,9 +61,8 @@ static void gemm_task(void *arg, size_t task, int worker)
         cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)(hi - lo), (int)g->K, 1.0f, B, (int)g->ldb,
                     g->A, 1, 0.0f, g->C + lo, 1);
     else
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g->T, (int)(hi - lo),
-                    (int)g->K, 1.0f, g->A, (int)g->lda, B, (int)g->ldb, 0.0f, g->C + lo,
-                    (int)g->ldc);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g->T, (int)(hi - lo), (int)g->K,
+                    1.0f, g->A, (int)g->lda, B, (int)g->ldb, 0.0f, g->C + lo, (int)g->ldc);
 }
 
 void ultramem_gemm_run(struct ultramem *u, const struct ultramem_gemm *g, size_t n_gemm)
@@ -220,8 +219,8 @@ static void select_task(void *arg, size_t task, int worker)
     ultramem_topk_set(w->cand_val, n, u->m, w->surv_pos, w->surv_key);
     for (size_t k = 0; k < u->m; k++) {
         size_t p = w->surv_pos[k];
-        uint32_t vidx = u->signed_filter ? w->cand_vidx[p]
-                                         : w->rows[p / nc] * (uint32_t)np + w->cols[p % nc];
+        uint32_t vidx =
+            u->signed_filter ? w->cand_vidx[p] : w->rows[p / nc] * (uint32_t)np + w->cols[p % nc];
         const float *si = sr + (vidx / np) * r, *sj = sc + (vidx % np) * r;
         sel[k] = vidx;
         for (size_t c = 0; c < u->h; c++)
