@@ -13,11 +13,13 @@
 extern const struct layer_ops dense_ops;
 extern const struct layer_ops ultramem_ops;
 extern const struct layer_ops ultramem_merged_ops;
+extern const struct layer_ops sum_dense_ultramem_ops;
 
 static const struct layer_ops *const layer_table[] = {
     &dense_ops,
     &ultramem_ops,
     &ultramem_merged_ops,
+    &sum_dense_ultramem_ops,
 };
 
 size_t layer_count(void)
