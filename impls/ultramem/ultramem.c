@@ -10,9 +10,10 @@
  *   scores; shuffle; implicit value expansion into pooled[E][Dv], each core
  *   weighting its own Dv/h slice; y = W_o flatten(pooled). No softmax.
  * The files: ultramem_init.c (weights, key LN, SVD), ultramem_score.c (the
- * retrieval), ultramem_gather.c (lookup, projection, stats, forward),
- * ultramem_merged.c (the folded tables), ultramem_ref.c (the plain-loop
- * reference, the exact brute-force top-m and recall).
+ * retrieval), ultramem_topk.c (its top-k), ultramem_gather.c (lookup,
+ * projection, stats, forward), ultramem_merged.c (the folded tables),
+ * ultramem_ref.c (the plain-loop reference, the exact brute-force top-m and
+ * recall).
  *
  * The rank-1 filter is approximate, and on fresh weights worse than the
  * issue assumed: the v1 code keeps the top-m rows of a = S_row u and the

@@ -317,6 +317,12 @@ int ultramem_forward(struct layer *l, const float *x, float *y, size_t n_tokens,
         u->work[0].macs += n_tokens * u->E * u->Dv * u->D;
     }
 
+    /* flops: every multiply-add of the BLAS calls, the rank-1 filter, the
+     * candidate and per-core scores and the gather; LayerNorm and top-k
+     * comparisons are not multiply-adds. dense_bytes: the dense block (keys,
+     * W_q, the LN weight, the cores and their derived sum, u and v) and W_o.
+     * The shuffle entries read per hit (4 bytes each) are an index, not
+     * parameters, and are not counted. */
     uint64_t macs = 0;
     for (int k = 0; k < u->threads; k++)
         macs += u->work[k].macs;
