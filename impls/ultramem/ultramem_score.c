@@ -7,14 +7,17 @@
  * T = 1), because the keys, 2 H n' r Dk floats, are the layer's biggest
  * dense read (section 1.7) and must be streamed once per batch, not once per
  * token. The sgemms are split by output columns over the layer's pool, each
- * piece single-threaded OpenBLAS, so one set of threads does all the work. The rest is per (token,
- * head), parallel over the pool: a = S_row u, b = S_col v; rows = top-ms(a), columns = top-ms(b)
+ * piece a single-threaded OpenBLAS call, so one set of threads does all the
+ * work.
+ *
+ * The rest is per (token, head), parallel over the pool:
+ *   a = S_row u, b = S_col v; rows = top-ms(a), columns = top-ms(b)
  *   (filter=signed: also the bottom-ms); each kept pair's total score
  *   S_row[i]^T (sum_c C_c) S_col[j], r multiply-adds per pair since
  *   w_i = S_row[i]^T C_sum is formed once per row; top-m of the totals;
  *   then each core's own score, only for the m winners.
  * Kept rows and columns are enumerated in ascending index order, so the
- * candidate position order is the virtual-index order and common_topk's
+ * candidate position order is the virtual-index order and the top-k's
  * tie-break (lower position first) is the reference's (lower index first).
  */
 #include "ultramem.h"
