@@ -166,6 +166,8 @@ static int resolve_sizes(struct ultramem *u, const struct layer_config *cfg, cha
         return LAYER_EKNOB;
     }
     u->m = (size_t)k->topm;
+    /* torch.topk would refuse m > n'; here the filter then keeps every row and
+     * column, so any m up to n'^2 is a well-defined (exact) layer. */
     u->ms = u->m < u->np ? u->m : u->np;
     u->signed_filter = strcmp(k->filter, "signed") == 0;
     u->max_cand = u->ms * u->ms;
