@@ -44,8 +44,7 @@
 extern const struct layer_ops ultramem_ops;
 extern const struct layer_ops ultramem_merged_ops;
 
-#define DEFAULT_TOPM 80          /* the UltraMem-227M/1.2B run (research section 1.6) */
-#define BUCKET_BYTES (64u << 10) /* table bytes a bucket of the batch gather spans */
+#define DEFAULT_TOPM 80 /* the UltraMem-227M/1.2B run (research section 1.6) */
 
 static const struct common_knob ultramem_knob_table[] = {
     {"heads", COMMON_KNOB_INT, offsetof(struct ultramem_knobs, heads), 1, 2,
@@ -174,11 +173,6 @@ static int resolve_sizes(struct ultramem *u, const struct layer_config *cfg, cha
     if (u->signed_filter)
         u->max_cand = 2 * u->max_cand < u->np * u->np ? 2 * u->max_cand : u->np * u->np;
     u->n_units = u->merged ? u->E * u->N : u->N;
-    size_t row_bytes = (u->merged ? u->h * u->D : u->Dv) * sizeof(float);
-    for (u->bucket_shift = 0; u->bucket_shift < 6; u->bucket_shift++)
-        if ((row_bytes << (u->bucket_shift + 1)) > BUCKET_BYTES)
-            break;
-    u->n_buckets = ((u->n_units - 1) >> u->bucket_shift) + 1;
     return LAYER_OK;
 }
 
@@ -213,9 +207,8 @@ static size_t scratch_bytes(const struct ultramem *u)
 {
     size_t T = u->max_tokens, f = sizeof(float), i = sizeof(uint32_t);
     size_t hm = u->H * u->m;
-    return T * (2 * u->Dk + 2 * u->H * u->np * u->r) * f + T * hm * (4 * i + u->h * f) +
-           (u->n_buckets + 1) * i + (u->merged ? 0 : T * u->E * u->Dv * f) +
-           (u->n_units + 63) / 64 * 8;
+    return T * (2 * u->Dk + 2 * u->H * u->np * u->r) * f + T * hm * (2 * i + u->h * f) +
+           (u->merged ? 0 : T * u->E * u->Dv * f) + (u->n_units + 63) / 64 * 8;
 }
 
 static uint64_t total_bytes(const struct ultramem *u)
@@ -315,9 +308,6 @@ static int alloc_all(struct ultramem *u, char *err, size_t errlen)
     u->sel = common_alloc(T * hm * sizeof(uint32_t));
     u->sel_score = common_alloc(T * hm * u->h * sizeof(float));
     u->hit_row = common_alloc(T * hm * sizeof(uint32_t));
-    u->hit_blk = common_alloc(T * hm * sizeof(uint32_t));
-    u->order = common_alloc(T * hm * sizeof(uint32_t));
-    u->bucket_start = common_alloc((u->n_buckets + 1) * sizeof(uint32_t));
     u->touched = common_alloc((u->n_units + 63) / 64 * sizeof(uint64_t));
     u->work = calloc((size_t)u->threads, sizeof(*u->work));
     u->work_block = common_alloc((size_t)u->threads * work_bytes(u));
@@ -327,9 +317,8 @@ static int alloc_all(struct ultramem *u, char *err, size_t errlen)
     else
         u->folded = common_alloc(u->E * u->N * u->h * u->D * sizeof(float));
     if (!u->dense || !u->wo || !u->values || !u->shuffle || !u->q || !u->sr || !u->sc || !u->sel ||
-        !u->sel_score || !u->hit_row || !u->hit_blk || !u->order || !u->bucket_start ||
-        !u->touched || !u->work || !u->work_block || !u->ref_block || (!u->merged && !u->pooled) ||
-        (u->merged && !u->folded)) {
+        !u->sel_score || !u->hit_row || !u->touched || !u->work || !u->work_block ||
+        !u->ref_block || (!u->merged && !u->pooled) || (u->merged && !u->folded)) {
         snprintf(err, errlen, "%s: out of memory allocating %.2f GiB", fam,
                  total_bytes(u) / 1073741824.0);
         return LAYER_ENOMEM;
@@ -354,9 +343,6 @@ static void ultramem_destroy(struct layer *l)
     free(u->work);
     common_free(u->touched);
     common_free(u->pooled);
-    common_free(u->bucket_start);
-    common_free(u->order);
-    common_free(u->hit_blk);
     common_free(u->hit_row);
     common_free(u->sel_score);
     common_free(u->sel);

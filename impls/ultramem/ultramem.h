@@ -97,16 +97,11 @@ struct ultramem {
     uint32_t *shuffle;  /* (E N) shuffle_index, a fixed permutation */
 
     /* ---- forward scratch, sized for max_tokens ---- */
-    float *q;               /* (T, 2 Dk) */
-    float *sr, *sc;         /* (T, H np r) row / column scores, [t][head][i][rank] */
-    uint32_t *sel;          /* (T, H, m) selected virtual indices, ascending */
-    float *sel_score;       /* (T, H, m, h) their per-core scores */
-    uint32_t *hit_row;      /* (T, H m) physical (or folded) row of each selection */
-    uint32_t *hit_blk;      /* (T, H m) its virtual block */
-    uint32_t *order;        /* (T H m) hit ids grouped by row bucket */
-    uint32_t *bucket_start; /* (n_buckets + 1) */
-    size_t bucket_shift;    /* bucket = row >> bucket_shift: at most 64 rows */
-    size_t n_buckets;
+    float *q;                   /* (T, 2 Dk) */
+    float *sr, *sc;             /* (T, H np r) row / column scores, [t][head][i][rank] */
+    uint32_t *sel;              /* (T, H, m) selected virtual indices, ascending */
+    float *sel_score;           /* (T, H, m, h) their per-core scores */
+    uint32_t *hit_row;          /* (T, H m) physical (or folded) row of each selection */
     float *pooled;              /* (T, E Dv); unused when merged */
     uint64_t *touched;          /* (N or E N bits) units touched by this batch */
     size_t n_units;             /* N, or E N when merged */

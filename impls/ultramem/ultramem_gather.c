@@ -16,16 +16,13 @@
  * read: each lookup is itself a random read of a 4 E N byte table, and
  * issuing them back to back lets their misses overlap.
  *
- * Two schedules. Per token (small batches): tokens are the pool's tasks, and
- * below one token per thread each token's columns are split into one group
- * per thread instead, so both cores have rows in flight at T = 1. Per batch
- * (once the batch's hits are a fair share of the table): the hits of the
- * whole batch are grouped by row bucket (a counting sort on row / 32 or so,
- * one bucket spanning ~64 KB of table), and each thread walks every bucket
- * in address order over its own column range: every distinct row is read
- * from DRAM once per batch, in ascending address order, however many tokens
- * chose it, and a row's repeats find it in L2. The cost is scattered
- * read-modify-writes into pooled (T, E Dv), which stays in L2/L3.
+ * Tokens are the pool's tasks; below one token per thread each token's
+ * columns are split into one group per thread instead, so both cores have
+ * rows in flight at T = 1. Tried and dropped: sorting the whole batch's hits
+ * by row so each distinct row is read once per batch, in address order. It
+ * reads fewer bytes at T >= 512 but trades the random row reads for random
+ * read-modify-writes into pooled (T, E Dv), beyond L2; it was no faster
+ * (CPU time within 5 %, 1 and 2 threads, D = 768, scale 12).
  */
 #include "ultramem.h"
 
@@ -34,14 +31,10 @@
 #define PREFETCH_AHEAD 4
 #define LINE_FLOATS    16
 
-#define BATCH_MIN_HITS 4 /* per-batch schedule once hits >= units / this */
-
 struct gather_job {
     struct ultramem *u;
     float *y;      /* (T, D), merged only */
-    size_t groups; /* column groups (per token, or over the whole batch) */
-    size_t n_tokens;
-    uint64_t units; /* distinct units, counted by column group 0 (batch schedule) */
+    size_t groups; /* column groups per token */
 };
 
 static inline void prefetch_span(const float *p, size_t len)
@@ -150,119 +143,6 @@ static void gather_task(void *arg, size_t task, int worker)
     }
 }
 
-/* ---- per batch ---- */
-
-static void batch_hits_task(void *arg, size_t t, int worker)
-{
-    struct ultramem *u = arg;
-    size_t hm = u->H * u->m;
-    (void)worker;
-    for (size_t k = t * hm; k < (t + 1) * hm; k++) {
-        uint32_t tv = u->shuffle[u->sel[k]];
-        u->hit_row[k] = u->merged ? tv : tv % (uint32_t)u->N;
-        u->hit_blk[k] = tv / (uint32_t)u->N;
-    }
-}
-
-/* u->order = hit ids grouped by bucket, ascending buckets; a counting sort,
- * O(hits + buckets). */
-static void bucket_sort(struct ultramem *u, size_t n_hits)
-{
-    uint32_t *start = u->bucket_start;
-    memset(start, 0, (u->n_buckets + 1) * sizeof(*start));
-    for (size_t k = 0; k < n_hits; k++)
-        start[(u->hit_row[k] >> u->bucket_shift) + 1]++;
-    for (size_t b = 0; b < u->n_buckets; b++)
-        start[b + 1] += start[b];
-    for (size_t k = 0; k < n_hits; k++)
-        u->order[start[u->hit_row[k] >> u->bucket_shift]++] = (uint32_t)k;
-    /* start[b] now holds bucket b's end; shift back to starts */
-    memmove(start + 1, start, u->n_buckets * sizeof(*start));
-    start[0] = 0;
-}
-
-static const float *unit_row(const struct ultramem *u, uint32_t row)
-{
-    return u->merged ? u->folded + (size_t)row * u->h * u->D : u->values + (size_t)row * u->Dv;
-}
-
-static void prefetch_hit(const struct ultramem *u, uint32_t hit, size_t lo, size_t hi)
-{
-    const float *row = unit_row(u, u->hit_row[hit]);
-    if (!u->merged) {
-        prefetch_span(row + lo, hi - lo);
-        return;
-    }
-    for (size_t c = 0; c < u->h; c++)
-        prefetch_span(row + c * u->D + lo, hi - lo);
-}
-
-/* One hit's row, columns [lo, hi), into its token's output. */
-static void add_hit(const struct ultramem *u, float *y, uint32_t hit, size_t lo, size_t hi)
-{
-    size_t hm = u->H * u->m, t = hit / hm, h = u->h;
-    const float *restrict row = unit_row(u, u->hit_row[hit]);
-    const float *score = u->sel_score + (size_t)hit * h;
-    if (u->merged) {
-        float *restrict yt = y + t * u->D;
-        for (size_t c = 0; c < h; c++)
-            for (size_t d = lo; d < hi; d++)
-                yt[d] += score[c] * row[c * u->D + d];
-        return;
-    }
-    float *restrict dst = u->pooled + (t * u->E + u->hit_blk[hit]) * u->Dv;
-    for (size_t c = 0; c < h; c++) {
-        size_t a = c * u->Dc > lo ? c * u->Dc : lo;
-        size_t b = (c + 1) * u->Dc < hi ? (c + 1) * u->Dc : hi;
-        for (size_t d = a; d < b; d++)
-            dst[d] += score[c] * row[d];
-    }
-}
-
-static void batch_task(void *arg, size_t g, int worker)
-{
-    struct gather_job *job = arg;
-    struct ultramem *u = job->u;
-    size_t lo, hi, W = u->merged ? u->D : u->Dv, n_hits = job->n_tokens * u->H * u->m;
-    uint64_t units = 0, macs_per_hit;
-    (void)worker;
-    group_range(W, g, job->groups, &lo, &hi);
-    if (u->merged) {
-        for (size_t t = 0; t < job->n_tokens; t++)
-            memset(job->y + t * u->D + lo, 0, (hi - lo) * sizeof(float));
-        macs_per_hit = u->h * (hi - lo);
-    } else {
-        for (size_t p = 0; p < job->n_tokens * u->E; p++)
-            memset(u->pooled + p * u->Dv + lo, 0, (hi - lo) * sizeof(float));
-        macs_per_hit = hi - lo;
-    }
-    for (size_t b = 0; b < u->n_buckets; b++) {
-        uint64_t rows = 0; /* which of the bucket's <= 64 rows were seen */
-        for (size_t i = u->bucket_start[b]; i < u->bucket_start[b + 1]; i++) {
-            if (i + PREFETCH_AHEAD < n_hits)
-                prefetch_hit(u, u->order[i + PREFETCH_AHEAD], lo, hi);
-            uint32_t hit = u->order[i];
-            rows |= 1ull << (u->hit_row[hit] & 63);
-            if (lo < hi)
-                add_hit(u, job->y, hit, lo, hi);
-        }
-        units += (uint64_t)__builtin_popcountll(rows);
-    }
-    u->work[worker].macs += n_hits * macs_per_hit;
-    if (g == 0)
-        job->units = units;
-}
-
-/* The per-batch schedule; returns the distinct units touched. */
-static uint64_t gather_batch(struct ultramem *u, float *y, size_t T)
-{
-    struct gather_job job = {u, y, (size_t)u->threads, T, 0};
-    common_pool_run(u->pool, T, batch_hits_task, u);
-    bucket_sort(u, T * u->H * u->m);
-    common_pool_run(u->pool, job.groups, batch_task, &job);
-    return job.units;
-}
-
 /* y (T, D) = pooled (T, E Dv) values_proj^T. */
 static void project_out(struct ultramem *u, float *y, size_t T)
 {
@@ -302,16 +182,11 @@ int ultramem_forward(struct layer *l, const float *x, float *y, size_t n_tokens,
         return LAYER_OK;
 
     ultramem_select_batch(u, x, n_tokens);
-    size_t n_hits = n_tokens * u->H * u->m;
-    if (n_hits * BATCH_MIN_HITS >= u->n_units) {
-        st->units_touched = gather_batch(u, y, n_tokens);
-    } else {
-        /* Fewer tokens than threads: split each token's columns instead. */
-        size_t groups = n_tokens < (size_t)u->threads ? (size_t)u->threads : 1;
-        struct gather_job job = {u, y, groups, n_tokens, 0};
-        common_pool_run(u->pool, n_tokens * groups, gather_task, &job);
-        st->units_touched = count_touched(u, n_tokens);
-    }
+    /* Fewer tokens than threads: split each token's columns instead. */
+    size_t groups = n_tokens < (size_t)u->threads ? (size_t)u->threads : 1;
+    struct gather_job job = {u, y, groups};
+    common_pool_run(u->pool, n_tokens * groups, gather_task, &job);
+    st->units_touched = count_touched(u, n_tokens);
     if (!u->merged) {
         project_out(u, y, n_tokens);
         u->work[0].macs += n_tokens * u->E * u->Dv * u->D;

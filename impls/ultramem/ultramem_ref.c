@@ -13,7 +13,7 @@
  *   - forward_exact takes the top-m of the whole grid, no filter: the layer
  *     the filter approximates. recall compares forward's selection with it.
  * Every ranking is "larger score first, then smaller index first", the
- * order common_topk gives the optimized path. Scratch comes from create.
+ * order the optimized path ranks by (ultramem_topk.c). Scratch comes from create.
  */
 #include "ultramem.h"
 
