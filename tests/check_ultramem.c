@@ -306,6 +306,12 @@ START_TEST(test_bad_knobs)
     expect_refusal(4, "tucker_rank=5", LAYER_EKNOB, "tucker_rank=5");
     expect_refusal(4, "filter=best", LAYER_EKNOB, "filter=best");
     expect_refusal(1, "", LAYER_EUNSUPPORTED, "scale 1 leaves no memory");
+    /* a 70 TB value table, a 549 GB folded one: refused before allocating */
+    expect_refusal(4, "n_keys=16383,value_dim=65536", LAYER_ETOOBIG, "GiB");
+    char err[512];
+    ck_assert_int_eq(tu_create_fails("ultramem-merged", 64, 4, "n_keys=16383", err, sizeof(err)),
+                     LAYER_ETOOBIG);
+    ck_assert_ptr_nonnull(strstr(err, "ultramem-merged"));
     /* topm above n' but within n'^2 keeps every row and column */
     struct layer *l = tu_create("ultramem", 64, 1, "n_keys=4,expand=1,topm=16", 1, 4);
     ck_assert_double_le(tu_forward_vs_ref(l, 64, 4, 3, NULL), 1e-4);
