@@ -19,8 +19,8 @@
  * are the pool's tasks. Tiny batches take the per-token walk (fff_token.c):
  * there is nothing to share and bucketing only costs.
  *
- * Every dot and every y element's sum rounds exactly like fff_dot /
- * fff_axpy, so this agrees with fff-token bit for bit. Leaves out: reduced
+ * Every dot and every y element's sum rounds exactly like common_vec_dot /
+ * common_vec_axpy, so this agrees with fff-token bit for bit. Leaves out: reduced
  * precision, training.
  */
 #include "fff.h"
@@ -44,31 +44,6 @@ extern const struct layer_ops fff_ops;
 /* A new phase is worth its batch-wide sort when each of its subtrees gets
  * this many tokens on average. */
 #define FFF_PHASE_MIN_TOKENS 4
-
-/* Four tokens against one row, each with fff_dot's accumulators and order;
- * one load of the row serves all four. */
-static void dot4(const float *w, const float *const x[4], size_t n, float out[4])
-{
-    fff_vec acc[4][FFF_ACC] = {{{0}}};
-    size_t i = 0;
-    for (; i + FFF_ACC * FFF_VL <= n; i += FFF_ACC * FFF_VL)
-        for (int k = 0; k < FFF_ACC; k++) {
-            fff_vec wv = fff_load(w + i + k * FFF_VL);
-            for (int j = 0; j < 4; j++)
-                acc[j][k] = fff_fma(wv, fff_load(x[j] + i + k * FFF_VL), acc[j][k]);
-        }
-    for (int k = 0; i + FFF_VL <= n; i += FFF_VL, k++) {
-        fff_vec wv = fff_load(w + i);
-        for (int j = 0; j < 4; j++)
-            acc[j][k] = fff_fma(wv, fff_load(x[j] + i), acc[j][k]);
-    }
-    for (int j = 0; j < 4; j++) {
-        float tail = 0.0f;
-        for (size_t k = i; k < n; k++)
-            tail += w[k] * x[j][k];
-        out[j] = fff_hsum(acc[j]) + tail;
-    }
-}
 
 struct level_job {
     struct fff *f;
@@ -106,13 +81,13 @@ static void bucket_dots(const struct fff *f, const float *x, const uint32_t *tok
     size_t q = 0;
     for (; q + 4 <= m; q += 4) {
         for (size_t r = q + 4; r < q + 8 && r < m; r++)
-            fff_prefetch_row(x + tok[r] * D, D);
+            common_prefetch_row(x + tok[r] * D, D);
         const float *xs[4] = {x + tok[q] * D, x + tok[q + 1] * D, x + tok[q + 2] * D,
                               x + tok[q + 3] * D};
-        dot4(w, xs, D, z + q);
+        common_vec_dot4(w, xs, D, z + q);
     }
     for (; q < m; q++)
-        z[q] = fff_dot(w, x + tok[q] * D, D);
+        z[q] = common_vec_dot(w, x + tok[q] * D, D);
     for (q = 0; q < m; q++)
         z[q] += bias;
 }
@@ -155,8 +130,8 @@ static size_t tile_level(struct fff *f, const struct level_job *job, struct tile
     while (i < m) {
         size_t row = base + t->node[i], next = j < m ? bucket_end(t, j, m) : m;
         if (j < m) {
-            fff_prefetch_row(f->w_in + (base + t->node[j]) * D, D);
-            fff_prefetch_row(f->w_out + (base + t->node[j]) * D, D);
+            common_prefetch_row(f->w_in + (base + t->node[j]) * D, D);
+            common_prefetch_row(f->w_out + (base + t->node[j]) * D, D);
         }
         bucket_dots(f, job->x, t->tok + i, j - i, row, t->z + i);
         for (size_t q = i; q < j; q++)
@@ -174,7 +149,7 @@ static size_t tile_level(struct fff *f, const struct level_job *job, struct tile
 
 /* y (+)= sum over the path of a[level] w_out[node] for a group of up to
  * four tokens, a vector chunk at a time through all levels: each y element
- * sees exactly fff_axpy's sequence of operations, so the sum is the
+ * sees exactly common_vec_axpy's sequence of operations, so the sum is the
  * per-token walk's to the bit, but each y row is written once instead of
  * read and written once per level, and the rows the group shares (the top
  * of the tree) come from L2 once. end_node is where a walk stopped, one
@@ -185,7 +160,7 @@ static void group_output(const struct fff *f, size_t tree, const uint32_t *end_n
     const size_t D = f->d_model, base = tree * f->tree_nodes;
     const int levels = (int)f->knobs.depth + 1, first = tree == 0;
     const float *rows[4][FFF_MAX_DEPTH + 1];
-    fff_vec av[FFF_MAX_DEPTH + 1][4];
+    common_vec av[FFF_MAX_DEPTH + 1][4];
     for (int j = 0; j < 4; j++) {
         /* A short group computes its first token again in the empty
          * slots, so the loops below have no branch; only g rows are stored. */
@@ -194,36 +169,40 @@ static void group_output(const struct fff *f, size_t tree, const uint32_t *end_n
         for (int l = levels - 1; l >= 0; l--) {
             n = (n - 1) / 2;
             rows[j][l] = f->w_out + (base + n) * D;
-            av[l][j] = (fff_vec){0};
+            av[l][j] = (common_vec){0};
             av[l][j] += a[src][l];
         }
     }
     /* Eight independent chains (four tokens, two chunks) keep both FMA
      * pipes busy; one token's chain alone would wait on FMA latency. */
     size_t i = 0;
-    for (; i + 2 * FFF_VL <= D; i += 2 * FFF_VL) {
-        fff_vec v[4][2];
+    for (; i + 2 * COMMON_VL <= D; i += 2 * COMMON_VL) {
+        common_vec v[4][2];
         for (int j = 0; j < 4; j++)
             for (int c = 0; c < 2; c++) {
-                fff_vec w = fff_load(rows[j][0] + i + c * FFF_VL);
-                v[j][c] = first ? av[0][j] * w
-                                : fff_fma(av[0][j], w, fff_load(y[j < g ? j : 0] + i + c * FFF_VL));
+                common_vec w = common_vec_load(rows[j][0] + i + c * COMMON_VL);
+                v[j][c] =
+                    first ? av[0][j] * w
+                          : common_vec_fma(av[0][j], w,
+                                           common_vec_load(y[j < g ? j : 0] + i + c * COMMON_VL));
             }
         for (int l = 1; l < levels; l++)
             for (int j = 0; j < 4; j++)
                 for (int c = 0; c < 2; c++)
-                    v[j][c] = fff_fma(av[l][j], fff_load(rows[j][l] + i + c * FFF_VL), v[j][c]);
+                    v[j][c] = common_vec_fma(
+                        av[l][j], common_vec_load(rows[j][l] + i + c * COMMON_VL), v[j][c]);
         for (int j = 0; j < g; j++)
             for (int c = 0; c < 2; c++)
-                fff_store(y[j] + i + c * FFF_VL, v[j][c]);
+                common_vec_store(y[j] + i + c * COMMON_VL, v[j][c]);
     }
-    for (; i + FFF_VL <= D; i += FFF_VL)
+    for (; i + COMMON_VL <= D; i += COMMON_VL)
         for (int j = 0; j < g; j++) {
-            fff_vec w = fff_load(rows[j][0] + i);
-            fff_vec v = first ? av[0][j] * w : fff_fma(av[0][j], w, fff_load(y[j] + i));
+            common_vec w = common_vec_load(rows[j][0] + i);
+            common_vec v =
+                first ? av[0][j] * w : common_vec_fma(av[0][j], w, common_vec_load(y[j] + i));
             for (int l = 1; l < levels; l++)
-                v = fff_fma(av[l][j], fff_load(rows[j][l] + i), v);
-            fff_store(y[j] + i, v);
+                v = common_vec_fma(av[l][j], common_vec_load(rows[j][l] + i), v);
+            common_vec_store(y[j] + i, v);
         }
     for (; i < D; i++)
         for (int j = 0; j < g; j++) {

@@ -15,6 +15,7 @@
 #define SPARSEBENCH_FFF_H
 
 #include "../common/common.h"
+#include "../common/vec.h"
 #include "../layer.h"
 
 #include <stddef.h>
@@ -22,7 +23,6 @@
 #include <string.h>
 
 #if defined(__FMA__) || defined(__AVX512F__)
-#include <immintrin.h>
 #endif
 
 #define FFF_MAX_DEPTH 24
@@ -97,103 +97,7 @@ void fff_walk_parallel(struct fff *f, const float *x, float *y, size_t n_tokens)
 /* The dense masked reference (fff_ref.c). */
 int fff_forward_ref(struct layer *l, const float *x, float *y, size_t n_tokens);
 
-/* ---- per-node kernels, shared so every variant rounds identically ----
- * GCC vector extensions rather than intrinsics: 16 lanes (one zmm) with
- * AVX-512, 8 (one ymm) without, and the same source builds anywhere. */
-
-#ifdef __AVX512F__
-#define FFF_VL  16
-#define FFF_ACC 4 /* accumulators a dot: FMA latency x throughput, and 4 tokens fit 32 zmm */
-#else
-#define FFF_VL  8
-#define FFF_ACC 2 /* 4 tokens x 2 fit 16 ymm */
-#endif
-
-typedef float fff_vec __attribute__((vector_size(FFF_VL * sizeof(float))));
-
-static inline fff_vec fff_load(const float *p)
-{
-    fff_vec v;
-    memcpy(&v, p, sizeof(v));
-    return v;
-}
-
-static inline void fff_store(float *p, fff_vec v)
-{
-    memcpy(p, &v, sizeof(v));
-}
-
-/* a b + c in one rounding where the ISA has it: -std=c11 turns GCC's
- * contraction off, and these loops should run like a BLAS kernel. */
-static inline fff_vec fff_fma(fff_vec a, fff_vec b, fff_vec c)
-{
-#if defined(__AVX512F__)
-    return _mm512_fmadd_ps(a, b, c);
-#elif defined(__FMA__)
-    return _mm256_fmadd_ps(a, b, c);
-#else
-    return a * b + c;
-#endif
-}
-
-/* Lanes summed as a tree, not a chain: a chain of FFF_VL dependent adds is
- * the longest latency of a one-token dot. */
-static inline float fff_hsum(const fff_vec acc[FFF_ACC])
-{
-    fff_vec s = acc[0];
-    for (int k = 1; k < FFF_ACC; k++)
-        s += acc[k];
-    float v[FFF_VL];
-    memcpy(v, &s, sizeof(v));
-    for (int w = FFF_VL / 2; w >= 1; w /= 2)
-        for (int i = 0; i < w; i++)
-            v[i] += v[i + w];
-    return v[0];
-}
-
-/* w . x with FFF_ACC accumulators over consecutive vectors, leftover
- * vectors into the first ones, a scalar tail and a tree of lanes: the order
- * every variant uses, so fff and fff-token agree bit for bit and route
- * every token identically. */
-static inline float fff_dot(const float *w, const float *x, size_t n)
-{
-    fff_vec acc[FFF_ACC] = {{0}};
-    size_t i = 0;
-    for (; i + FFF_ACC * FFF_VL <= n; i += FFF_ACC * FFF_VL)
-        for (int k = 0; k < FFF_ACC; k++)
-            acc[k] = fff_fma(fff_load(w + i + k * FFF_VL), fff_load(x + i + k * FFF_VL), acc[k]);
-    for (int k = 0; i + FFF_VL <= n; i += FFF_VL, k++)
-        acc[k] = fff_fma(fff_load(w + i), fff_load(x + i), acc[k]);
-    float tail = 0.0f;
-    for (; i < n; i++)
-        tail += w[i] * x[i];
-    return fff_hsum(acc) + tail;
-}
-
-/* y = a w (first node a token visits) or y += a w. */
-static inline void fff_axpy(float *y, float a, const float *w, size_t n, int assign)
-{
-    fff_vec av = {0};
-    av += a;
-    size_t i = 0;
-    if (assign) {
-        for (; i + FFF_VL <= n; i += FFF_VL)
-            fff_store(y + i, av * fff_load(w + i));
-        for (; i < n; i++)
-            y[i] = a * w[i];
-        return;
-    }
-    for (; i + FFF_VL <= n; i += FFF_VL)
-        fff_store(y + i, fff_fma(av, fff_load(w + i), fff_load(y + i)));
-    for (; i < n; i++)
-        y[i] += a * w[i];
-}
-
-/* Pull a row into the caches ahead of use (a hint, never a fault). */
-static inline void fff_prefetch_row(const float *row, size_t n)
-{
-    for (size_t i = 0; i < n; i += 64 / sizeof(float))
-        __builtin_prefetch(row + i);
-}
+/* The per-node dot and axpy are common/vec.h's, shared with the dense
+ * small-batch path, so every variant rounds identically. */
 
 #endif

@@ -28,15 +28,15 @@ static size_t walk_tree(struct fff *f, const float *xt, float *yt, size_t tree, 
     for (int level = 0; level < levels; level++) {
         size_t row = base + n;
         const float *w_out = f->w_out + row * D;
-        fff_prefetch_row(w_out, D);
+        common_prefetch_row(w_out, D);
         if (level + 1 < levels) {
-            fff_prefetch_row(f->w_in + (base + 2 * n + 1) * D, D);
-            fff_prefetch_row(f->w_in + (base + 2 * n + 2) * D, D);
+            common_prefetch_row(f->w_in + (base + 2 * n + 1) * D, D);
+            common_prefetch_row(f->w_in + (base + 2 * n + 2) * D, D);
         }
-        float z = fff_dot(f->w_in + row * D, xt, D) + (f->b ? f->b[row] : 0.0f);
+        float z = common_vec_dot(f->w_in + row * D, xt, D) + (f->b ? f->b[row] : 0.0f);
         float a = z;
         common_gelu(&a, 1);
-        fff_axpy(yt, a, w_out, D, assign && level == 0);
+        common_vec_axpy(yt, a, w_out, D, assign && level == 0);
         marks[row] = 1;
         visits++;
         n = 2 * n + 1 + (z > 0.0f);

@@ -1,0 +1,144 @@
+/* vec.h - the small vector kernels several layers share: a dot product, a
+ * four-token dot against one row, an axpy and a row prefetch.
+ *
+ * GCC vector extensions rather than intrinsics: 16 lanes (one zmm) with
+ * AVX-512, 8 (one ymm) without, and the same source builds anywhere. Every
+ * caller that must agree bit for bit with another (fff and fff-token, the
+ * dense small-batch path across thread counts) uses these same functions, so
+ * the accumulation order is one and the same. Written first for the FFF layer.
+ */
+#ifndef SPARSEBENCH_COMMON_VEC_H
+#define SPARSEBENCH_COMMON_VEC_H
+
+#include <stddef.h>
+#include <string.h>
+
+#if defined(__AVX512F__) || defined(__FMA__)
+#include <immintrin.h>
+#endif
+
+#ifdef __AVX512F__
+#define COMMON_VL 16
+#define COMMON_VEC_ACC                                                                             \
+    4 /* accumulators a dot: FMA latency x throughput, and 4 tokens fit 32 zmm                     \
+       */
+#else
+#define COMMON_VL      8
+#define COMMON_VEC_ACC 2 /* 4 tokens x 2 fit 16 ymm */
+#endif
+
+typedef float common_vec __attribute__((vector_size(COMMON_VL * sizeof(float))));
+
+static inline common_vec common_vec_load(const float *p)
+{
+    common_vec v;
+    memcpy(&v, p, sizeof(v));
+    return v;
+}
+
+static inline void common_vec_store(float *p, common_vec v)
+{
+    memcpy(p, &v, sizeof(v));
+}
+
+/* a b + c in one rounding where the ISA has it: -std=c11 turns GCC's
+ * contraction off, and these loops should run like a BLAS kernel. */
+static inline common_vec common_vec_fma(common_vec a, common_vec b, common_vec c)
+{
+#if defined(__AVX512F__)
+    return _mm512_fmadd_ps(a, b, c);
+#elif defined(__FMA__)
+    return _mm256_fmadd_ps(a, b, c);
+#else
+    return a * b + c;
+#endif
+}
+
+/* Lanes summed as a tree, not a chain: a chain of COMMON_VL dependent adds is
+ * the longest latency of a one-token dot. */
+static inline float common_vec_hsum(const common_vec acc[COMMON_VEC_ACC])
+{
+    common_vec s = acc[0];
+    for (int k = 1; k < COMMON_VEC_ACC; k++)
+        s += acc[k];
+    float v[COMMON_VL];
+    memcpy(v, &s, sizeof(v));
+    for (int w = COMMON_VL / 2; w >= 1; w /= 2)
+        for (int i = 0; i < w; i++)
+            v[i] += v[i + w];
+    return v[0];
+}
+
+/* w . x with COMMON_VEC_ACC accumulators over consecutive vectors, leftover
+ * vectors into the first ones, a scalar tail and a tree of lanes: the order
+ * every variant uses, so fff and fff-token agree bit for bit and route
+ * every token identically. */
+static inline float common_vec_dot(const float *w, const float *x, size_t n)
+{
+    common_vec acc[COMMON_VEC_ACC] = {{0}};
+    size_t i = 0;
+    for (; i + COMMON_VEC_ACC * COMMON_VL <= n; i += COMMON_VEC_ACC * COMMON_VL)
+        for (int k = 0; k < COMMON_VEC_ACC; k++)
+            acc[k] = common_vec_fma(common_vec_load(w + i + k * COMMON_VL),
+                                    common_vec_load(x + i + k * COMMON_VL), acc[k]);
+    for (int k = 0; i + COMMON_VL <= n; i += COMMON_VL, k++)
+        acc[k] = common_vec_fma(common_vec_load(w + i), common_vec_load(x + i), acc[k]);
+    float tail = 0.0f;
+    for (; i < n; i++)
+        tail += w[i] * x[i];
+    return common_vec_hsum(acc) + tail;
+}
+
+/* y = a w (first node a token visits) or y += a w. */
+static inline void common_vec_axpy(float *y, float a, const float *w, size_t n, int assign)
+{
+    common_vec av = {0};
+    av += a;
+    size_t i = 0;
+    if (assign) {
+        for (; i + COMMON_VL <= n; i += COMMON_VL)
+            common_vec_store(y + i, av * common_vec_load(w + i));
+        for (; i < n; i++)
+            y[i] = a * w[i];
+        return;
+    }
+    for (; i + COMMON_VL <= n; i += COMMON_VL)
+        common_vec_store(y + i, common_vec_fma(av, common_vec_load(w + i), common_vec_load(y + i)));
+    for (; i < n; i++)
+        y[i] += a * w[i];
+}
+
+/* Pull a row into the caches ahead of use (a hint, never a fault). */
+static inline void common_prefetch_row(const float *row, size_t n)
+{
+    for (size_t i = 0; i < n; i += 64 / sizeof(float))
+        __builtin_prefetch(row + i);
+}
+
+/* Four tokens against one row, each with common_vec_dot's accumulators and order;
+ * one load of the row serves all four. */
+static inline void common_vec_dot4(const float *w, const float *const x[4], size_t n, float out[4])
+{
+    common_vec acc[4][COMMON_VEC_ACC] = {{{0}}};
+    size_t i = 0;
+    for (; i + COMMON_VEC_ACC * COMMON_VL <= n; i += COMMON_VEC_ACC * COMMON_VL)
+        for (int k = 0; k < COMMON_VEC_ACC; k++) {
+            common_vec wv = common_vec_load(w + i + k * COMMON_VL);
+            for (int j = 0; j < 4; j++)
+                acc[j][k] =
+                    common_vec_fma(wv, common_vec_load(x[j] + i + k * COMMON_VL), acc[j][k]);
+        }
+    for (int k = 0; i + COMMON_VL <= n; i += COMMON_VL, k++) {
+        common_vec wv = common_vec_load(w + i);
+        for (int j = 0; j < 4; j++)
+            acc[j][k] = common_vec_fma(wv, common_vec_load(x[j] + i), acc[j][k]);
+    }
+    for (int j = 0; j < 4; j++) {
+        float tail = 0.0f;
+        for (size_t k = i; k < n; k++)
+            tail += w[k] * x[j][k];
+        out[j] = common_vec_hsum(acc[j]) + tail;
+    }
+}
+
+#endif
