@@ -11,9 +11,11 @@
 #include <string.h>
 
 extern const struct layer_ops dense_ops;
+extern const struct layer_ops moe_ops;
 
 static const struct layer_ops *const layer_table[] = {
     &dense_ops,
+    &moe_ops,
 };
 
 size_t layer_count(void)

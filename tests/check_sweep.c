@@ -20,7 +20,7 @@ static const char good[] = "# a good sweep\n"
                            "cache   = warm\n"
                            "rounds  = 13\n"
                            "\n"
-                           "impls = all\n"
+                           "impls = dense\n"
                            "[dense]\n"
                            "scale = 1      # dense ignores scale\n"
                            "d_model = 64\n"
@@ -53,7 +53,7 @@ START_TEST(test_good_file)
     ck_assert_uint_eq(sw.repeats, 2);
     ck_assert_uint_eq(sw.seed, 7);
     ck_assert_int_eq(sw.cache, BENCH_CACHE_WARM);
-    ck_assert_uint_eq(sw.n_slots, 2); /* dense (from all, with its section) and narrow */
+    ck_assert_uint_eq(sw.n_slots, 2); /* dense (from impls, with its section) and narrow */
 
     const struct bench_slot *d = &sw.slots[0], *n = &sw.slots[1];
     ck_assert_str_eq(d->spec, "dense");
@@ -182,6 +182,25 @@ START_TEST(test_point_key_matches_row_key)
 }
 END_TEST
 
+/* `impls = all` is every registered layer but the weak baselines, in registry order,
+ * whatever the registry holds when the test runs. */
+START_TEST(test_impls_all_follows_registry)
+{
+    struct bench_sweep sw;
+    parse_ok("impls = all\n", &sw);
+    size_t j = 0;
+    for (size_t i = 0; i < layer_count(); i++) {
+        if (!bench_sweep_in_all(layer_get(i)))
+            continue;
+        ck_assert_msg(j < sw.n_slots, "only %zu slots", sw.n_slots);
+        ck_assert_str_eq(sw.slots[j].spec, layer_get(i)->name);
+        j++;
+    }
+    ck_assert_uint_eq(sw.n_slots, j);
+    bench_sweep_free(&sw);
+}
+END_TEST
+
 START_TEST(test_weak_baselines_not_in_all)
 {
     struct layer_ops weak = {.name = "dense-l1",
@@ -212,7 +231,7 @@ static const struct bad_case bad[] = {
     {"[dense]\nbatch = 1 2 1\n", 2, "listed twice", "batch"},
     {"seed = 1\nseed = 2\n[dense]\n", 2, "set twice", "line 1"},
     {"[dense]\n\n[dense]\n", 3, "already declared on line 1", "dense"},
-    {"impls = dense moe\n", 1, "unknown implementation 'moe'", "allowed: dense"},
+    {"impls = dense nosuch\n", 1, "unknown implementation 'nosuch'", "allowed: dense"},
     {"[dnese]\n", 1, "unknown implementation 'dnese'", "allowed: dense"},
     {"[dense]\nrepeats = 2\n", 2, "key 'repeats'", "before the first [slot]"},
     {"label = x\n[dense]\n", 1, "key 'label'", "[slot] section"},
@@ -268,6 +287,7 @@ static Suite *sweep_suite(void)
     tcase_add_test(tc, test_points_product_and_order);
     tcase_add_test(tc, test_defaults_and_sections_only);
     tcase_add_test(tc, test_point_key_matches_row_key);
+    tcase_add_test(tc, test_impls_all_follows_registry);
     tcase_add_test(tc, test_weak_baselines_not_in_all);
     tcase_add_loop_test(tc, test_bad_files, 0, (int)NBAD);
     tcase_add_test(tc, test_load_missing_file);
