@@ -108,7 +108,7 @@ $(BUILD)/bench/meta.o: CPPFLAGS += -DSB_CFLAGS='"$(SB_FLAGS_STR)"' \
 	-DSB_OPENBLAS_VERSION='"$(shell pkg-config --modversion openblas 2>/dev/null)"' \
 	-DSB_CHECK_VERSION='"$(shell pkg-config --modversion check 2>/dev/null)"'
 
-$(CG)/impls/%.o: %.c
+$(CG)/impls/%.o: impls/%.c
 	@mkdir -p $(@D)
 	$(call quiet,CC,$@)$(CC) $(CG_CFLAGS) $(CG_KERNEL_FLAGS) -c $< -o $@
 

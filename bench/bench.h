@@ -139,7 +139,8 @@ void bench_row_init(struct bench_row *row, const char *slot, const struct layer_
                     const struct layer_config *cfg, size_t batch, size_t seq_len, int cold,
                     unsigned repeat);
 /* Append to the row's note ("; " between parts), cut at its length. */
-void bench_row_note(struct bench_row *row, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void bench_row_note(struct bench_row *row, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* The readable one-line summary `run` and `sweep --verbose` print. */
 void bench_row_summary(FILE *f, const struct bench_row *row);
 
@@ -227,13 +228,13 @@ enum bench_counter_mode {
 
 /* The pinned simulated caches of every callgrind run (research/harness.md
  * section 0.3): dumps are checked against these `desc:` lines. */
-#define BENCH_CG_I1      "32768,8,64"
-#define BENCH_CG_D1      "32768,8,64"
-#define BENCH_CG_LL      "8388608,16,64"
-#define BENCH_CG_LL_DESC "8388608 B, 64 B, 16-way associative"
-#define BENCH_CG_L1_DESC "32768 B, 64 B, 8-way associative"
+#define BENCH_CG_I1       "32768,8,64"
+#define BENCH_CG_D1       "32768,8,64"
+#define BENCH_CG_LL       "8388608,16,64"
+#define BENCH_CG_LL_DESC  "8388608 B, 64 B, 16-way associative"
+#define BENCH_CG_L1_DESC  "32768 B, 64 B, 8-way associative"
 #define BENCH_CG_LL_BYTES (8u << 20)
-#define BENCH_CG_LINE    64
+#define BENCH_CG_LINE     64
 
 /* auto takes callgrind only for gate-sized points, about a minute or less
  * under valgrind each: at most this many parameters (creating the weights
@@ -311,8 +312,8 @@ int bench_cmd_callgrind_child(int argc, char **argv);
 
 /* papi.c. Probe every configured event and set up the event sets; never
  * fails but for memory (what does not count is NA, with reasons in why). */
-int bench_papi_open(struct bench_papi **out, const char *spec, char *why, size_t whylen,
-                    char *err, size_t errlen);
+int bench_papi_open(struct bench_papi **out, const char *spec, char *why, size_t whylen, char *err,
+                    size_t errlen);
 void bench_papi_close(struct bench_papi *p);
 int bench_papi_hardware_ok(const struct bench_papi *p);          /* instructions counts */
 const char *bench_papi_hardware_why(const struct bench_papi *p); /* and if not, why */

@@ -52,11 +52,11 @@
 #include <valgrind/valgrind.h>
 #endif
 
-#define FIXED_PATH   "/usr/local/bin:/usr/bin:/bin"
-#define PLAN_MAGIC   "sparsebench-callgrind-plan 1"
-#define EVICT_BYTES  (32u << 20) /* 4x the simulated LL */
-#define MAX_ENV      64
-#define LOG_TAIL     600
+#define FIXED_PATH  "/usr/local/bin:/usr/bin:/bin"
+#define PLAN_MAGIC  "sparsebench-callgrind-plan 1"
+#define EVICT_BYTES (32u << 20) /* 4x the simulated LL */
+#define MAX_ENV     64
+#define LOG_TAIL    600
 
 /* ---- finding the tools ---- */
 
@@ -404,13 +404,12 @@ void bench_callgrind_fill(const struct bench_cg_result *r, struct bench_row *row
     row->ll_misses = r->ll_misses;
     row->dram_bytes_est = r->dram_bytes_est;
     if (r->st.dense_bytes != row->st.dense_bytes || r->st.sparse_bytes != row->st.sparse_bytes)
-        bench_row_note(row,
-                       "callgrind's forward read %llu + %llu parameter bytes, the checked one "
-                       "%llu + %llu",
-                       (unsigned long long)r->st.dense_bytes,
-                       (unsigned long long)r->st.sparse_bytes,
-                       (unsigned long long)row->st.dense_bytes,
-                       (unsigned long long)row->st.sparse_bytes);
+        bench_row_note(
+            row,
+            "callgrind's forward read %llu + %llu parameter bytes, the checked one "
+            "%llu + %llu",
+            (unsigned long long)r->st.dense_bytes, (unsigned long long)r->st.sparse_bytes,
+            (unsigned long long)row->st.dense_bytes, (unsigned long long)row->st.sparse_bytes);
 }
 
 /* ---- the child, under valgrind ---- */
@@ -451,7 +450,8 @@ static int read_plan(const char *path, struct plan *p)
             p->cfg.seed = v;
         else if (sscanf(line, "cache %7s", cache) == 1)
             p->cold = !strcmp(cache, "cold");
-        else if (sscanf(line, "point %zu %zu", &i, &t) == 2 && p->n < BENCH_LIST_MAX * BENCH_LIST_MAX) {
+        else if (sscanf(line, "point %zu %zu", &i, &t) == 2 &&
+                 p->n < BENCH_LIST_MAX * BENCH_LIST_MAX) {
             p->idx[p->n] = i;
             p->tokens[p->n++] = t;
             if (t > p->max_tokens)

@@ -46,8 +46,8 @@ static int parse_events(struct bench_cg_dump *d, const char *v, char *err, size_
             break;
         size_t n = strcspn(p, " \t");
         if (d->n_events == BENCH_CG_EVENTS_MAX || n >= sizeof(d->events[0])) {
-            snprintf(err, errlen, "line %d: more than %d events, or an event name too long",
-                     lineno, BENCH_CG_EVENTS_MAX);
+            snprintf(err, errlen, "line %d: more than %d events, or an event name too long", lineno,
+                     BENCH_CG_EVENTS_MAX);
             return -1;
         }
         memcpy(d->events[d->n_events], p, n);
@@ -85,8 +85,8 @@ static int parse_totals(struct bench_cg_dump *d, const char *v, char *err, size_
             return -1;
         }
         if (k == d->n_events) {
-            snprintf(err, errlen, "line %d: 'totals:' has more counts than the %zu events",
-                     lineno, d->n_events);
+            snprintf(err, errlen, "line %d: 'totals:' has more counts than the %zu events", lineno,
+                     d->n_events);
             return -1;
         }
         d->totals[k++] = x;

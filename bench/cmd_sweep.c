@@ -279,9 +279,8 @@ static int count_group(struct bench_sweep_run *s, size_t lo, size_t hi,
             at[n] = i - lo;
             tokens[n++] = s->pts[i].batch * s->pts[i].seq_len;
         }
-    rc = bench_callgrind_count(&s->ctr, s->pts[lo].slot->ops, cfg,
-                               s->sw.cache == BENCH_CACHE_COLD, tokens, n, got, &bench_sweep_stop,
-                               err, sizeof(err));
+    rc = bench_callgrind_count(&s->ctr, s->pts[lo].slot->ops, cfg, s->sw.cache == BENCH_CACHE_COLD,
+                               tokens, n, got, &bench_sweep_stop, err, sizeof(err));
     for (size_t k = 0; k < n && rc == 0; k++)
         res[at[k]] = got[k];
 out_report:

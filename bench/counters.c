@@ -96,8 +96,7 @@ int bench_counters_open(struct bench_counters *c, const char *requested, const c
             snprintf(c->why, sizeof(c->why),
                      "auto chose none: no hardware counters (%.300s) and some point is too big "
                      "for callgrind (gate-sized: params <= %.0e, params x tokens <= %.1e)",
-                     bench_papi_hardware_why(c->papi), BENCH_GATE_PARAMS,
-                     BENCH_GATE_PARAM_TOKENS);
+                     bench_papi_hardware_why(c->papi), BENCH_GATE_PARAMS, BENCH_GATE_PARAM_TOKENS);
         } else if (!bench_callgrind_available(c, cg_why, sizeof(cg_why))) {
             c->mode = BENCH_COUNTERS_NONE;
             snprintf(c->why, sizeof(c->why),

@@ -60,22 +60,28 @@ static const struct {
     const char *name;
     int software; /* has a kernel-accounting fallback */
 } col_def[NCOLS] = {
-    [C_CYCLES] = {"cycles", 0},           [C_INSTRUCTIONS] = {"instructions", 0},
-    [C_L1] = {"l1_misses", 0},            [C_LL] = {"ll_misses", 0},
-    [C_DRAM] = {"dram_bytes_est", 0},     [C_TASK_CLOCK] = {"task_clock_ns", 1},
-    [C_PAGE_FAULTS] = {"page_faults", 1}, [C_CSW] = {"context_switches", 1},
+    [C_CYCLES] = {"cycles", 0},
+    [C_INSTRUCTIONS] = {"instructions", 0},
+    [C_L1] = {"l1_misses", 0},
+    [C_LL] = {"ll_misses", 0},
+    [C_DRAM] = {"dram_bytes_est", 0},
+    [C_TASK_CLOCK] = {"task_clock_ns", 1},
+    [C_PAGE_FAULTS] = {"page_faults", 1},
+    [C_CSW] = {"context_switches", 1},
 };
 
 /* Intel Skylake-SP / Cascade Lake memory controllers: six channels, each
  * CAS one 64-byte line (research/harness.md section 3.3). Elsewhere these
  * do not exist and dram_bytes_est is NA unless --papi-events names the
  * machine's own. */
-#define IMC(n) "skx_unc_imc" #n "::UNC_M_CAS_COUNT:RD:cpu=0+skx_unc_imc" #n "::UNC_M_CAS_COUNT:WR:cpu=0"
+#define IMC(n)                                                                                     \
+    "skx_unc_imc" #n "::UNC_M_CAS_COUNT:RD:cpu=0+skx_unc_imc" #n "::UNC_M_CAS_COUNT:WR:cpu=0"
 const char bench_papi_default_events[] =
     "cycles=PAPI_TOT_CYC,instructions=PAPI_TOT_INS,l1_misses=PAPI_L1_DCM,ll_misses=PAPI_L3_TCM,"
-    "dram_bytes_est=" IMC(0) "+" IMC(1) "+" IMC(2) "+" IMC(3) "+" IMC(4) "+" IMC(5) ","
-    "task_clock_ns=perf::TASK-CLOCK,page_faults=perf::PAGE-FAULTS,"
-    "context_switches=perf::CONTEXT-SWITCHES";
+    "dram_bytes_est=" IMC(0) "+" IMC(1) "+" IMC(2) "+" IMC(3) "+" IMC(4) "+" IMC(
+        5) ","
+           "task_clock_ns=perf::TASK-CLOCK,page_faults=perf::PAGE-FAULTS,"
+           "context_switches=perf::CONTEXT-SWITCHES";
 #undef IMC
 
 struct event {
@@ -83,8 +89,8 @@ struct event {
     int code, comp;
     int ok;
     char why[WHY_LEN];
-    int set, idx;    /* where it is counted */
-    long long acc;   /* summed over the point's forwards */
+    int set, idx;  /* where it is counted */
+    long long acc; /* summed over the point's forwards */
 };
 
 struct column {
@@ -146,9 +152,10 @@ static int apply_spec(struct bench_papi *p, const char *spec, char *err, size_t 
         char *esave = NULL;
         for (char *ev = strtok_r(eq + 1, "+", &esave); ev; ev = strtok_r(NULL, "+", &esave)) {
             if (col->n == MAX_COL_EVENTS || strlen(ev) >= EVENT_NAME_LEN) {
-                snprintf(err, errlen, "--papi-events: column %s: more than %d events or a name "
-                         "longer than %d characters", col_def[c].name, MAX_COL_EVENTS,
-                         EVENT_NAME_LEN - 1);
+                snprintf(err, errlen,
+                         "--papi-events: column %s: more than %d events or a name "
+                         "longer than %d characters",
+                         col_def[c].name, MAX_COL_EVENTS, EVENT_NAME_LEN - 1);
                 rc = -1;
                 break;
             }
@@ -200,8 +207,8 @@ static void probe_event(struct event *e)
     rc = PAPI_event_name_to_code(e->name, &e->code);
     if (rc != PAPI_OK) {
         /* libpfm4 resolves the names of the component that would count it */
-        int comp = PAPI_get_component_index(strstr(e->name, "_unc") ? "perf_event_uncore"
-                                                                    : "perf_event");
+        int comp =
+            PAPI_get_component_index(strstr(e->name, "_unc") ? "perf_event_uncore" : "perf_event");
         papi_why(e->why, sizeof(e->why), "unknown event", e->name, rc, comp);
         return;
     }
@@ -330,7 +337,7 @@ static void resolve_columns(struct bench_papi *p)
 }
 
 __attribute__((format(printf, 3, 4))) static void append(char *buf, size_t len, const char *fmt,
-                                                       ...)
+                                                         ...)
 {
     size_t used = strlen(buf);
     va_list ap;
@@ -361,12 +368,14 @@ static void summarise(const struct bench_papi *p, char *why, size_t whylen)
     if (na[0])
         append(why, whylen, " %s NA (%s)", na, reason);
     if (fb[0])
-        append(why, whylen, "%s %s from the kernel's per-thread accounting (their perf:: events "
-               "do not count)", na[0] ? ";" : "", fb);
+        append(why, whylen,
+               "%s %s from the kernel's per-thread accounting (their perf:: events "
+               "do not count)",
+               na[0] ? ";" : "", fb);
 }
 
-int bench_papi_open(struct bench_papi **out, const char *spec, char *why, size_t whylen,
-                    char *err, size_t errlen)
+int bench_papi_open(struct bench_papi **out, const char *spec, char *why, size_t whylen, char *err,
+                    size_t errlen)
 {
     struct bench_papi *p = calloc(1, sizeof(*p));
     *out = NULL;
@@ -582,10 +591,10 @@ void bench_papi_meta(const struct bench_papi *p, struct bench_meta *m)
         if (col->ok)
             bench_meta_set(m, k, "ok: %s", events);
         else if (col->fallback)
-            bench_meta_set(m, k, "kernel accounting (%s); %s", c == C_TASK_CLOCK
-                               ? "CLOCK_THREAD_CPUTIME_ID"
-                               : c == C_PAGE_FAULTS ? "getrusage minflt + majflt"
-                                                    : "getrusage nvcsw + nivcsw",
+            bench_meta_set(m, k, "kernel accounting (%s); %s",
+                           c == C_TASK_CLOCK    ? "CLOCK_THREAD_CPUTIME_ID"
+                           : c == C_PAGE_FAULTS ? "getrusage minflt + majflt"
+                                                : "getrusage nvcsw + nivcsw",
                            col->why);
         else
             bench_meta_set(m, k, "NA: %s", col->why);

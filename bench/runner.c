@@ -117,8 +117,9 @@ static const char *real_str(double v, char *buf, size_t len)
 static void counters_summary(FILE *f, const struct bench_row *r)
 {
     char a[32], b[32], c[32], d[32];
-    fprintf(f, "  %s counters (%llu thread): instructions %s, l1_misses %s, ll_misses %s, "
-               "dram_bytes_est %s",
+    fprintf(f,
+            "  %s counters (%llu thread): instructions %s, l1_misses %s, ll_misses %s, "
+            "dram_bytes_est %s",
             r->counter_source, (unsigned long long)r->counter_threads,
             count_str(r->instructions, a, sizeof(a)), count_str(r->l1_misses, b, sizeof(b)),
             count_str(r->ll_misses, c, sizeof(c)), count_str(r->dram_bytes_est, d, sizeof(d)));
@@ -127,7 +128,8 @@ static void counters_summary(FILE *f, const struct bench_row *r)
     if (!strcmp(r->counter_source, "papi"))
         fprintf(f, ", cycles %s, task_clock_ns %s, page_faults %s, context_switches %s",
                 real_str(r->cycles, a, sizeof(a)), real_str(r->task_clock_ns, b, sizeof(b)),
-                real_str(r->page_faults, c, sizeof(c)), real_str(r->context_switches, d, sizeof(d)));
+                real_str(r->page_faults, c, sizeof(c)),
+                real_str(r->context_switches, d, sizeof(d)));
     fprintf(f, "\n");
 }
 
@@ -312,8 +314,8 @@ static int time_point(struct bench_layer *bl, size_t T, const struct bench_opts 
                 rc = BENCH_INTERRUPTED;
                 goto out_free;
             }
-            total += timed_forward(l, &bl->info, opts, bench_tokens_window(&bl->tk, call++, T), y,
-                                   T, 1);
+            total +=
+                timed_forward(l, &bl->info, opts, bench_tokens_window(&bl->tk, call++, T), y, T, 1);
             iters++;
         }
         rounds[r] = total / (double)iters;

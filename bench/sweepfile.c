@@ -471,8 +471,9 @@ static int resolve(struct parser *ps)
     sw->repeats = (unsigned)pick_num(NULL, g, K_REPEATS, 1);
     sw->seed = (uint64_t)pick_num(NULL, g, K_SEED, 1);
     sw->cache = g->line[K_CACHE] && !strcmp(g->choice[K_CACHE], "warm") ? BENCH_CACHE_WARM
-                                                                         : BENCH_CACHE_COLD;
-    snprintf(sw->counters, sizeof(sw->counters), "%s", g->line[K_COUNTERS] ? g->choice[K_COUNTERS] : "");
+                                                                        : BENCH_CACHE_COLD;
+    snprintf(sw->counters, sizeof(sw->counters), "%s",
+             g->line[K_COUNTERS] ? g->choice[K_COUNTERS] : "");
     for (size_t i = 0; i < sw->n_slots; i++) {
         struct bench_slot *sl = &sw->slots[i];
         const struct scope *sec =
