@@ -255,7 +255,8 @@ struct bench_counters {
     struct bench_hooks hooks;                /* mode papi: the per-forward readers */
     char cg_exe[4096];                       /* mode callgrind: the program valgrind runs */
     char valgrind[4096], setarch[4096];
-    double cg_seconds; /* time spent under valgrind so far */
+    char cg_corename[64]; /* OpenBLAS's kernels under valgrind */
+    double cg_seconds;    /* time spent under valgrind so far */
     size_t cg_points;
 };
 

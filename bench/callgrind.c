@@ -47,6 +47,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cblas.h>
+
 #ifdef HAVE_VALGRIND
 #include <valgrind/callgrind.h>
 #include <valgrind/valgrind.h>
@@ -255,8 +257,8 @@ static int run_child(struct bench_counters *c, const char *dir, volatile sig_ato
     return 0;
 }
 
-static int read_stats(const char *dir, struct bench_cg_result *res, size_t n, char *err,
-                      size_t errlen)
+static int read_stats(struct bench_counters *c, const char *dir, struct bench_cg_result *res,
+                      size_t n, char *err, size_t errlen)
 {
     char path[PATH_MAX + 32], line[1024];
     snprintf(path, sizeof(path), "%s/stats", dir);
@@ -269,6 +271,11 @@ static int read_stats(const char *dir, struct bench_cg_result *res, size_t n, ch
         size_t i;
         unsigned long long v[5];
         char word[16];
+        if (!strncmp(line, "corename ", 9)) {
+            line[strcspn(line, "\n")] = '\0';
+            snprintf(c->cg_corename, sizeof(c->cg_corename), "%.63s", line + 9);
+            continue;
+        }
         if (sscanf(line, "point %zu %15s %llu %llu %llu %llu %llu", &i, word, &v[0], &v[1], &v[2],
                    &v[3], &v[4]) >= 2 &&
             i < n) {
@@ -371,7 +378,7 @@ int bench_callgrind_count(struct bench_counters *c, const struct layer_ops *ops,
         snprintf(err, errlen, "callgrind: writing %s: %s", dir, strerror(errno));
         goto out_remove;
     }
-    if (run_child(c, dir, stop, err, errlen) || read_stats(dir, res, n, err, errlen) ||
+    if (run_child(c, dir, stop, err, errlen) || read_stats(c, dir, res, n, err, errlen) ||
         read_dumps(dir, res, n, err, errlen))
         goto out_remove;
     for (size_t i = 0; i < n; i++)
@@ -498,6 +505,8 @@ static int count_points(const struct plan *p, struct layer *l, struct layer *oth
         goto out_free;
     }
     memset(evict, 1, EVICT_BYTES);
+    /* under valgrind's CPUID OpenBLAS may pick other kernels than natively */
+    fprintf(out, "corename %s\n", openblas_get_corename());
     CALLGRIND_START_INSTRUMENTATION;
     for (size_t i = 0; i < p->n; i++) {
         size_t T = p->tokens[i];

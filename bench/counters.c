@@ -169,6 +169,8 @@ void bench_counters_meta(const struct bench_counters *c, struct bench_meta *m)
                    "buffer, then a second layer of the same configuration runs (code warm) and "
                    "x and y are re-read; CALLGRIND_TOGGLE_COLLECT around the counted forward "
                    "only");
+    if (c->cg_corename[0])
+        bench_meta_set(m, "callgrind_openblas_corename", "%s", c->cg_corename);
     bench_meta_set(m, "callgrind_seconds", "%.1f", c->cg_seconds);
     bench_meta_set(m, "callgrind_points", "%zu", c->cg_points);
 }
