@@ -12,11 +12,22 @@
 
 extern const struct layer_ops dense_ops;
 extern const struct layer_ops moe_ops;
+extern const struct layer_ops fff_ops;
+extern const struct layer_ops fff_token_ops;
+extern const struct layer_ops dense_l1_ops;
+extern const struct layer_ops dense_l2_ops;
 
+/* The real layers first; the paper-style weak baselines last. One per line. */
+/* clang-format off */
 static const struct layer_ops *const layer_table[] = {
     &dense_ops,
     &moe_ops,
+    &fff_ops,
+    &fff_token_ops,
+    &dense_l1_ops,
+    &dense_l2_ops,
 };
+/* clang-format on */
 
 size_t layer_count(void)
 {

@@ -171,6 +171,11 @@ void common_pool_run(struct common_pool *p, size_t n_tasks, common_pool_fn fn, v
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
     run_tasks(p, 0);
-    while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0)
+    /* Yield now and then: when the other core is busy, a woken worker may be
+     * queued on this very core and would otherwise wait a whole time slice. */
+    for (unsigned i = 1; atomic_load_explicit(&p->pending, memory_order_acquire) > 0; i++) {
         cpu_relax();
+        if (i % 64 == 0)
+            sched_yield();
+    }
 }

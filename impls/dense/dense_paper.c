@@ -1,0 +1,273 @@
+/* dense_paper.c - UltraFastBERT's weak dense baselines (`dense-l1`,
+ * `dense-l2`): the dense FFN computed with the primitives of the paper's
+ * "fair" CPU columns (research/fff.md sections 2.1, 2.3, 6).
+ *
+ * dense-l1 is benchmark_cpu's ff_l1: per token and neuron one cblas_sdot,
+ * the GELU of that one value and one cblas_saxpy of the neuron's output row.
+ * dense-l2 is ff_l2: per token one sgemv into the F hidden values, GELU,
+ * one transposed sgemv out. Both stream all 2 F D weights once per token, so
+ * they are memory bound at every batch size: paper-style weak baselines,
+ * never the opponent a sparse layer is judged against (that is `dense`).
+ *
+ * Same weights, knobs and semantics as `dense` (common_ffn with the same
+ * streams), so the rows compare one to one. Deliberately not copied from the
+ * paper: its uninitialised data, its shared input/output rows and its
+ * per-call allocation (section 2.2); the GELU is the vectorised exact one.
+ * Tokens are split over the pool, each worker calling single-threaded BLAS,
+ * so both baselines get the same thread budget as everything else.
+ */
+#include "../common/common.h"
+#include "../layer.h"
+
+#include <cblas.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern const struct layer_ops dense_l1_ops;
+extern const struct layer_ops dense_l2_ops;
+
+struct paper_knobs {
+    long width; /* F; 0 = 4D */
+    int bias;
+};
+
+static const struct common_knob paper_knob_table[] = {
+    {"width", COMMON_KNOB_INT, offsetof(struct paper_knobs, width), 1, 1 << 20,
+     "inner width F (default 4 x d_model)"},
+    {"bias", COMMON_KNOB_BOOL, offsetof(struct paper_knobs, bias), 0, 1,
+     "add the biases b1 and b2 (default 1)"},
+};
+
+static const struct common_knob_set paper_knob_set = {
+    .family = "dense-paper",
+    .knobs = paper_knob_table,
+    .n_knobs = sizeof(paper_knob_table) / sizeof(paper_knob_table[0]),
+};
+
+struct paper {
+    struct layer base;
+    struct paper_knobs knobs;
+    size_t max_tokens;
+    int threads;
+    struct common_ffn ffn;
+    float *params; /* one block like dense: w1 (F, D), w2 (F, D), b1 (F), b2 (D) */
+    size_t param_bytes;
+    float *h; /* (threads, F) per-worker hidden values of dense-l2 */
+    struct common_pool *pool;
+};
+
+static void paper_destroy(struct layer *l)
+{
+    struct paper *p = (struct paper *)l;
+    if (!p)
+        return;
+    common_pool_destroy(p->pool);
+    common_free(p->h);
+    common_free(p->params);
+    free(p);
+}
+
+static int paper_alloc(struct paper *p, const struct layer_config *cfg, char *err, size_t errlen)
+{
+    size_t D = cfg->d_model, F = (size_t)p->knobs.width;
+    size_t n_params = 2 * F * D + (p->knobs.bias ? F + D : 0);
+    p->param_bytes = n_params * sizeof(float);
+    uint64_t need = p->param_bytes + (uint64_t)cfg->threads * F * sizeof(float);
+    int rc = common_mem_check(need, "dense-paper", err, errlen);
+    if (rc)
+        return rc;
+    p->params = common_alloc(p->param_bytes);
+    p->h = common_alloc((size_t)cfg->threads * F * sizeof(float));
+    if (!p->params || !p->h) {
+        snprintf(err, errlen, "dense-paper: out of memory allocating %zu parameters", n_params);
+        return LAYER_ENOMEM;
+    }
+    float *w1 = p->params, *w2 = w1 + F * D;
+    float *b1 = p->knobs.bias ? w2 + F * D : NULL, *b2 = b1 ? b1 + F : NULL;
+    p->ffn = (struct common_ffn){D, F, w1, b1, w2, b2};
+    common_ffn_init(w1, b1, w2, b2, D, F, cfg->seed, 0); /* dense's streams: same weights */
+    return LAYER_OK;
+}
+
+static int paper_create(const struct layer_config *cfg, const struct layer_ops *ops,
+                        struct layer **out, char *err, size_t errlen)
+{
+    struct paper *p = calloc(1, sizeof(*p));
+    int rc;
+    *out = NULL;
+    if (!p)
+        return LAYER_ENOMEM;
+    p->knobs = (struct paper_knobs){.width = 0, .bias = 1};
+    rc = common_knobs_parse(&paper_knob_set, cfg->knobs, &p->knobs, NULL, err, errlen);
+    if (rc)
+        goto out_destroy;
+    if (p->knobs.width == 0)
+        p->knobs.width = (long)(4 * cfg->d_model);
+    p->max_tokens = cfg->max_tokens;
+    p->threads = cfg->threads;
+    rc = paper_alloc(p, cfg, err, errlen);
+    if (rc)
+        goto out_destroy;
+    rc = common_pool_create(&p->pool, cfg->threads);
+    if (rc) {
+        snprintf(err, errlen, "dense-paper: %s", layer_strerror(rc));
+        goto out_destroy;
+    }
+    p->base.ops = ops;
+    *out = &p->base;
+    return LAYER_OK;
+
+out_destroy:
+    paper_destroy(&p->base);
+    return rc;
+}
+
+static int l1_create(const struct layer_config *cfg, struct layer **out, char *err, size_t errlen)
+{
+    return paper_create(cfg, &dense_l1_ops, out, err, errlen);
+}
+
+static int l2_create(const struct layer_config *cfg, struct layer **out, char *err, size_t errlen)
+{
+    return paper_create(cfg, &dense_l2_ops, out, err, errlen);
+}
+
+static void start_output(const struct common_ffn *ffn, float *yt)
+{
+    if (ffn->b2)
+        memcpy(yt, ffn->b2, ffn->d_model * sizeof(*yt));
+    else
+        memset(yt, 0, ffn->d_model * sizeof(*yt));
+}
+
+/* ff_l1: one dot, one GELU, one axpy per neuron. */
+static void l1_token(const struct common_ffn *ffn, const float *xt, float *yt)
+{
+    const int D = (int)ffn->d_model;
+    start_output(ffn, yt);
+    for (size_t f = 0; f < ffn->width; f++) {
+        float z = cblas_sdot(D, ffn->w1 + f * ffn->d_model, 1, xt, 1);
+        if (ffn->b1)
+            z += ffn->b1[f];
+        common_gelu(&z, 1);
+        cblas_saxpy(D, z, ffn->w2 + f * ffn->d_model, 1, yt, 1);
+    }
+}
+
+/* ff_l2: sgemv in, GELU over the F values, transposed sgemv out. */
+static void l2_token(const struct common_ffn *ffn, const float *xt, float *yt, float *h)
+{
+    const int D = (int)ffn->d_model, F = (int)ffn->width;
+    start_output(ffn, yt);
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, F, D, 1.0f, ffn->w1, D, xt, 1, 0.0f, h, 1);
+    common_bias_gelu(h, ffn->b1, 1, ffn->width);
+    cblas_sgemv(CblasRowMajor, CblasTrans, F, D, 1.0f, ffn->w2, D, h, 1, 1.0f, yt, 1);
+}
+
+struct paper_job {
+    struct paper *p;
+    const float *x;
+    float *y;
+    int level; /* 1 or 2 */
+};
+
+static void paper_task(void *arg, size_t t, int worker)
+{
+    struct paper_job *j = arg;
+    const struct common_ffn *ffn = &j->p->ffn;
+    const float *xt = j->x + t * ffn->d_model;
+    float *yt = j->y + t * ffn->d_model;
+    if (j->level == 1)
+        l1_token(ffn, xt, yt);
+    else
+        l2_token(ffn, xt, yt, j->p->h + (size_t)worker * ffn->width);
+}
+
+/* One token: OpenBLAS may use every thread inside the call. More: one task
+ * per token over the pool, BLAS single-threaded inside each worker. */
+static int paper_forward(struct layer *l, const float *x, float *y, size_t n_tokens,
+                         struct layer_stats *st, int level)
+{
+    struct paper *p = (struct paper *)l;
+    if (n_tokens > p->max_tokens)
+        return LAYER_EINVAL;
+    struct paper_job job = {p, x, y, level};
+    if (n_tokens == 1) {
+        common_blas_threads(p->threads);
+        paper_task(&job, 0, 0);
+    } else {
+        common_blas_threads(1);
+        common_pool_run(p->pool, n_tokens, paper_task, &job);
+    }
+    st->flops = common_ffn_flops(&p->ffn, n_tokens);
+    st->dense_bytes = p->param_bytes;
+    st->sparse_bytes = 0;
+    st->units_touched = p->ffn.width;
+    st->units_total = p->ffn.width;
+    return LAYER_OK;
+}
+
+static int l1_forward(struct layer *l, const float *x, float *y, size_t n_tokens,
+                      struct layer_stats *st)
+{
+    return paper_forward(l, x, y, n_tokens, st, 1);
+}
+
+static int l2_forward(struct layer *l, const float *x, float *y, size_t n_tokens,
+                      struct layer_stats *st)
+{
+    return paper_forward(l, x, y, n_tokens, st, 2);
+}
+
+static int paper_forward_ref(struct layer *l, const float *x, float *y, size_t n_tokens)
+{
+    struct paper *p = (struct paper *)l;
+    if (n_tokens > p->max_tokens)
+        return LAYER_EINVAL;
+    common_ffn_forward_ref(&p->ffn, x, n_tokens, y);
+    return LAYER_OK;
+}
+
+static void paper_describe(const struct layer *l, struct layer_info *info)
+{
+    const struct paper *p = (const struct paper *)l;
+    info->params_total = common_ffn_params(&p->ffn);
+    info->params_active = info->params_total;
+    info->unit = "neuron";
+    common_knobs_format(&paper_knob_set, &p->knobs, info->knobs, sizeof(info->knobs));
+    info->n_regions = 1;
+    info->regions[0] = (struct layer_region){p->params, p->param_bytes};
+}
+
+static void paper_help(char *buf, size_t len)
+{
+    common_knobs_help(&paper_knob_set, buf, len);
+}
+
+const struct layer_ops dense_l1_ops = {
+    .abi_version = LAYER_ABI_VERSION,
+    .name = "dense-l1",
+    .summary = "dense FFN by sdot+saxpy per neuron per token (UltraFastBERT's BLAS-1 FF): "
+               "paper-style weak baseline, not the default opponent",
+    .create = l1_create,
+    .destroy = paper_destroy,
+    .forward = l1_forward,
+    .forward_ref = paper_forward_ref,
+    .describe = paper_describe,
+    .help = paper_help,
+};
+
+const struct layer_ops dense_l2_ops = {
+    .abi_version = LAYER_ABI_VERSION,
+    .name = "dense-l2",
+    .summary = "dense FFN by two sgemv per token (UltraFastBERT's BLAS-2 FF): "
+               "paper-style weak baseline, not the default opponent",
+    .create = l2_create,
+    .destroy = paper_destroy,
+    .forward = l2_forward,
+    .forward_ref = paper_forward_ref,
+    .describe = paper_describe,
+    .help = paper_help,
+};

@@ -1,0 +1,368 @@
+/* fff.c - the FFF forward for a batch, level by level (`fff`).
+ *
+ * UltraFastBERT (research/fff.md sections 1.3, 4, 9.7). A per-token walk
+ * streams two node rows per visit and cannot reuse a row between tokens.
+ * Here tokens move through a tree together, in tiles of up to FFF_TILE
+ * tokens kept sorted by their current node, so a node's w_in row is loaded
+ * once for every token of the tile standing on it and dotted with four
+ * tokens at a time, while the tile's x rows stay in the core's L2 across
+ * levels. Sorting costs nothing per level: a bucket's left-going tokens,
+ * then its right-going ones, is again sorted by node (2n+1 < 2n+2 <
+ * 2(n+1)+1). The walk only keeps each token's activations; one fused pass at
+ * the end writes each y row once, summing its path's w_out rows a vector
+ * chunk at a time (four tokens together, so shared top rows load once).
+ *
+ * The levels are cut into phases (FFF_L2_BUDGET bytes of node rows a
+ * subtree). At each phase start the whole batch is counting-sorted by node,
+ * so the tiles of a phase walk one subtree after another and each subtree's
+ * rows come from DRAM about once per batch rather than once per tile. Tiles
+ * are the pool's tasks. Tiny batches take the per-token walk (fff_token.c):
+ * there is nothing to share and bucketing only costs.
+ *
+ * Every dot and every y element's sum rounds exactly like fff_dot /
+ * fff_axpy, so this agrees with fff-token bit for bit. Leaves out: reduced
+ * precision, training.
+ */
+#include "fff.h"
+
+#include <stdio.h>
+
+extern const struct layer_ops fff_ops;
+
+/* Below this many tokens the per-token walk is as fast (measured on one
+ * thread, cold cache: equal at T = 2, the level kernel 20% ahead at T = 4):
+ * there is next to nothing to share. */
+#define FFF_LEVEL_MIN_TOKENS 4
+/* Below this many tokens everything runs on the calling thread: waking a
+ * sleeping pool worker costs tens of us (measured, 1x11, cold: T = 64 takes
+ * 140 us on one thread, 165-185 us on two; even at T = 128; two ahead from
+ * T = 256). */
+#define FFF_POOL_MIN_TOKENS  128
+/* Node rows (w_in and w_out) one phase's subtree may hold: half of a 1 MiB
+ * L2, the other half for the tile's tokens. */
+#define FFF_L2_BUDGET        (512u << 10)
+/* A new phase is worth its batch-wide sort when each of its subtrees gets
+ * this many tokens on average. */
+#define FFF_PHASE_MIN_TOKENS 4
+
+/* Four tokens against one row, each with fff_dot's accumulators and order;
+ * one load of the row serves all four. */
+static void dot4(const float *w, const float *const x[4], size_t n, float out[4])
+{
+    fff_vec acc[4][FFF_ACC] = {{{0}}};
+    size_t i = 0;
+    for (; i + FFF_ACC * FFF_VL <= n; i += FFF_ACC * FFF_VL)
+        for (int k = 0; k < FFF_ACC; k++) {
+            fff_vec wv = fff_load(w + i + k * FFF_VL);
+            for (int j = 0; j < 4; j++)
+                acc[j][k] = fff_fma(wv, fff_load(x[j] + i + k * FFF_VL), acc[j][k]);
+        }
+    for (int k = 0; i + FFF_VL <= n; i += FFF_VL, k++) {
+        fff_vec wv = fff_load(w + i);
+        for (int j = 0; j < 4; j++)
+            acc[j][k] = fff_fma(wv, fff_load(x[j] + i), acc[j][k]);
+    }
+    for (int j = 0; j < 4; j++) {
+        float tail = 0.0f;
+        for (size_t k = i; k < n; k++)
+            tail += w[k] * x[j][k];
+        out[j] = fff_hsum(acc[j]) + tail;
+    }
+}
+
+struct level_job {
+    struct fff *f;
+    const float *x; /* (T, D) */
+    float *y;       /* (T, D) */
+    size_t n_tokens, tile, tree;
+    int level0, level1; /* this phase's levels [level0, level1) */
+};
+
+/* The tile's per-worker arrays, carved from f->tile_scratch. */
+struct tile {
+    uint32_t *tok, *node;           /* (m) sorted by node */
+    uint32_t *tok_next, *node_next; /* (m) the next level's order */
+    float *z, *a;                   /* (m) pre-activations, activations */
+};
+
+static struct tile tile_arrays(const struct fff *f, int worker)
+{
+    uint32_t *p = (uint32_t *)(f->tile_scratch + (size_t)worker * f->tile_bytes);
+    struct tile t = {p, p + FFF_TILE, p + 2 * FFF_TILE, p + 3 * FFF_TILE, NULL, NULL};
+    t.z = (float *)(p + 4 * FFF_TILE);
+    t.a = t.z + FFF_TILE;
+    return t;
+}
+
+/* Pre-activations of the m tokens standing on node `row`, four at a time;
+ * the next four tokens' rows are fetched meanwhile (at a phase start they
+ * come from DRAM). */
+static void bucket_dots(const struct fff *f, const float *x, const uint32_t *tok, size_t m,
+                        size_t row, float *z)
+{
+    const size_t D = f->d_model;
+    const float *w = f->w_in + row * D;
+    const float bias = f->b ? f->b[row] : 0.0f;
+    size_t q = 0;
+    for (; q + 4 <= m; q += 4) {
+        for (size_t r = q + 4; r < q + 8 && r < m; r++)
+            fff_prefetch_row(x + tok[r] * D, D);
+        const float *xs[4] = {x + tok[q] * D, x + tok[q + 1] * D, x + tok[q + 2] * D,
+                              x + tok[q + 3] * D};
+        dot4(w, xs, D, z + q);
+    }
+    for (; q < m; q++)
+        z[q] = fff_dot(w, x + tok[q] * D, D);
+    for (q = 0; q < m; q++)
+        z[q] += bias;
+}
+
+/* Left-going tokens of the bucket, then right-going ones, each in order. */
+static void bucket_split(const struct tile *t, size_t i, size_t j)
+{
+    size_t out = i;
+    uint32_t left = 2 * t->node[i] + 1;
+    for (size_t q = i; q < j; q++)
+        if (!(t->z[q] > 0.0f)) {
+            t->tok_next[out] = t->tok[q];
+            t->node_next[out++] = left;
+        }
+    for (size_t q = i; q < j; q++)
+        if (t->z[q] > 0.0f) {
+            t->tok_next[out] = t->tok[q];
+            t->node_next[out++] = left + 1;
+        }
+}
+
+static size_t bucket_end(const struct tile *t, size_t i, size_t m)
+{
+    size_t j = i + 1;
+    while (j < m && t->node[j] == t->node[i])
+        j++;
+    return j;
+}
+
+/* One level of one tile: every bucket's dots and GELUs, the activations
+ * kept for the output pass, and the split into the next level's order. The
+ * next bucket's w_in row, and w_out row for the output pass, are fetched
+ * while this one runs. */
+static size_t tile_level(struct fff *f, const struct level_job *job, struct tile *t, size_t m,
+                         int level, unsigned char *marks)
+{
+    const size_t D = f->d_model, base = job->tree * f->tree_nodes;
+    const size_t levels = (size_t)f->knobs.depth + 1;
+    size_t i = 0, j = bucket_end(t, 0, m);
+    while (i < m) {
+        size_t row = base + t->node[i], next = j < m ? bucket_end(t, j, m) : m;
+        if (j < m) {
+            fff_prefetch_row(f->w_in + (base + t->node[j]) * D, D);
+            fff_prefetch_row(f->w_out + (base + t->node[j]) * D, D);
+        }
+        bucket_dots(f, job->x, t->tok + i, j - i, row, t->z + i);
+        for (size_t q = i; q < j; q++)
+            t->a[q] = t->z[q];
+        common_gelu(t->a + i, j - i);
+        for (size_t q = i; q < j; q++)
+            f->acts[(size_t)t->tok[q] * levels + (size_t)level] = t->a[q];
+        marks[row] = 1;
+        bucket_split(t, i, j);
+        i = j;
+        j = next;
+    }
+    return m;
+}
+
+/* y (+)= sum over the path of a[level] w_out[node] for a group of up to
+ * four tokens, a vector chunk at a time through all levels: each y element
+ * sees exactly fff_axpy's sequence of operations, so the sum is the
+ * per-token walk's to the bit, but each y row is written once instead of
+ * read and written once per level, and the rows the group shares (the top
+ * of the tree) come from L2 once. end_node is where a walk stopped, one
+ * level below its last node. */
+static void group_output(const struct fff *f, size_t tree, const uint32_t *end_node,
+                         const float *const a[4], float *const y[4], int g)
+{
+    const size_t D = f->d_model, base = tree * f->tree_nodes;
+    const int levels = (int)f->knobs.depth + 1, first = tree == 0;
+    const float *rows[4][FFF_MAX_DEPTH + 1];
+    fff_vec av[FFF_MAX_DEPTH + 1][4];
+    for (int j = 0; j < 4; j++) {
+        /* A short group computes its first token again in the empty
+         * slots, so the loops below have no branch; only g rows are stored. */
+        int src = j < g ? j : 0;
+        uint32_t n = end_node[src];
+        for (int l = levels - 1; l >= 0; l--) {
+            n = (n - 1) / 2;
+            rows[j][l] = f->w_out + (base + n) * D;
+            av[l][j] = (fff_vec){0};
+            av[l][j] += a[src][l];
+        }
+    }
+    /* Eight independent chains (four tokens, two chunks) keep both FMA
+     * pipes busy; one token's chain alone would wait on FMA latency. */
+    size_t i = 0;
+    for (; i + 2 * FFF_VL <= D; i += 2 * FFF_VL) {
+        fff_vec v[4][2];
+        for (int j = 0; j < 4; j++)
+            for (int c = 0; c < 2; c++) {
+                fff_vec w = fff_load(rows[j][0] + i + c * FFF_VL);
+                v[j][c] = first ? av[0][j] * w
+                                : fff_fma(av[0][j], w, fff_load(y[j < g ? j : 0] + i + c * FFF_VL));
+            }
+        for (int l = 1; l < levels; l++)
+            for (int j = 0; j < 4; j++)
+                for (int c = 0; c < 2; c++)
+                    v[j][c] = fff_fma(av[l][j], fff_load(rows[j][l] + i + c * FFF_VL), v[j][c]);
+        for (int j = 0; j < g; j++)
+            for (int c = 0; c < 2; c++)
+                fff_store(y[j] + i + c * FFF_VL, v[j][c]);
+    }
+    for (; i + FFF_VL <= D; i += FFF_VL)
+        for (int j = 0; j < g; j++) {
+            fff_vec w = fff_load(rows[j][0] + i);
+            fff_vec v = first ? av[0][j] * w : fff_fma(av[0][j], w, fff_load(y[j] + i));
+            for (int l = 1; l < levels; l++)
+                v = fff_fma(av[l][j], fff_load(rows[j][l] + i), v);
+            fff_store(y[j] + i, v);
+        }
+    for (; i < D; i++)
+        for (int j = 0; j < g; j++) {
+            float v = first ? a[j][0] * rows[j][0][i] : y[j][i] + a[j][0] * rows[j][0][i];
+            for (int l = 1; l < levels; l++)
+                v += a[j][l] * rows[j][l][i];
+            y[j][i] = v;
+        }
+}
+
+static void tile_output(const struct fff *f, const struct level_job *job, const struct tile *t,
+                        size_t m)
+{
+    const size_t D = f->d_model, levels = (size_t)f->knobs.depth + 1;
+    for (size_t q = 0; q < m; q += 4) {
+        int g = m - q < 4 ? (int)(m - q) : 4;
+        const float *a[4];
+        float *y[4];
+        for (int j = 0; j < g; j++) {
+            a[j] = f->acts + (size_t)t->tok[q + j] * levels;
+            y[j] = job->y + (size_t)t->tok[q + j] * D;
+        }
+        for (size_t r = q + 4; r < q + 8 && r < m; r++)
+            for (size_t i = 0; i < D; i += 64 / sizeof(float))
+                __builtin_prefetch(job->y + t->tok[r] * D + i, 1);
+        group_output(f, job->tree, t->node + q, a, y, g);
+    }
+}
+
+static void tile_task(void *arg, size_t task, int worker)
+{
+    const struct level_job *job = arg;
+    struct fff *f = job->f;
+    struct tile t = tile_arrays(f, worker);
+    const int last_phase = job->level1 == (int)f->knobs.depth + 1;
+    size_t p0 = task * job->tile;
+    size_t m = job->n_tokens - p0 < job->tile ? job->n_tokens - p0 : job->tile;
+    size_t visits = 0;
+    unsigned char *marks = f->marks + (size_t)worker * f->n_nodes;
+    for (size_t q = 0; q < m; q++) {
+        t.tok[q] = job->level0 == 0 ? (uint32_t)(p0 + q) : f->order[p0 + q];
+        t.node[q] = job->level0 == 0 ? 0 : f->node_of[t.tok[q]];
+    }
+    for (int level = job->level0; level < job->level1; level++) {
+        visits += tile_level(f, job, &t, m, level, marks);
+        struct tile swapped = {t.tok_next, t.node_next, t.tok, t.node, t.z, t.a};
+        t = swapped;
+    }
+    if (last_phase)
+        tile_output(f, job, &t, m);
+    else
+        for (size_t q = 0; q < m; q++)
+            f->node_of[t.tok[q]] = t.node[q];
+    f->visits[(size_t)worker * 8] += visits;
+}
+
+/* Stable counting sort of all tokens by their node at `level` into order. */
+static void sort_by_node(struct fff *f, size_t n_tokens, int level)
+{
+    const uint32_t first = (1u << level) - 1, buckets = 1u << level;
+    uint32_t *c = f->counts;
+    memset(c, 0, (buckets + 1) * sizeof(*c));
+    for (size_t t = 0; t < n_tokens; t++)
+        c[f->node_of[t] - first + 1]++;
+    for (uint32_t b = 0; b < buckets; b++)
+        c[b + 1] += c[b];
+    for (size_t t = 0; t < n_tokens; t++)
+        f->order[c[f->node_of[t] - first]++] = (uint32_t)t;
+}
+
+/* Levels per phase: the deepest subtree whose rows fit FFF_L2_BUDGET. */
+static int phase_levels(const struct fff *f)
+{
+    size_t row_pair = 2 * f->d_model * sizeof(float), nodes = FFF_L2_BUDGET / row_pair;
+    int p = 1;
+    while (((size_t)2 << p) - 1 <= nodes && p < FFF_MAX_DEPTH)
+        p++;
+    return p;
+}
+
+static void forward_levels(struct fff *f, const float *x, float *y, size_t n_tokens)
+{
+    const int levels = (int)f->knobs.depth + 1;
+    const int per_phase = phase_levels(f);
+    const int threads = n_tokens < FFF_POOL_MIN_TOKENS ? 1 : f->threads;
+    size_t tile = (n_tokens + (size_t)threads - 1) / (size_t)threads;
+    tile = tile < FFF_TILE ? tile : FFF_TILE;
+    size_t n_tiles = (n_tokens + tile - 1) / tile;
+    for (size_t k = 0; k < (size_t)f->knobs.trees; k++) {
+        for (int level0 = 0; level0 < levels;) {
+            int level1 = level0 + per_phase < levels ? level0 + per_phase : levels;
+            size_t subtrees = (size_t)1 << level1;
+            if (level1 < levels &&
+                (subtrees > f->sort_buckets || n_tokens < FFF_PHASE_MIN_TOKENS * subtrees))
+                level1 = levels;
+            if (level0 > 0)
+                sort_by_node(f, n_tokens, level0);
+            struct level_job job = {f, x, y, n_tokens, tile, k, level0, level1};
+            if (threads == 1)
+                for (size_t i = 0; i < n_tiles; i++)
+                    tile_task(&job, i, 0);
+            else
+                common_pool_run(f->pool, n_tiles, tile_task, &job);
+            level0 = level1;
+        }
+    }
+}
+
+static int fff_create(const struct layer_config *cfg, struct layer **out, char *err, size_t errlen)
+{
+    struct fff *f;
+    int rc = fff_create_layer(cfg, &fff_ops, 1, &f, err, errlen);
+    *out = rc ? NULL : &f->base;
+    return rc;
+}
+
+static int fff_forward(struct layer *l, const float *x, float *y, size_t n_tokens,
+                       struct layer_stats *st)
+{
+    struct fff *f = (struct fff *)l;
+    if (n_tokens > f->max_tokens)
+        return LAYER_EINVAL;
+    fff_stats_begin(f);
+    if (n_tokens < FFF_LEVEL_MIN_TOKENS)
+        fff_walk_tokens(f, x, y, 0, n_tokens, 0);
+    else
+        forward_levels(f, x, y, n_tokens);
+    fff_stats_end(f, n_tokens, st);
+    return LAYER_OK;
+}
+
+const struct layer_ops fff_ops = {
+    .abi_version = LAYER_ABI_VERSION,
+    .name = "fff",
+    .summary = "UltraFastBERT FFF, level-by-level over node-sorted token tiles (preset=1x11)",
+    .create = fff_create,
+    .destroy = fff_destroy,
+    .forward = fff_forward,
+    .forward_ref = fff_forward_ref,
+    .describe = fff_describe,
+    .help = fff_help,
+};

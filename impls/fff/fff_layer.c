@@ -1,0 +1,263 @@
+/* fff_layer.c - what the FFF variants (fff, fff-token) share: knobs and
+ * their scale rule, the weights, create/destroy/describe and the exact
+ * stats counters.
+ *
+ * UltraFastBERT, research/fff.md section 1.3. Knobs: trees (K), depth (Dp),
+ * bias; preset 1x11 is the released checkpoint (K = 1, Dp = 11: 4095 nodes,
+ * 12 evaluated per token). Left out: training (soft routing, hardening),
+ * dropout, and the original FFF's leaf networks (section 1.1), which
+ * UltraFastBERT drops.
+ */
+#include "fff.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+enum { KNOB_TREES, KNOB_DEPTH, KNOB_BIAS };
+
+static const struct common_knob fff_knob_table[] = {
+    [KNOB_TREES] = {"trees", COMMON_KNOB_INT, offsetof(struct fff_knobs, trees), 1, 1 << 20,
+                    "K parallel trees, outputs summed (default: 1, or fitted to depth)"},
+    [KNOB_DEPTH] = {"depth", COMMON_KNOB_INT, offsetof(struct fff_knobs, depth), 1, FFF_MAX_DEPTH,
+                    "Dp: 2^(Dp+1)-1 nodes a tree, Dp+1 per token (default: nodes ~ scale x 4D)"},
+    [KNOB_BIAS] = {"bias", COMMON_KNOB_BOOL, offsetof(struct fff_knobs, bias), 0, 1,
+                   "node input bias, as the released checkpoint (default 1)"},
+};
+
+static const struct common_preset fff_presets[] = {
+    {"1x11", "trees=1,depth=11"},
+};
+
+static const struct common_knob_set fff_knob_set = {
+    .family = "fff",
+    .knobs = fff_knob_table,
+    .n_knobs = sizeof(fff_knob_table) / sizeof(fff_knob_table[0]),
+    .presets = fff_presets,
+    .n_presets = sizeof(fff_presets) / sizeof(fff_presets[0]),
+};
+
+/* Init (research/fff.md gives no published init for inference): w_in rows
+ * N(0, 1/sqrt(D)) so that z is O(1) for N(0, 1) tokens and the sign, not
+ * the bias, decides the route; bias and w_out N(0, 0.02), the BERT init.
+ * Streams 0x fff0..2 are this family's alone. */
+#define FFF_STREAM    0xfff0u
+#define FFF_SMALL_STD 0.02f
+
+static long clamp_depth(double d)
+{
+    long r = lround(d);
+    return r < 1 ? 1 : r > FFF_MAX_DEPTH ? FFF_MAX_DEPTH : r;
+}
+
+/* Scale rule (documented in --help): the layer gets about s x F nodes,
+ * F = 4D. Nothing given: one tree (the paper's best model is one deep
+ * tree) of depth round(log2(sF + 1)) - 1, so D = 768, s = 1 is 1x11 and the
+ * contract's D = 64, s = 4 (1024 nodes) is 1x9 (1023). Only depth given:
+ * K = max(1, round(sF / NN)). Only trees given: the depth whose K trees
+ * hold about sF nodes. */
+static void resolve_knobs(struct fff_knobs *k, uint64_t given, const struct layer_config *cfg)
+{
+    double target = (double)cfg->scale * 4.0 * (double)cfg->d_model;
+    int has_trees = (given >> KNOB_TREES) & 1, has_depth = (given >> KNOB_DEPTH) & 1;
+    if (!has_trees && !has_depth) {
+        k->trees = 1;
+        k->depth = clamp_depth(log2(target + 1.0)) - 1;
+        k->depth = k->depth < 1 ? 1 : k->depth;
+    } else if (!has_trees) {
+        double nn = ldexp(1.0, (int)k->depth + 1) - 1.0;
+        long trees = lround(target / nn);
+        k->trees = trees < 1 ? 1 : trees;
+    } else if (!has_depth) {
+        long d = clamp_depth(log2(target / (double)k->trees + 1.0)) - 1;
+        k->depth = d < 1 ? 1 : d;
+    }
+}
+
+static void init_weights(struct fff *f, uint64_t seed)
+{
+    size_t N = f->n_nodes, D = f->d_model;
+    struct common_rng r;
+    common_rng_seed(&r, seed, FFF_STREAM + 0);
+    common_rng_fill_normal(&r, f->params, N * D, (float)(1.0 / sqrt((double)D)));
+    common_rng_seed(&r, seed, FFF_STREAM + 1);
+    common_rng_fill_normal(&r, f->params + N * D, N * D, FFF_SMALL_STD);
+    if (f->knobs.bias) {
+        common_rng_seed(&r, seed, FFF_STREAM + 2);
+        common_rng_fill_normal(&r, f->params + 2 * N * D, N, FFF_SMALL_STD);
+    }
+}
+
+/* Bytes of the parameter block, or 0 when it does not fit in 64 bits. */
+static uint64_t param_block_bytes(const struct fff *f)
+{
+    uint64_t per_node = 2 * (uint64_t)f->d_model + (f->knobs.bias ? 1 : 0), n;
+    if (__builtin_mul_overflow((uint64_t)f->n_nodes, per_node, &n) ||
+        __builtin_mul_overflow(n, (uint64_t)sizeof(float), &n))
+        return 0;
+    return n;
+}
+
+static int alloc_scratch(struct fff *f, int level_kernel)
+{
+    size_t W = (size_t)f->threads;
+    f->marks = common_alloc(W * f->n_nodes);
+    f->visits = common_alloc(W * 8 * sizeof(*f->visits));
+    f->ref_z = common_alloc(f->n_nodes * sizeof(*f->ref_z));
+    if (!f->marks || !f->visits || !f->ref_z)
+        return LAYER_ENOMEM;
+    if (!level_kernel)
+        return LAYER_OK;
+    size_t full = (size_t)1 << f->knobs.depth;
+    f->sort_buckets = full < FFF_SORT_MAX ? full : FFF_SORT_MAX;
+    f->tile_bytes =
+        (FFF_TILE_ARRAYS * FFF_TILE * 4 + COMMON_ALIGN - 1) / COMMON_ALIGN * COMMON_ALIGN;
+    f->node_of = common_alloc(f->max_tokens * sizeof(*f->node_of));
+    f->order = common_alloc(f->max_tokens * sizeof(*f->order));
+    f->counts = common_alloc((f->sort_buckets + 1) * sizeof(*f->counts));
+    f->tile_scratch = common_alloc(W * f->tile_bytes);
+    f->acts = common_alloc(f->max_tokens * (size_t)(f->knobs.depth + 1) * sizeof(float));
+    if (!f->node_of || !f->order || !f->counts || !f->tile_scratch || !f->acts)
+        return LAYER_ENOMEM;
+    return LAYER_OK;
+}
+
+static int alloc_layer(struct fff *f, const struct layer_config *cfg, int level_kernel, char *err,
+                       size_t errlen)
+{
+    f->d_model = cfg->d_model;
+    f->tree_nodes = ((size_t)1 << (f->knobs.depth + 1)) - 1;
+    f->max_tokens = cfg->max_tokens;
+    f->threads = cfg->threads;
+    uint64_t bytes = 0;
+    if (!__builtin_mul_overflow((uint64_t)f->knobs.trees, (uint64_t)f->tree_nodes, &bytes)) {
+        f->n_nodes = (size_t)bytes;
+        bytes = param_block_bytes(f);
+    }
+    if (bytes == 0) {
+        snprintf(err, errlen, "fff: trees=%ld x depth=%ld nodes of width %zu overflow 64 bits",
+                 f->knobs.trees, f->knobs.depth, f->d_model);
+        return LAYER_ETOOBIG;
+    }
+    uint64_t scratch = (uint64_t)(cfg->threads + 1) * f->n_nodes * sizeof(float) +
+                       (uint64_t)cfg->max_tokens * (8 + 4 * (uint64_t)(f->knobs.depth + 1));
+    int rc = common_mem_check(bytes + scratch, "fff", err, errlen);
+    if (rc)
+        return rc;
+    f->param_bytes = (size_t)bytes;
+    f->params = common_alloc(f->param_bytes);
+    rc = f->params ? alloc_scratch(f, level_kernel) : LAYER_ENOMEM;
+    if (rc) {
+        snprintf(err, errlen, "fff: out of memory for %zu nodes of width %zu", f->n_nodes,
+                 f->d_model);
+        return rc;
+    }
+    size_t N = f->n_nodes, D = f->d_model;
+    f->w_in = f->params;
+    f->w_out = f->params + N * D;
+    f->b = f->knobs.bias ? f->params + 2 * N * D : NULL;
+    init_weights(f, cfg->seed);
+    return LAYER_OK;
+}
+
+void fff_destroy(struct layer *l)
+{
+    struct fff *f = (struct fff *)l;
+    if (!f)
+        return;
+    common_pool_destroy(f->pool);
+    common_free(f->acts);
+    common_free(f->tile_scratch);
+    common_free(f->counts);
+    common_free(f->order);
+    common_free(f->node_of);
+    common_free(f->ref_z);
+    common_free(f->visits);
+    common_free(f->marks);
+    common_free(f->params);
+    free(f);
+}
+
+int fff_create_layer(const struct layer_config *cfg, const struct layer_ops *ops, int level_kernel,
+                     struct fff **out, char *err, size_t errlen)
+{
+    struct fff *f = calloc(1, sizeof(*f));
+    uint64_t given = 0;
+    int rc;
+    *out = NULL;
+    if (!f)
+        return LAYER_ENOMEM;
+    f->knobs = (struct fff_knobs){.trees = 1, .depth = 11, .bias = 1};
+    rc = common_knobs_parse(&fff_knob_set, cfg->knobs, &f->knobs, &given, err, errlen);
+    if (rc)
+        goto out_destroy;
+    resolve_knobs(&f->knobs, given, cfg);
+    rc = alloc_layer(f, cfg, level_kernel, err, errlen);
+    if (rc)
+        goto out_destroy;
+    rc = common_pool_create(&f->pool, cfg->threads);
+    if (rc) {
+        snprintf(err, errlen, "fff: %s", layer_strerror(rc));
+        goto out_destroy;
+    }
+    f->base.ops = ops;
+    *out = f;
+    return LAYER_OK;
+
+out_destroy:
+    fff_destroy(&f->base);
+    return rc;
+}
+
+void fff_stats_begin(struct fff *f)
+{
+    memset(f->marks, 0, (size_t)f->threads * f->n_nodes);
+    memset(f->visits, 0, (size_t)f->threads * 8 * sizeof(*f->visits));
+}
+
+/* From the counters: flops = 4 D per node evaluation (D multiply-adds for
+ * the dot, D for the axpy; the GELU and the bias add are not counted), and
+ * sparse_bytes = every node row the batch touched, once. No dense bytes:
+ * nothing is read whatever the tokens are. */
+void fff_stats_end(const struct fff *f, size_t n_tokens, struct layer_stats *st)
+{
+    uint64_t visits = 0, touched = 0;
+    size_t N = f->n_nodes;
+    (void)n_tokens;
+    for (int w = 0; w < f->threads; w++)
+        visits += f->visits[(size_t)w * 8];
+    for (size_t n = 0; n < N; n++) {
+        unsigned char m = 0;
+        for (int w = 0; w < f->threads; w++)
+            m |= f->marks[(size_t)w * N + n];
+        touched += m;
+    }
+    uint64_t node_bytes = (2 * (uint64_t)f->d_model + (f->b ? 1 : 0)) * sizeof(float);
+    st->flops = 4 * (uint64_t)f->d_model * visits;
+    st->dense_bytes = 0;
+    st->sparse_bytes = touched * node_bytes;
+    st->units_touched = touched;
+    st->units_total = N;
+}
+
+void fff_describe(const struct layer *l, struct layer_info *info)
+{
+    const struct fff *f = (const struct fff *)l;
+    uint64_t per_node = 2 * (uint64_t)f->d_model + (f->b ? 1 : 0);
+    info->params_total = (uint64_t)f->n_nodes * per_node;
+    info->params_active = (uint64_t)f->knobs.trees * (uint64_t)(f->knobs.depth + 1) * per_node;
+    info->unit = "node";
+    common_knobs_format(&fff_knob_set, &f->knobs, info->knobs, sizeof(info->knobs));
+    info->n_regions = 1;
+    info->regions[0] = (struct layer_region){f->params, f->param_bytes};
+}
+
+void fff_help(char *buf, size_t len)
+{
+    size_t used;
+    common_knobs_help(&fff_knob_set, buf, len);
+    used = strlen(buf);
+    if (used + 1 < len)
+        snprintf(buf + used, len - used,
+                 "  neither trees nor depth: one tree, depth round(log2(scale*4D+1))-1\n");
+}

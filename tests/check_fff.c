@@ -1,0 +1,336 @@
+/* check_fff.c - impls/fff (fff, fff-token) against the dense masked
+ * reference and against a walk this file does itself on the layer's own
+ * weights; exact stats; the z == 0 tie; knobs and the scale rule; and the
+ * paper-style dense baselines dense-l1 / dense-l2 against dense.
+ *
+ * Tolerances: 1e-4 relative to max(1, max |y_ref|), the harness's check.
+ * The reference sums in another order and with libm's erff, so the two
+ * differ by float rounding (~1e-6 here); a token sent down another path
+ * differs by O(0.1), so 1e-4 cannot hide a routing error. fff and fff-token
+ * share their dot and axpy rounding, so they must agree exactly.
+ */
+#include "test_util.h"
+#include "../impls/common/common.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TOL 1e-4
+
+static const size_t token_counts[] = {1, 3, 64, 1000};
+
+/* Random weights in every configuration: all-zero weights would send every
+ * token down one path (research/fff.md section 2.2). */
+struct shape {
+    size_t d;
+    unsigned scale;
+    const char *knobs;
+};
+
+static const struct shape shapes[] = {
+    {64, 4, ""},                 /* the contract's: one tree of depth 9 */
+    {100, 1, "bias=1"},          /* D not a multiple of the vector width */
+    {768, 1, "trees=2,depth=7"}, /* two trees, two phases at T >= 256 */
+};
+
+static struct layer *create(const char *impl, const struct shape *s, int threads, size_t max_t)
+{
+    struct layer_config cfg = {s->d, s->scale, 42, threads, max_t, s->knobs};
+    struct layer *l = NULL;
+    char err[512] = "";
+    int rc = layer_create(layer_find(impl), &cfg, &l, err, sizeof(err));
+    ck_assert_msg(rc == 0, "create %s: %s", impl, err);
+    return l;
+}
+
+static double rel_err(const float *y, const float *ref, size_t n)
+{
+    double scale = tu_max_abs(ref, n);
+    return tu_max_abs_diff(y, ref, n) / (scale > 1 ? scale : 1);
+}
+
+/* ---- the test's own walk over the layer's parameter block ---- */
+
+struct view {
+    size_t D, N, NN, K, levels;
+    const float *w_in, *w_out, *b;
+};
+
+static struct view view_of(struct layer *l, size_t D, size_t K, size_t depth)
+{
+    struct layer_info info;
+    memset(&info, 0, sizeof(info));
+    l->ops->describe(l, &info);
+    struct view v = {D, 0, ((size_t)2 << depth) - 1, K, depth + 1, NULL, NULL, NULL};
+    v.N = K * v.NN;
+    int bias = info.params_total == v.N * (2 * D + 1);
+    ck_assert(bias || info.params_total == v.N * 2 * D);
+    v.w_in = info.regions[0].base;
+    v.w_out = v.w_in + v.N * D;
+    v.b = bias ? v.w_out + v.N * D : NULL;
+    return v;
+}
+
+/* y = the FFF of x in double; the root goes right when root_right, else
+ * by the rule (z > 0). Marks every node visited. */
+static void walk(const struct view *v, const float *x, float *y, int root_right,
+                 unsigned char *seen)
+{
+    double acc[1024] = {0};
+    ck_assert_uint_le(v->D, 1024);
+    for (size_t k = 0; k < v->K; k++) {
+        size_t n = 0;
+        for (size_t level = 0; level < v->levels; level++) {
+            size_t row = k * v->NN + n;
+            double z = v->b ? v->b[row] : 0.0;
+            for (size_t d = 0; d < v->D; d++)
+                z += (double)v->w_in[row * v->D + d] * x[d];
+            double a = 0.5 * z * (1.0 + erf(z / sqrt(2.0)));
+            for (size_t d = 0; d < v->D; d++)
+                acc[d] += a * v->w_out[row * v->D + d];
+            if (seen)
+                seen[row] = 1;
+            n = 2 * n + 1 + ((level == 0 && root_right) || z > 0.0);
+        }
+    }
+    for (size_t d = 0; d < v->D; d++)
+        y[d] = (float)acc[d];
+}
+
+/* ---- tests ---- */
+
+START_TEST(test_fff_variants_match_ref)
+{
+    size_t T = token_counts[_i];
+    for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++) {
+        const size_t D = shapes[s].d;
+        struct layer *fast = create("fff", &shapes[s], 2, T);
+        struct layer *token = create("fff-token", &shapes[s], 2, T);
+        float *x = tu_tokens(T, D, 5 + s), *y = tu_zeros(T * D), *yt = tu_zeros(T * D),
+              *yr = tu_zeros(T * D);
+        struct layer_stats st;
+        ck_assert_int_eq(fast->ops->forward(fast, x, y, T, &st), 0);
+        ck_assert_int_eq(token->ops->forward(token, x, yt, T, &st), 0);
+        ck_assert_int_eq(fast->ops->forward_ref(fast, x, yr, T), 0);
+        ck_assert_msg(rel_err(y, yr, T * D) <= TOL, "fff D=%zu T=%zu: error %.3g", D, T,
+                      rel_err(y, yr, T * D));
+        ck_assert_msg(rel_err(yt, yr, T * D) <= TOL, "fff-token D=%zu T=%zu: error %.3g", D, T,
+                      rel_err(yt, yr, T * D));
+        ck_assert_msg(memcmp(y, yt, T * D * sizeof(*y)) == 0,
+                      "D=%zu T=%zu: fff and fff-token differ by %.3g", D, T,
+                      tu_max_abs_diff(y, yt, T * D));
+        layer_destroy(fast);
+        layer_destroy(token);
+        free(x);
+        free(y);
+        free(yt);
+        free(yr);
+    }
+}
+END_TEST
+
+/* Stats are counted during the forward, so a dropped or repeated visit
+ * shows: flops must be exactly 4 D per node, K (Dp + 1) nodes per token,
+ * and the unique nodes must be those of the test's own walk. D = 112 takes
+ * the kernels' odd-vector paths (112 = 3 x 32 + 16). */
+START_TEST(test_fff_stats_exact)
+{
+    const char *impls[] = {"fff", "fff-token"};
+    const struct shape sh = {112, 1, "trees=3,depth=5"};
+    const size_t D = 112, K = 3, depth = 5, counts[] = {1, 5, 64, 300};
+    for (int i = 0; i < 2; i++) {
+        for (int c = 0; c < 4; c++) {
+            size_t T = counts[c];
+            struct layer *l = create(impls[i], &sh, 2, T);
+            struct view v = view_of(l, D, K, depth);
+            float *x = tu_tokens(T, D, 9), *y = tu_zeros(T * D), *yw = tu_zeros(D);
+            unsigned char *seen = calloc(v.N, 1);
+            struct layer_stats st;
+            ck_assert_int_eq(l->ops->forward(l, x, y, T, &st), 0);
+            for (size_t t = 0; t < T; t++) {
+                walk(&v, x + t * D, yw, 0, seen);
+                ck_assert_double_le(rel_err(y + t * D, yw, D), TOL);
+            }
+            uint64_t touched = 0;
+            for (size_t n = 0; n < v.N; n++)
+                touched += seen[n];
+            ck_assert_uint_eq(st.flops, 4ull * D * K * (depth + 1) * T);
+            ck_assert_uint_eq(st.units_touched, touched);
+            ck_assert_uint_eq(st.units_total, v.N);
+            ck_assert_uint_eq(st.sparse_bytes, touched * (2 * D + 1) * 4);
+            ck_assert_uint_eq(st.dense_bytes, 0);
+            if (T == 1)
+                ck_assert_uint_eq(st.units_touched, K * (depth + 1));
+            layer_destroy(l);
+            free(x);
+            free(y);
+            free(yw);
+            free(seen);
+        }
+    }
+}
+END_TEST
+
+/* A token whose root pre-activation is exactly 0 must go left, alone
+ * (the per-token path) and inside a batch (the level kernel). */
+START_TEST(test_fff_zero_goes_left)
+{
+    const char *impls[] = {"fff", "fff-token"};
+    const struct shape sh = {64, 1, "trees=1,depth=6,bias=0"};
+    const size_t D = 64, T = 16, at = 5;
+    for (int i = 0; i < 2; i++) {
+        struct layer *l = create(impls[i], &sh, 2, T);
+        struct view v = view_of(l, D, 1, 6);
+        float *x = tu_tokens(T, D, 3), *y = tu_zeros(T * D), *yr = tu_zeros(T * D);
+        float left[64], right[64];
+        /* w0 w1 + w1 (-w0): both products round alike, so z is exactly 0. */
+        float *xz = x + at * D;
+        memset(xz, 0, D * sizeof(*xz));
+        xz[0] = v.w_in[1];
+        xz[1] = -v.w_in[0];
+        walk(&v, xz, left, 0, NULL);
+        walk(&v, xz, right, 1, NULL);
+        ck_assert_msg(tu_max_abs_diff(left, right, D) > 1e-3,
+                      "left and right subtrees give the same output: the test cannot tell");
+        struct layer_stats st;
+        size_t sizes[] = {1, T};
+        for (int b = 0; b < 2; b++) {
+            const float *xb = sizes[b] == 1 ? xz : x;
+            float *yz = sizes[b] == 1 ? y : y + at * D;
+            ck_assert_int_eq(l->ops->forward(l, xb, y, sizes[b], &st), 0);
+            ck_assert_int_eq(l->ops->forward_ref(l, xb, yr, sizes[b]), 0);
+            float *yrz = sizes[b] == 1 ? yr : yr + at * D;
+            ck_assert_msg(rel_err(yz, left, D) <= TOL, "%s T=%zu: z = 0 did not go left", impls[i],
+                          sizes[b]);
+            ck_assert_msg(rel_err(yrz, left, D) <= TOL, "reference T=%zu: z = 0 did not go left",
+                          sizes[b]);
+        }
+        layer_destroy(l);
+        free(x);
+        free(y);
+        free(yr);
+    }
+}
+END_TEST
+
+START_TEST(test_fff_threads_agree)
+{
+    const struct shape sh = {768, 1, "trees=1,depth=8"};
+    const size_t D = 768, T = 700;
+    struct layer *a = create("fff", &sh, 1, T), *b = create("fff", &sh, 2, T);
+    float *x = tu_tokens(T, D, 4), *ya = tu_zeros(T * D), *yb = tu_zeros(T * D);
+    struct layer_stats sa, sb;
+    ck_assert_int_eq(a->ops->forward(a, x, ya, T, &sa), 0);
+    ck_assert_int_eq(b->ops->forward(b, x, yb, T, &sb), 0);
+    ck_assert(memcmp(ya, yb, T * D * sizeof(*ya)) == 0);
+    ck_assert(memcmp(&sa, &sb, sizeof(sa)) == 0);
+    layer_destroy(a);
+    layer_destroy(b);
+    free(x);
+    free(ya);
+    free(yb);
+}
+END_TEST
+
+static void expect_knob_error(const char *knobs, const char *needle, int code)
+{
+    char err[512];
+    ck_assert_int_eq(tu_create_fails("fff", 64, 1, knobs, err, sizeof(err)), code);
+    ck_assert_msg(strstr(err, needle) != NULL, "knobs '%s': message '%s' lacks '%s'", knobs, err,
+                  needle);
+}
+
+START_TEST(test_fff_bad_knobs)
+{
+    expect_knob_error("depth=0", "depth=0", LAYER_EKNOB);
+    expect_knob_error("depth=25", "depth=25", LAYER_EKNOB);
+    expect_knob_error("depth=25", "1..24", LAYER_EKNOB);
+    expect_knob_error("trees=0", "trees=0", LAYER_EKNOB);
+    expect_knob_error("bias=2", "bias=2", LAYER_EKNOB);
+    expect_knob_error("preset=2x10", "1x11", LAYER_EKNOB);
+    expect_knob_error("leaf=4", "unknown knob 'leaf'", LAYER_EKNOB);
+    expect_knob_error("trees=1048576,depth=24", "GiB", LAYER_ETOOBIG);
+}
+END_TEST
+
+static void expect_knobs(size_t D, unsigned scale, const char *knobs, const char *resolved)
+{
+    struct layer *l = tu_create("fff", D, scale, knobs, 1, 2);
+    struct layer_info info;
+    l->ops->describe(l, &info);
+    ck_assert_msg(strcmp(info.knobs, resolved) == 0, "D=%zu s=%u '%s' -> '%s', expected '%s'", D,
+                  scale, knobs, info.knobs, resolved);
+    ck_assert_str_eq(info.unit, "node");
+    layer_destroy(l);
+}
+
+START_TEST(test_fff_scale_rule)
+{
+    expect_knobs(768, 1, "", "trees=1,depth=11,bias=1"); /* 4095 nodes ~ F = 3072 */
+    expect_knobs(64, 4, "", "trees=1,depth=9,bias=1");   /* 1023 ~ 1024 */
+    expect_knobs(64, 4, "depth=5", "trees=16,depth=5,bias=1");
+    expect_knobs(64, 4, "trees=4", "trees=4,depth=7,bias=1");
+    expect_knobs(64, 1, "preset=1x11,bias=0", "trees=1,depth=11,bias=0");
+    struct layer *l = tu_create("fff", 768, 1, "preset=1x11", 1, 2);
+    struct layer_info info;
+    l->ops->describe(l, &info);
+    ck_assert_uint_eq(info.params_total, 4095ull * (2 * 768 + 1));
+    ck_assert_uint_eq(info.params_active, 12ull * (2 * 768 + 1));
+    layer_destroy(l);
+}
+END_TEST
+
+/* dense-l1 and dense-l2 are dense with other primitives: same weights,
+ * same output. */
+START_TEST(test_dense_paper_matches_dense)
+{
+    const char *impls[] = {"dense-l1", "dense-l2"};
+    const struct shape sh = {100, 1, "width=300"};
+    const size_t D = 100, counts[] = {1, 5};
+    for (int c = 0; c < 2; c++) {
+        size_t T = counts[c];
+        struct layer *dense = create("dense", &sh, 2, T);
+        float *x = tu_tokens(T, D, 8), *yd = tu_zeros(T * D), *y = tu_zeros(T * D);
+        struct layer_stats sd, st;
+        ck_assert_int_eq(dense->ops->forward(dense, x, yd, T, &sd), 0);
+        for (int i = 0; i < 2; i++) {
+            struct layer *l = create(impls[i], &sh, 2, T);
+            ck_assert_ptr_nonnull(
+                strstr(l->ops->summary, "paper-style weak baseline, not the default opponent"));
+            ck_assert_int_eq(l->ops->forward(l, x, y, T, &st), 0);
+            ck_assert_msg(rel_err(y, yd, T * D) <= 1e-5, "%s T=%zu: error %.3g vs dense", impls[i],
+                          T, rel_err(y, yd, T * D));
+            ck_assert(memcmp(&sd, &st, sizeof(sd)) == 0);
+            ck_assert_double_le(tu_forward_vs_ref(l, D, T, 3, NULL), 1e-5);
+            layer_destroy(l);
+        }
+        layer_destroy(dense);
+        free(x);
+        free(yd);
+        free(y);
+    }
+}
+END_TEST
+
+static Suite *fff_suite(void)
+{
+    Suite *s = suite_create("fff");
+    TCase *tc = tcase_create("fff");
+    tcase_set_timeout(tc, 300);
+    tcase_add_loop_test(tc, test_fff_variants_match_ref, 0,
+                        sizeof(token_counts) / sizeof(token_counts[0]));
+    tcase_add_test(tc, test_fff_stats_exact);
+    tcase_add_test(tc, test_fff_zero_goes_left);
+    tcase_add_test(tc, test_fff_threads_agree);
+    tcase_add_test(tc, test_fff_bad_knobs);
+    tcase_add_test(tc, test_fff_scale_rule);
+    tcase_add_test(tc, test_dense_paper_matches_dense);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return tu_run_suite(fff_suite());
+}
