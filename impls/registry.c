@@ -12,6 +12,7 @@
 
 extern const struct layer_ops dense_ops;
 extern const struct layer_ops moe_ops;
+extern const struct layer_ops pkm_ops;
 extern const struct layer_ops fff_ops;
 extern const struct layer_ops fff_token_ops;
 extern const struct layer_ops dense_l1_ops;
@@ -22,6 +23,7 @@ extern const struct layer_ops dense_l2_ops;
 static const struct layer_ops *const layer_table[] = {
     &dense_ops,
     &moe_ops,
+    &pkm_ops,
     &fff_ops,
     &fff_token_ops,
     &dense_l1_ops,

@@ -1,0 +1,219 @@
+/* pkm.h - the product-key memory layer's internals, shared by its files and
+ * by tests/check_pkm.c. The harness only sees pkm_ops (layer.h).
+ *
+ * Lample et al., "Large Memory Layers with Product Keys", NeurIPS 2019, and
+ * the XLM reference code (research/ultramem_pkm.md section 3). One forward:
+ *
+ *   q = BN(W x + b)                      (H heads of d_k; BN folded into W, b)
+ *   per head: s1 = C q1, s2 = C' q2      (n sub-keys per half, d_k/2 each)
+ *             I1 = topk(s1), I2 = topk(s2), then the top-k of s1_i + s2_j
+ *             over I1 x I2, which is the top-k over all n^2 keys i*n + j
+ *             w = softmax over the k selected scores
+ *   y = sum over heads and slots of w * V[i*n + j]     (V is (n^2, D))
+ *
+ * ---- The ranking order (both paths, and the reason for it) ----
+ * Keys are ranked by score = s1_i + s2_j (an fp32 add) descending; an exact
+ * tie of that sum goes to the larger s1_i, then the larger s2_j, then the
+ * smaller index i*n + j. The two middle keys only ever matter when two fp32
+ * sums round to the same float. They make the product argument hold in
+ * floating point: with score first and index second only, s1_i' > s1_i could
+ * round to an equal sum and the pair (i', j) lose on its larger index, so a
+ * row outside the per-half top-k could enter the answer and the fast path
+ * would no longer equal the brute force.
+ *
+ * ---- Near ties (why forward and forward_ref still pick the same keys) ----
+ * forward computes the query with the folded Linear in OpenBLAS's order,
+ * forward_ref with the unfolded Linear and BN in double: their scores differ
+ * by up to ~2e-6 (measured). Where two keys' scores are that close across the
+ * top-k boundary the two paths would select different sets (measured at
+ * D = 768: 2 in 12,288 token-heads, changing y by up to 4e-3, which fails the
+ * harness's 1e-4 check). So forward selects K + 1 keys; when the K-th leads
+ * the (K+1)-th by less than 2^-19 of B = |q1| max|c| + |q2| max|c'| (a
+ * Cauchy-Schwarz bound on the scores) it recomputes that head's query and
+ * half scores with the reference's own functions (pkm_exact_*) and selects
+ * again, so both paths rank identical floats. The largest score difference
+ * measured over eight shapes (D 64..4096, d_k 64..1024, BN off, inputs x100)
+ * is 2^-22.4 B, eight times inside the margin. About 0.5% of token-heads are
+ * rescored, ~40 us each at D = 768. Inside the selected set, keys a rounding
+ * apart may still be listed in a different order by the two paths; y does
+ * not depend on that order.
+ */
+#ifndef SPARSEBENCH_PKM_H
+#define SPARSEBENCH_PKM_H
+
+#include "../common/common.h"
+#include "../layer.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+extern const struct layer_ops pkm_ops;
+
+struct pkm_knobs {
+    long heads;   /* H */
+    long topk;    /* K */
+    long key_dim; /* d_k, split into two halves */
+    long n_keys;  /* n sub-keys per half, n^2 values; 0 = derived from the scale */
+    int batchnorm;
+};
+
+/* One (token, head) selection record: score and index of the k winners. */
+struct pkm_pick {
+    float score; /* s1_i + s2_j */
+    float s1, s2;
+    uint32_t idx; /* i * n + j */
+};
+
+/* Value-major work list: the unique rows of a batch, ascending, each with the
+ * (token, weight) pairs that read it. */
+struct pkm_rowlist {
+    size_t n_rows;     /* U unique rows this batch */
+    uint32_t *row;     /* (U) value row, ascending */
+    uint32_t *start;   /* (U + 1) first entry of row u in tok/wt */
+    uint32_t *tok;     /* (T * H * K) token of each entry, grouped by row */
+    float *wt;         /* (T * H * K) softmax weight of each entry */
+    uint64_t *bitmap;  /* (ceil(N / 64)) rows seen, all zero between forwards */
+    uint32_t *row_uid; /* (N) unique id of a seen row; valid only for seen rows */
+};
+
+struct pkm {
+    struct layer base;
+    struct pkm_knobs knobs;
+    size_t d_model;    /* D = d_v */
+    size_t half;       /* d_k / 2 */
+    size_t q_dim;      /* H * d_k */
+    size_t n_values;   /* N = n^2 */
+    size_t max_tokens; /* T_max */
+    int threads;
+
+    /* Parameters forward reads: one block, listed as region 0. */
+    float *params;
+    size_t param_bytes;
+    float *wq;     /* (H d_k, D) query Linear with BN folded in */
+    float *bq;     /* (H d_k) its bias, BN folded in */
+    float *bn;     /* (4, H d_k) BN gamma, beta, running mean, running var */
+    float *keys;   /* (H, 2, n, d_k/2) sub-keys, XLM's layout */
+    float *values; /* (N, D), its own block: region 1 */
+
+    /* The unfolded query Linear the reference applies BN after (not read by
+     * forward, so not a region: it exists so the folding is tested). */
+    float *wq_raw; /* (H d_k, D) */
+    float *bq_raw; /* (H d_k) */
+
+    /* forward scratch, sized for T_max */
+    float *q;                /* (T, H d_k) */
+    float *s;                /* (H, 2, T, n) sub-key scores */
+    struct pkm_pick *picks;  /* (T, H, K) */
+    float *w;                /* (T, H, K) softmax weights */
+    float *y_part;           /* (threads - 1, T, D) the gather's partial outputs */
+    size_t n_sel;            /* K' = min(K + 1, N): the extra pick witnesses the boundary */
+    size_t n_cands;          /* M = pkm_candidate_count(K', n) */
+    float *key_norm;         /* (H, 2) largest sub-key norm of each head's half */
+    void *work_mem;          /* storage of the per-worker scratch */
+    struct pkm_worker *work; /* (threads) */
+    uint64_t last_exact;     /* near ties the last forward rescored */
+    struct pkm_rowlist rl;
+    struct common_pool *pool;
+
+    /* forward_ref scratch */
+    float *ref_q;               /* (H d_k) one token */
+    float *ref_s;               /* (2, n) */
+    double *ref_y;              /* (D) */
+    struct pkm_pick *ref_picks; /* (T, H, K) */
+    float *ref_w;               /* (T, H, K) */
+};
+
+/* ---- pkm_select.c: the exact product top-k ---- */
+
+/* 1 when pick a ranks below pick b in the order above. */
+static inline int pkm_ranks_below(const struct pkm_pick *a, const struct pkm_pick *b)
+{
+    if (a->score != b->score)
+        return a->score < b->score;
+    if (a->s1 != b->s1)
+        return a->s1 < b->s1;
+    if (a->s2 != b->s2)
+        return a->s2 < b->s2;
+    return a->idx > b->idx;
+}
+
+/* A list of m candidates, structure of arrays; idx NULL means idx[i] = i. */
+struct pkm_cands {
+    const float *score, *s1, *s2;
+    const uint32_t *idx;
+};
+
+/* Scratch of pkm_select_head for up to K keys of n per half; M =
+ * pkm_candidate_count(K, n). */
+struct pkm_select_scratch {
+    int32_t *key;            /* (max(n, M)) ordered integer images of scores */
+    uint32_t *win, *tie;     /* (K), (max(n, M)) candidate numbers */
+    float *ws;               /* (max(n, M) + 16) scores of the collected candidates */
+    uint32_t *above, *equal; /* (max(n, M) + 16) their places */
+    struct pkm_pick *half;   /* (2, K) the per-half top-k, best first */
+    float *gs, *gs1, *gs2;   /* (M) each: the candidate grid */
+    uint32_t *gidx;          /* (M) */
+};
+
+/* One pool worker's scratch. */
+struct pkm_worker {
+    struct pkm_select_scratch sel;
+    struct pkm_pick *picks; /* (K') this head's top K + 1 */
+    float *q, *s1, *s2;     /* (d_k), (n), (n): a near tie's exact rescoring */
+    uint64_t n_exact;       /* rescorings this forward */
+    _Alignas(64) char end;  /* one cache line of its own for n_exact */
+};
+
+/* Candidate sums pkm_select_head forms for the top K with n sub-keys per
+ * half: the pairs of per-half ranks (a, b), counted from 1, a, b <= n,
+ * a b <= K. */
+size_t pkm_candidate_count(size_t k, size_t n);
+
+/* The top K keys (K <= n^2) of one head from its per-half scores s1 (n) and
+ * s2 (n), in the order above, best first, into out (K). */
+void pkm_select_head(const float *s1, const float *s2, size_t n, size_t k,
+                     const struct pkm_select_scratch *sc, struct pkm_pick *out);
+
+/* w (K) = softmax over the K scores of picks (sorted, best first). */
+void pkm_softmax(const struct pkm_pick *picks, size_t k, float *w);
+
+/* ---- pkm_gather.c: the value read ---- */
+
+/* Group the batch's (T, H, K) picks by value row; returns U, the number of
+ * unique rows touched. */
+size_t pkm_group_rows(struct pkm *p, size_t n_tokens);
+
+/* y (T, D) = sum over each token's entries of weight * V[row], value-major:
+ * every unique row is streamed from memory once; threads > 1 uses the pool
+ * and p->y_part. */
+void pkm_gather(struct pkm *p, float *y, size_t n_tokens, int threads);
+
+/* ---- pkm_forward.c ---- */
+
+int pkm_forward(struct layer *l, const float *x, float *y, size_t n_tokens, struct layer_stats *st);
+
+/* ---- pkm_ref.c ---- */
+
+/* Head h's query, BN(W x + b)[h d_k ...] from the unfolded parameters, and
+ * its half scores against the head's sub-keys, in double rounded to float:
+ * what forward_ref ranks, and what forward recomputes on a near tie. */
+void pkm_exact_query_head(const struct pkm *p, const float *x, size_t h, float *q);
+void pkm_exact_half_scores(const struct pkm *p, size_t h, const float *q, float *s1, float *s2);
+
+/* The brute force: the top K of all n^2 sums s1_i + s2_j in the order above. */
+void pkm_ref_select_head(const float *s1, const float *s2, size_t n, size_t k,
+                         struct pkm_pick *out);
+
+int pkm_forward_ref(struct layer *l, const float *x, float *y, size_t n_tokens);
+
+/* ---- for tests: what the last forward (ref = 0) or forward_ref (ref = 1)
+ * selected, (T, H, K) each, best first per (token, head). ---- */
+struct pkm_selection {
+    size_t heads, topk, n_keys;
+    const struct pkm_pick *picks;
+    const float *w;
+    uint64_t n_exact; /* forward only: token-heads rescored for a near tie */
+};
+void pkm_last_selection(const struct layer *l, int ref, struct pkm_selection *out);
+
+#endif
