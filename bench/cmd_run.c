@@ -24,7 +24,8 @@ static const char run_epilog[] =
     "l1_misses=PAPI_L1_DCM, ll_misses=PAPI_L3_TCM, dram_bytes_est=the six Skylake-SP\n"
     "memory controllers' UNC_M_CAS_COUNT:RD+WR (64 B each), task_clock_ns=\n"
     "perf::TASK-CLOCK, page_faults=perf::PAGE-FAULTS, context_switches=\n"
-    "perf::CONTEXT-SWITCHES; e.g. --papi-events ll_misses=PAPI_L2_TCM,cycles=\n"
+    "perf::CONTEXT-SWITCHES. 'COL=' drops a column: e.g. --papi-events\n"
+    "ll_misses=PAPI_L2_TCM,dram_bytes_est=\n"
     "Columns: reports/SCHEMA.md (or sparsebench schema).\n"
     "Knobs of an implementation: sparsebench list --verbose.\n";
 
@@ -84,9 +85,9 @@ int bench_cmd_run(int argc, char **argv)
          "flush parameters before each timed forward (cold) or not"},
         {"rounds", BENCH_OPT_INT, &rounds, 11, 100000, NULL, "N", "timed rounds (11)"},
         {"counters", BENCH_OPT_CHOICE, &counters, 0, 0, BENCH_COUNTER_CHOICES, NULL,
-         "counter columns: PAPI, callgrind, auto or none (none)"},
+         "what fills the counter columns (none)"},
         {"papi-events", BENCH_OPT_STR, &papi_events, 0, 0, NULL, "COL=EV[+EV],...",
-         "PAPI events per counter column, over the defaults (sparsebench run --help)"},
+         "PAPI events per counter column, over the defaults (below)"},
         {"probe", BENCH_OPT_FLAG, &probe, 0, 0, NULL, NULL,
          "measure this machine's roofs first (a few seconds) to fill roofline_frac"},
     };

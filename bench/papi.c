@@ -103,6 +103,7 @@ struct column {
 
 struct evset {
     int es, comp, n;
+    int dead; /* could not start with all its events: none of them is read */
     long long v0[MAX_COL_EVENTS * NCOLS], v1[MAX_COL_EVENTS * NCOLS];
 };
 
@@ -285,6 +286,7 @@ static void build_sets(struct bench_papi *p)
             rc = PAPI_stop(p->set[s].es, v);
         if (rc == PAPI_OK)
             continue;
+        p->set[s].dead = 1;
         for (int c = 0; c < NCOLS; c++)
             for (size_t i = 0; i < p->col[c].n; i++)
                 if (p->col[c].ev[i].ok && p->col[c].ev[i].set == s) {
@@ -402,7 +404,7 @@ void bench_papi_close(struct bench_papi *p)
 #ifdef HAVE_PAPI
     for (int s = 0; s < p->nsets; s++) {
         long long v[MAX_COL_EVENTS * NCOLS];
-        if (p->running)
+        if (p->running && !p->set[s].dead)
             PAPI_stop(p->set[s].es, v);
         PAPI_cleanup_eventset(p->set[s].es);
         PAPI_destroy_eventset(&p->set[s].es);
@@ -455,7 +457,8 @@ static void stop_sets(struct bench_papi *p)
 #ifdef HAVE_PAPI
     for (int s = 0; s < p->nsets && p->running; s++) {
         long long v[MAX_COL_EVENTS * NCOLS];
-        PAPI_stop(p->set[s].es, v);
+        if (!p->set[s].dead)
+            PAPI_stop(p->set[s].es, v);
     }
 #endif
     p->running = 0;
@@ -474,7 +477,7 @@ static int point_begin(void *ctx, const struct bench_row *row)
             p->col[c].ev[i].acc = 0;
 #ifdef HAVE_PAPI
     for (int s = 0; s < p->nsets; s++)
-        if (PAPI_start(p->set[s].es) != PAPI_OK)
+        if (!p->set[s].dead && PAPI_start(p->set[s].es) != PAPI_OK)
             p->failed = 1;
 #endif
     p->running = 1;
@@ -488,7 +491,7 @@ static void forward_begin(void *ctx)
         kernel_read(p->sw0, 1);
 #ifdef HAVE_PAPI
     for (int s = 0; s < p->nsets; s++)
-        if (PAPI_read(p->set[s].es, p->set[s].v0) != PAPI_OK)
+        if (!p->set[s].dead && PAPI_read(p->set[s].es, p->set[s].v0) != PAPI_OK)
             p->failed = 1;
 #endif
 }
@@ -498,7 +501,7 @@ static void forward_end(void *ctx)
     struct bench_papi *p = ctx;
 #ifdef HAVE_PAPI
     for (int s = 0; s < p->nsets; s++)
-        if (PAPI_read(p->set[s].es, p->set[s].v1) != PAPI_OK)
+        if (!p->set[s].dead && PAPI_read(p->set[s].es, p->set[s].v1) != PAPI_OK)
             p->failed = 1;
     for (int c = 0; c < NCOLS; c++)
         for (size_t i = 0; i < p->col[c].n; i++) {
