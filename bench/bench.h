@@ -294,6 +294,7 @@ struct bench_cg_result {
     uint64_t writebacks;     /* ILdmr + DLdmr + DLdmw: dirty lines evicted */
     uint64_t dram_bytes_est; /* 64 x (ll_misses + writebacks) */
     struct layer_stats st;   /* the counted forward's own layer_stats */
+    int extra_threads;       /* threads the layer started at threads=1: not counted */
 };
 
 /* Count one forward per token count of one layer configuration (cfg; its

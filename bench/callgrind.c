@@ -37,6 +37,7 @@
 #include "bench.h"
 #include "../impls/common/common.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -271,6 +272,12 @@ static int read_stats(struct bench_counters *c, const char *dir, struct bench_cg
         size_t i;
         unsigned long long v[5];
         char word[16];
+        int extra;
+        if (sscanf(line, "threads %d", &extra) == 1) {
+            for (size_t k = 0; k < n; k++)
+                res[k].extra_threads = extra;
+            continue;
+        }
         if (!strncmp(line, "corename ", 9)) {
             line[strcspn(line, "\n")] = '\0';
             snprintf(c->cg_corename, sizeof(c->cg_corename), "%.63s", line + 9);
@@ -410,6 +417,11 @@ void bench_callgrind_fill(const struct bench_cg_result *r, struct bench_row *row
     row->l1_misses = r->l1_misses;
     row->ll_misses = r->ll_misses;
     row->dram_bytes_est = r->dram_bytes_est;
+    if (r->extra_threads)
+        bench_row_note(row,
+                       "callgrind: the layer started %d thread(s) of its own at threads=1; their "
+                       "work is not counted",
+                       r->extra_threads);
     if (r->st.dense_bytes != row->st.dense_bytes || r->st.sparse_bytes != row->st.sparse_bytes)
         bench_row_note(
             row,
@@ -478,6 +490,19 @@ static int read_plan(const char *path, struct plan *p)
 }
 
 #ifdef HAVE_VALGRIND
+/* Threads of this process (/proc/self/task), or -1. */
+static int count_threads(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    int n = 0;
+    if (!d)
+        return -1;
+    for (struct dirent *e; (e = readdir(d));)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
 static volatile unsigned char read_sink;
 
 /* Read one byte of every line: the simulated caches then hold only this. */
@@ -568,7 +593,13 @@ int bench_cmd_callgrind_child(int argc, char **argv)
         fprintf(stderr, "sparsebench _callgrind: stats: %s\n", strerror(errno));
         return BENCH_EXIT_FAIL;
     }
+    int before = count_threads();
     int rc = layer_create(p.ops, &p.cfg, &l, err, sizeof(err));
+    /* callgrind collects the calling thread only: say when the layer keeps
+     * threads of its own even with a budget of one */
+    int after = count_threads();
+    if (!rc && before > 0 && after > before)
+        fprintf(out, "threads %d\n", after - before);
     if (!rc && p.cold)
         rc = layer_create(p.ops, &p.cfg, &other, err, sizeof(err));
     if (rc) {
