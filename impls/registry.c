@@ -13,8 +13,12 @@
 extern const struct layer_ops dense_ops;
 extern const struct layer_ops moe_ops;
 extern const struct layer_ops pkm_ops;
+extern const struct layer_ops ultramem_ops;
+extern const struct layer_ops ultramem_merged_ops;
 extern const struct layer_ops fff_ops;
 extern const struct layer_ops fff_token_ops;
+extern const struct layer_ops sum_dense_ultramem_ops;
+extern const struct layer_ops sum_dense_pkm_ops;
 extern const struct layer_ops dense_l1_ops;
 extern const struct layer_ops dense_l2_ops;
 
@@ -24,8 +28,12 @@ static const struct layer_ops *const layer_table[] = {
     &dense_ops,
     &moe_ops,
     &pkm_ops,
+    &ultramem_ops,
+    &ultramem_merged_ops,
     &fff_ops,
     &fff_token_ops,
+    &sum_dense_ultramem_ops,
+    &sum_dense_pkm_ops,
     &dense_l1_ops,
     &dense_l2_ops,
 };

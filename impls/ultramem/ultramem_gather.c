@@ -1,0 +1,213 @@
+/* ultramem_gather.c - UltraMem v1's value read and the forward of both
+ * variants (research/ultramem_pkm.md section 1.3 steps 7-9).
+ *
+ * Implicit value expansion: the selected virtual index goes through the fixed
+ * shuffle, t = shuffle[i n' + j]; physical row t mod N, virtual block
+ * t div N. The fused gather-reduce streams each selected row once, with
+ * software prefetch a few rows ahead (the rows are random, so otherwise every
+ * row is one DRAM round trip), and adds it into pooled[block], each core c
+ * weighting its own Dv/h slice with its own score: the semantics of the
+ * official CUDA kernel fused_lookup (test_fused_lookup.py). One sgemm of
+ * pooled (T, E Dv) against values_proj gives y. The merged variant reads the
+ * folded row t instead (h slices of D floats, one per core) and adds it
+ * straight into y, with no projection.
+ *
+ * The shuffle entries for a token are all looked up before its rows are
+ * read: each lookup is itself a random read of a 4 E N byte table, and
+ * issuing them back to back lets their misses overlap.
+ *
+ * Tokens are the pool's tasks; below one token per thread each token's
+ * columns are split into one group per thread instead, so both cores have
+ * rows in flight at T = 1. Tried and dropped: sorting the whole batch's hits
+ * by row so each distinct row is read once per batch, in address order. It
+ * reads fewer bytes at T >= 512 but trades the random row reads for random
+ * read-modify-writes into pooled (T, E Dv), beyond L2; it was no faster
+ * (CPU time within 5 %, 1 and 2 threads, D = 768, scale 12).
+ */
+#include "ultramem.h"
+
+#include <string.h>
+
+#define PREFETCH_AHEAD 4
+#define LINE_FLOATS    16
+
+struct gather_job {
+    struct ultramem *u;
+    float *y;      /* (T, D), merged only */
+    size_t groups; /* column groups per token */
+};
+
+static inline void prefetch_span(const float *p, size_t len)
+{
+    for (size_t d = 0; d < len; d += LINE_FLOATS)
+        __builtin_prefetch(p + d, 0, 0);
+}
+
+/* Columns [lo, hi) of group g out of G over width W, on cache-line bounds. */
+static void group_range(size_t W, size_t g, size_t G, size_t *lo, size_t *hi)
+{
+    size_t lines = (W + LINE_FLOATS - 1) / LINE_FLOATS;
+    *lo = g * lines / G * LINE_FLOATS;
+    *hi = (g + 1) * lines / G * LINE_FLOATS;
+    if (*hi > W)
+        *hi = W;
+}
+
+/* Shuffle every selection of token t into (row, block) pairs. */
+static void token_hits(const struct ultramem *u, struct ultramem_work *w, size_t t)
+{
+    size_t hm = u->H * u->m;
+    const uint32_t *sel = u->sel + t * hm;
+    for (size_t k = 0; k < hm; k++) {
+        uint32_t tv = u->shuffle[sel[k]];
+        w->hit_row[k] = u->merged ? tv : tv % (uint32_t)u->N;
+        w->hit_blk[k] = tv / (uint32_t)u->N;
+    }
+}
+
+/* pooled_t[blk][lo, hi) += score_c V[row][lo, hi), each core c on its slice. */
+static void gather_values(const struct ultramem *u, const struct ultramem_work *w, size_t t,
+                          size_t lo, size_t hi)
+{
+    size_t hm = u->H * u->m, Dv = u->Dv, Dc = u->Dc;
+    float *pooled = u->pooled + t * u->E * Dv;
+    const float *score = u->sel_score + t * hm * u->h;
+    for (size_t p = 0; p < u->E; p++)
+        memset(pooled + p * Dv + lo, 0, (hi - lo) * sizeof(float));
+    for (size_t k = 0; k < hm && k < PREFETCH_AHEAD; k++)
+        prefetch_span(u->values + (size_t)w->hit_row[k] * Dv + lo, hi - lo);
+    for (size_t k = 0; k < hm; k++) {
+        if (k + PREFETCH_AHEAD < hm)
+            prefetch_span(u->values + (size_t)w->hit_row[k + PREFETCH_AHEAD] * Dv + lo, hi - lo);
+        const float *restrict v = u->values + (size_t)w->hit_row[k] * Dv;
+        float *restrict dst = pooled + (size_t)w->hit_blk[k] * Dv;
+        for (size_t c = 0; c < u->h; c++) {
+            size_t a = c * Dc > lo ? c * Dc : lo, b = (c + 1) * Dc < hi ? (c + 1) * Dc : hi;
+            float s = score[k * u->h + c];
+            for (size_t d = a; d < b; d++)
+                dst[d] += s * v[d];
+        }
+    }
+}
+
+static void prefetch_folded(const struct ultramem *u, uint32_t row, size_t lo, size_t hi)
+{
+    const float *f = u->folded + (size_t)row * u->h * u->D;
+    for (size_t c = 0; c < u->h; c++)
+        prefetch_span(f + c * u->D + lo, hi - lo);
+}
+
+/* y_t[lo, hi) = sum over hits and cores of score_c folded[row][c][lo, hi). */
+static void gather_folded(const struct ultramem *u, const struct ultramem_work *w, size_t t,
+                          float *y, size_t lo, size_t hi)
+{
+    size_t hm = u->H * u->m, D = u->D, h = u->h;
+    float *restrict yt = y + t * D;
+    const float *score = u->sel_score + t * hm * h;
+    memset(yt + lo, 0, (hi - lo) * sizeof(float));
+    for (size_t k = 0; k < hm && k < PREFETCH_AHEAD; k++)
+        prefetch_folded(u, w->hit_row[k], lo, hi);
+    for (size_t k = 0; k < hm; k++) {
+        if (k + PREFETCH_AHEAD < hm)
+            prefetch_folded(u, w->hit_row[k + PREFETCH_AHEAD], lo, hi);
+        const float *f = u->folded + (size_t)w->hit_row[k] * h * D;
+        for (size_t c = 0; c < h; c++) {
+            const float *restrict fc = f + c * D;
+            float s = score[k * h + c];
+            for (size_t d = lo; d < hi; d++)
+                yt[d] += s * fc[d];
+        }
+    }
+}
+
+static void gather_task(void *arg, size_t task, int worker)
+{
+    const struct gather_job *job = arg;
+    struct ultramem *u = job->u;
+    struct ultramem_work *w = &u->work[worker];
+    size_t t = task / job->groups, g = task % job->groups, hm = u->H * u->m, lo, hi;
+    size_t W = u->merged ? u->D : u->Dv;
+
+    token_hits(u, w, t);
+    if (g == 0)
+        memcpy(u->hit_row + t * hm, w->hit_row, hm * sizeof(uint32_t));
+    group_range(W, g, job->groups, &lo, &hi);
+    if (lo >= hi)
+        return;
+    if (u->merged) {
+        gather_folded(u, w, t, job->y, lo, hi);
+        w->macs += hm * u->h * (hi - lo);
+    } else {
+        gather_values(u, w, t, lo, hi);
+        w->macs += hm * (hi - lo);
+    }
+}
+
+/* y (T, D) = pooled (T, E Dv) values_proj^T. */
+static void project_out(struct ultramem *u, float *y, size_t T)
+{
+    size_t K = u->E * u->Dv;
+    struct ultramem_gemm g = {T, u->D, K, u->pooled, K, u->wo, K, y, u->D};
+    ultramem_gemm_run(u, &g, 1);
+}
+
+/* ---- forward ---- */
+
+/* Distinct units (physical rows, or folded rows) the batch touched. */
+static uint64_t count_touched(struct ultramem *u, size_t T)
+{
+    size_t n = T * u->H * u->m;
+    uint64_t count = 0;
+    memset(u->touched, 0, (u->n_units + 63) / 64 * sizeof(uint64_t));
+    for (size_t k = 0; k < n; k++) {
+        uint32_t row = u->hit_row[k];
+        uint64_t bit = 1ull << (row & 63);
+        if (!(u->touched[row >> 6] & bit)) {
+            u->touched[row >> 6] |= bit;
+            count++;
+        }
+    }
+    return count;
+}
+
+int ultramem_forward(struct layer *l, const float *x, float *y, size_t n_tokens,
+                     struct layer_stats *st)
+{
+    struct ultramem *u = (struct ultramem *)l;
+    if (n_tokens > u->max_tokens)
+        return LAYER_EINVAL;
+    memset(st, 0, sizeof(*st));
+    st->units_total = u->n_units;
+    if (n_tokens == 0)
+        return LAYER_OK;
+
+    ultramem_select_batch(u, x, n_tokens);
+    /* Fewer tokens than threads: split each token's columns instead. */
+    size_t groups = n_tokens < (size_t)u->threads ? (size_t)u->threads : 1;
+    struct gather_job job = {u, y, groups};
+    common_pool_run(u->pool, n_tokens * groups, gather_task, &job);
+    st->units_touched = count_touched(u, n_tokens);
+    if (!u->merged) {
+        project_out(u, y, n_tokens);
+        u->work[0].macs += n_tokens * u->E * u->Dv * u->D;
+    }
+
+    /* flops: every multiply-add of the BLAS calls, the rank-1 filter, the
+     * candidate and per-core scores and the gather; LayerNorm and top-k
+     * comparisons are not multiply-adds. dense_bytes: the dense block (keys,
+     * W_q, the LN weight, the cores and their derived sum, u and v) and W_o.
+     * The shuffle entries read per hit (4 bytes each) are an index, not
+     * parameters, and are not counted. */
+    uint64_t macs = 0;
+    for (int k = 0; k < u->threads; k++)
+        macs += u->work[k].macs;
+    st->flops = 2 * macs;
+    if (u->merged) {
+        st->dense_bytes = u->dense_bytes;
+        st->sparse_bytes = st->units_touched * u->h * u->D * sizeof(float);
+    } else {
+        st->dense_bytes = u->dense_bytes + u->D * u->E * u->Dv * sizeof(float);
+        st->sparse_bytes = st->units_touched * u->Dv * sizeof(float);
+    }
+    return LAYER_OK;
+}

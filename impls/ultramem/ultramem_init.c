@@ -1,0 +1,191 @@
+/* ultramem_init.c - UltraMem v1's weights and inference constants.
+ *
+ * Initialisation as the official v1 code's reset_parameters
+ * (research/ultramem_pkm.md section 1.4): query and key LayerNorm weights
+ * 1/Dk^0.33 (no bias, OLMo's LayerNorm), query_proj and keys N(0, Dk^-1/2),
+ * values_proj N(0, (E Dv)^-1/2), values N(0, 0.02), Tucker cores U(0, 1),
+ * shuffle_index a random permutation of the E N virtual values. Each tensor
+ * draws from its own RNG stream; the value table, hundreds of MB, is drawn
+ * in fixed chunks with one stream each so the pool can fill it in parallel
+ * and the bytes do not depend on the thread count.
+ *
+ * Inference constants (section 1.3 step 2, section 7 item 5): the keys'
+ * LayerNorm is applied here once, and u, v, the leading singular vectors of
+ * each head's summed core, are computed here once (the code recomputes them
+ * once per training step; at inference they are constant buffers). Left
+ * out: the paper's "improved init" (the released code does not use it).
+ */
+#include "ultramem.h"
+
+#include <math.h>
+#include <string.h>
+
+enum ultramem_stream {
+    STREAM_QUERY = 1,
+    STREAM_KEYS = 2,
+    STREAM_CORES = 3,
+    STREAM_OUT = 4,
+    STREAM_SHUFFLE = 5,
+    STREAM_VALUES = 0x1000, /* + chunk number */
+};
+
+#define VALUE_CHUNK  (1u << 20) /* floats per value-table RNG stream */
+#define LN_EPS       1e-5       /* torch.nn.LayerNorm / OLMo default */
+#define VALUE_STD    0.02f
+#define JACOBI_ITERS 64
+
+struct fill_job {
+    float *values;
+    size_t n;
+    uint64_t seed;
+};
+
+static void fill_value_chunk(void *arg, size_t chunk, int worker)
+{
+    const struct fill_job *job = arg;
+    struct common_rng r;
+    size_t lo = chunk * VALUE_CHUNK, hi = lo + VALUE_CHUNK < job->n ? lo + VALUE_CHUNK : job->n;
+    (void)worker;
+    common_rng_seed(&r, job->seed, STREAM_VALUES + chunk);
+    common_rng_fill_normal(&r, job->values + lo, hi - lo, VALUE_STD);
+}
+
+/* In place, over the last dim of len Dk: (x - mean) / sqrt(var + eps) * w. */
+static void layer_norm_inplace(float *x, size_t len, float w)
+{
+    double mean = 0, var = 0;
+    for (size_t d = 0; d < len; d++)
+        mean += x[d];
+    mean /= (double)len;
+    for (size_t d = 0; d < len; d++)
+        var += (x[d] - mean) * (x[d] - mean);
+    var /= (double)len;
+    double scale = w / sqrt(var + LN_EPS);
+    for (size_t d = 0; d < len; d++)
+        x[d] = (float)((x[d] - mean) * scale);
+}
+
+/* Eigen-decomposition of the symmetric r x r matrix a (destroyed) by cyclic
+ * Jacobi rotations; vec gets the eigenvectors as columns. r <= 4, so a fixed
+ * number of sweeps is far more than enough. */
+static void jacobi_eigen(double a[ULTRAMEM_MAX_RANK][ULTRAMEM_MAX_RANK], size_t r,
+                         double vec[ULTRAMEM_MAX_RANK][ULTRAMEM_MAX_RANK])
+{
+    for (size_t i = 0; i < r; i++)
+        for (size_t j = 0; j < r; j++)
+            vec[i][j] = i == j;
+    for (int sweep = 0; sweep < JACOBI_ITERS; sweep++) {
+        for (size_t p = 0; p < r; p++) {
+            for (size_t q = p + 1; q < r; q++) {
+                if (a[p][q] == 0)
+                    continue;
+                double theta = (a[q][q] - a[p][p]) / (2 * a[p][q]);
+                double t = (theta >= 0 ? 1 : -1) / (fabs(theta) + sqrt(theta * theta + 1));
+                double c = 1 / sqrt(t * t + 1), s = t * c;
+                for (size_t k = 0; k < r; k++) { /* a = a J */
+                    double akp = a[k][p], akq = a[k][q];
+                    a[k][p] = c * akp - s * akq;
+                    a[k][q] = s * akp + c * akq;
+                }
+                for (size_t k = 0; k < r; k++) { /* a = J^T a */
+                    double apk = a[p][k], aqk = a[q][k];
+                    a[p][k] = c * apk - s * aqk;
+                    a[q][k] = s * apk + c * aqk;
+                }
+                for (size_t k = 0; k < r; k++) {
+                    double vkp = vec[k][p], vkq = vec[k][q];
+                    vec[k][p] = c * vkp - s * vkq;
+                    vec[k][q] = s * vkp + c * vkq;
+                }
+            }
+        }
+    }
+}
+
+void ultramem_svd_leading(const float *c, size_t r, float *u_out, float *v_out, float *s_out)
+{
+    double ctc[ULTRAMEM_MAX_RANK][ULTRAMEM_MAX_RANK], vec[ULTRAMEM_MAX_RANK][ULTRAMEM_MAX_RANK];
+    double v[ULTRAMEM_MAX_RANK], u[ULTRAMEM_MAX_RANK], s = 0, sum = 0;
+    for (size_t i = 0; i < r; i++)
+        for (size_t j = 0; j < r; j++) {
+            ctc[i][j] = 0;
+            for (size_t k = 0; k < r; k++)
+                ctc[i][j] += (double)c[k * r + i] * c[k * r + j];
+        }
+    jacobi_eigen(ctc, r, vec);
+    size_t best = 0;
+    for (size_t i = 1; i < r; i++)
+        if (ctc[i][i] > ctc[best][best])
+            best = i;
+    for (size_t i = 0; i < r; i++)
+        v[i] = vec[i][best];
+    for (size_t i = 0; i < r; i++) { /* u = C v / s */
+        u[i] = 0;
+        for (size_t k = 0; k < r; k++)
+            u[i] += (double)c[i * r + k] * v[k];
+        s += u[i] * u[i];
+    }
+    s = sqrt(s);
+    for (size_t i = 0; i < r; i++) {
+        u[i] = s > 0 ? u[i] / s : (double)(i == 0);
+        sum += u[i];
+    }
+    /* torch.svd's sign is LAPACK's whim and the official code keeps whatever
+     * the first training step gave. A trained model fixes it; for fresh
+     * weights we take the sign with sum(u) >= 0, which for the non-negative
+     * U(0, 1) cores makes u and v the non-negative Perron vectors. */
+    double sign = sum < 0 ? -1 : 1;
+    for (size_t i = 0; i < r; i++) {
+        u_out[i] = (float)(sign * u[i]);
+        v_out[i] = (float)(sign * v[i]);
+    }
+    *s_out = (float)s;
+}
+
+static void init_keys(struct ultramem *u, uint64_t seed)
+{
+    struct common_rng rng;
+    size_t n_vec = 2 * u->H * u->np * u->r;
+    float w = (float)(1.0 / pow((double)u->Dk, 0.33));
+    common_rng_seed(&rng, seed, STREAM_KEYS);
+    common_rng_fill_normal(&rng, u->keys, n_vec * u->Dk, (float)(1.0 / sqrt((double)u->Dk)));
+    for (size_t k = 0; k < n_vec; k++)
+        layer_norm_inplace(u->keys + k * u->Dk, u->Dk, w);
+}
+
+static void init_cores(struct ultramem *u, uint64_t seed)
+{
+    struct common_rng rng;
+    size_t rr = u->r * u->r;
+    float sigma;
+    common_rng_seed(&rng, seed, STREAM_CORES);
+    common_rng_fill_uniform(&rng, u->cores, u->h * u->H * rr, 0.0f, 1.0f);
+    memset(u->core_sum, 0, u->H * rr * sizeof(float));
+    for (size_t c = 0; c < u->h; c++)
+        for (size_t k = 0; k < u->H * rr; k++)
+            u->core_sum[k] += u->cores[c * u->H * rr + k];
+    for (size_t hd = 0; hd < u->H; hd++)
+        ultramem_svd_leading(u->core_sum + hd * rr, u->r, u->u + hd * u->r, u->v + hd * u->r,
+                             &sigma);
+}
+
+void ultramem_init_weights(struct ultramem *u, uint64_t seed)
+{
+    struct common_rng rng;
+    float ln_w = (float)(1.0 / pow((double)u->Dk, 0.33));
+
+    common_rng_seed(&rng, seed, STREAM_QUERY);
+    common_rng_fill_normal(&rng, u->wq, 2 * u->Dk * u->D, (float)(1.0 / sqrt((double)u->Dk)));
+    for (size_t d = 0; d < u->Dk; d++)
+        u->q_ln[d] = ln_w;
+    init_keys(u, seed);
+    init_cores(u, seed);
+    common_rng_seed(&rng, seed, STREAM_OUT);
+    common_rng_fill_normal(&rng, u->wo, u->D * u->E * u->Dv,
+                           (float)(1.0 / sqrt((double)(u->E * u->Dv))));
+    common_rng_seed(&rng, seed, STREAM_SHUFFLE);
+    common_rng_permutation(&rng, u->shuffle, u->E * u->N);
+
+    struct fill_job job = {u->values, u->N * u->Dv, seed};
+    common_pool_run(u->pool, (job.n + VALUE_CHUNK - 1) / VALUE_CHUNK, fill_value_chunk, &job);
+}
