@@ -203,22 +203,46 @@ static void exec_child(const struct bench_counters *c, const char *dir)
     _exit(127);
 }
 
-/* The end of valgrind.log on one line, for error messages. */
+/* The end of valgrind.log on one line, for error messages, without the
+ * warnings about the host's L3 that valgrind prints before it takes the
+ * pinned --LL. */
 static void log_tail(const char *dir, char *buf, size_t len)
 {
     char path[PATH_MAX + 32];
-    size_t n;
+    size_t n, used = 0;
     snprintf(path, sizeof(path), "%s/valgrind.log", dir);
     char *text = bench_read_file(path, &n);
     buf[0] = '\0';
     if (!text)
         return;
-    const char *from = n > LOG_TAIL ? text + n - LOG_TAIL : text;
-    snprintf(buf, len, "%s", from);
-    for (char *p = buf; *p; p++)
-        if (*p == '\n')
-            *p = '|';
+    for (char *save = NULL, *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+        if (strstr(l, "cache found") || strstr(l, "LL cache:") || !strcmp(l, "==") ||
+            strspn(l, "=0123456789 ") == strlen(l))
+            continue;
+        if (used + strlen(l) + 3 >= len) /* keep the end: drop the oldest */
+            used = 0;
+        used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? " | " : "", l);
+    }
     free(text);
+}
+
+/* The child's own message, when it wrote one ("point 0 error create: ..."). */
+static int child_error(const char *dir, char *buf, size_t len)
+{
+    char path[PATH_MAX + 32], line[1024];
+    snprintf(path, sizeof(path), "%s/stats", dir);
+    FILE *f = fopen(path, "r");
+    int found = 0;
+    if (!f)
+        return 0;
+    while (!found && fgets(line, sizeof(line), f))
+        if (strstr(line, " error ")) {
+            line[strcspn(line, "\n")] = '\0';
+            snprintf(buf, len, "%.500s", strstr(line, " error ") + 7);
+            found = 1;
+        }
+    fclose(f);
+    return found;
 }
 
 static int run_child(struct bench_counters *c, const char *dir, volatile sig_atomic_t *stop,
@@ -249,6 +273,10 @@ static int run_child(struct bench_counters *c, const char *dir, volatile sig_ato
         return -1;
     }
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        if (child_error(dir, tail, sizeof(tail))) {
+            snprintf(err, errlen, "callgrind: the layer under valgrind: %s", tail);
+            return -1;
+        }
         log_tail(dir, tail, sizeof(tail));
         snprintf(err, errlen, "callgrind: valgrind %s %d; its log ends: %s",
                  WIFEXITED(st) ? "exited with" : "killed by signal",
