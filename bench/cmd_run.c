@@ -13,6 +13,19 @@ static const char run_epilog[] =
     "timed on fresh distinct random tokens; --cache cold (default) flushes the\n"
     "layer's parameters from the caches before every timed forward.\n"
     "roofline_frac is NA unless --probe measures this machine's roofs first.\n"
+    "--counters papi reads the hardware counters around every timed forward (NA\n"
+    "with the reason where the machine has none); callgrind re-runs the point\n"
+    "under valgrind with pinned simulated caches and counts one forward on one\n"
+    "thread (deterministic; 60-150x slower, seconds for small points); auto takes\n"
+    "papi if its instructions event counts, else callgrind for a gate-sized point\n"
+    "(params <= 1e7 and params x tokens <= 1.6e8), else none.\n"
+    "--papi-events maps counter columns to PAPI events (a '+' sums several), over\n"
+    "the defaults cycles=PAPI_TOT_CYC, instructions=PAPI_TOT_INS,\n"
+    "l1_misses=PAPI_L1_DCM, ll_misses=PAPI_L3_TCM, dram_bytes_est=the six Skylake-SP\n"
+    "memory controllers' UNC_M_CAS_COUNT:RD+WR (64 B each), task_clock_ns=\n"
+    "perf::TASK-CLOCK, page_faults=perf::PAGE-FAULTS, context_switches=\n"
+    "perf::CONTEXT-SWITCHES. 'COL=' drops a column: e.g. --papi-events\n"
+    "ll_misses=PAPI_L2_TCM,dram_bytes_est=\n"
     "Columns: reports/SCHEMA.md (or sparsebench schema).\n"
     "Knobs of an implementation: sparsebench list --verbose.\n";
 
@@ -29,9 +42,29 @@ static const struct layer_ops *find_impl(const char *impl)
     return ops;
 }
 
+/* The timed point again under callgrind; a failure is the row's error. */
+static int count_point(struct bench_counters *ctr, const struct layer_ops *ops,
+                       const struct layer_config *cfg, const struct bench_opts *bo,
+                       struct bench_row *row)
+{
+    struct bench_cg_result r;
+    size_t T = row->tokens;
+    char err[1024];
+    if (bench_callgrind_count(ctr, ops, cfg, bo->cache == BENCH_CACHE_COLD, &T, 1, &r, NULL, err,
+                              sizeof(err))) {
+        fprintf(stderr, "sparsebench run: %s\n", err);
+        bench_row_note(row, "%s", err);
+        return BENCH_EXIT_FAIL;
+    }
+    bench_callgrind_fill(&r, row);
+    fprintf(stderr, "run: callgrind took %.1f s\n", ctr->cg_seconds);
+    return 0;
+}
+
 int bench_cmd_run(int argc, char **argv)
 {
     const char *impl = NULL, *knobs = "", *cache = "cold", *counters = "none";
+    const char *papi_events = NULL;
     size_t d_model = 768, tokens = 1, batch = 1;
     unsigned scale = 1;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -51,8 +84,10 @@ int bench_cmd_run(int argc, char **argv)
         {"cache", BENCH_OPT_CHOICE, &cache, 0, 0, "cold|warm", NULL,
          "flush parameters before each timed forward (cold) or not"},
         {"rounds", BENCH_OPT_INT, &rounds, 11, 100000, NULL, "N", "timed rounds (11)"},
-        {"counters", BENCH_OPT_CHOICE, &counters, 0, 0, "none", NULL,
-         "hardware counters (only none for now)"},
+        {"counters", BENCH_OPT_CHOICE, &counters, 0, 0, BENCH_COUNTER_CHOICES, NULL,
+         "what fills the counter columns (none)"},
+        {"papi-events", BENCH_OPT_STR, &papi_events, 0, 0, NULL, "COL=EV[+EV],...",
+         "PAPI events per counter column, over the defaults (below)"},
         {"probe", BENCH_OPT_FLAG, &probe, 0, 0, NULL, NULL,
          "measure this machine's roofs first (a few seconds) to fill roofline_frac"},
     };
@@ -87,15 +122,25 @@ int bench_cmd_run(int argc, char **argv)
     }
     struct layer_config cfg = {
         .d_model = d_model, .scale = scale, .seed = seed, .threads = threads, .knobs = knobs};
+    struct bench_counters ctr;
+    if (bench_counters_open(&ctr, counters, papi_events,
+                            bench_counters_gate_sized(d_model, scale, batch * tokens), "run", err,
+                            sizeof(err)))
+        bench_usage_error("run", "%s", err);
+    bo.hooks = bench_counters_hooks(&ctr);
     struct bench_row row;
     int rc = bench_run_point(ops, &cfg, batch, tokens, &bo, &row, err, sizeof(err));
     if (rc == LAYER_EKNOB || rc == LAYER_EINVAL || rc == LAYER_EUNSUPPORTED ||
         rc == LAYER_ETOOBIG) {
         fprintf(stderr, "sparsebench run: %s\n", err);
+        bench_counters_close(&ctr);
         return BENCH_EXIT_USAGE;
     }
+    if (rc == 0 && ctr.mode == BENCH_COUNTERS_CALLGRIND)
+        rc = count_point(&ctr, ops, &cfg, &bo, &row);
     bench_csv_write_header(stdout);
     bench_csv_write_row(stdout, &row);
     bench_row_summary(stderr, &row);
+    bench_counters_close(&ctr);
     return rc ? BENCH_EXIT_FAIL : 0;
 }

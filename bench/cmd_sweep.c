@@ -39,11 +39,17 @@ static const char sweep_epilog[] =
     "  scale   = 1                       settings; [impl:knob=v,...] adds a slot\n"
     "  [fff:preset=1x11]\n"
     "  label   = fff-1x11                the name in the slot column\n"
-    "Global keys: impls repeats cache seed; global or per slot: d_model scale batch\n"
+    "Global keys: impls repeats cache seed counters; global or per slot: d_model scale batch\n"
     "seq_len threads rounds (>= 11) round_ms (>= 1) check_tokens; per slot: label.\n"
     "The sweep is each slot's Cartesian product; configurations a layer does not\n"
     "support become status=skipped rows, with the reason on stderr. 'impls = all'\n"
     "leaves out layers whose summary says \"weak baseline\" (name them to run them).\n\n"
+    "counters = auto|papi|callgrind|none (or --counters): papi reads hardware\n"
+    "counters around every timed forward; callgrind counts one forward per point\n"
+    "under valgrind (one valgrind run per layer, 60-150x slower: gate-sized\n"
+    "sweeps only); auto takes papi where its instructions event counts, else\n"
+    "callgrind when every point is gate-sized (params <= 1e7, params x tokens\n"
+    "<= 1.6e8), else none, and says why.\n\n"
     "Output: reports/<run-id>/ (or --out DIR): results.csv (one row per point,\n"
     "columns in reports/SCHEMA.md), meta.csv, sweep.sweep, *.png; reports/latest\n"
     "points at the newest default-located run. A progress line is drawn when\n"
@@ -67,8 +73,10 @@ static void parse_flags(struct bench_sweep_run *s, int argc, char **argv)
          "override the file's cache mode (default cold)"},
         {"threads", BENCH_OPT_INT, &s->threads, 1, BENCH_MAX_THREADS, NULL, "N",
          "override every slot's thread list"},
-        {"counters", BENCH_OPT_CHOICE, &s->counters, 0, 0, "none", NULL,
-         "hardware counters (only none for now)"},
+        {"counters", BENCH_OPT_CHOICE, &s->counters, 0, 0, BENCH_COUNTER_CHOICES, NULL,
+         "counter columns (overrides the file's counters =; default none)"},
+        {"papi-events", BENCH_OPT_STR, &s->papi_events, 0, 0, NULL, "COL=EV[+EV],...",
+         "PAPI events per counter column, over the defaults (sparsebench run --help)"},
         {"filter", BENCH_OPT_STR, &s->filter, 0, 0, NULL, "GLOB",
          "run only the slots whose label matches (fnmatch)"},
         {"dry-run", BENCH_OPT_FLAG, &s->dry_run, 0, 0, NULL, NULL,
@@ -251,6 +259,48 @@ static int group_failed(struct bench_sweep_run *s, size_t lo, size_t hi, int rc,
     return 0;
 }
 
+/* The group's points still to run, counted under callgrind before they
+ * are timed: res[i - lo] for point i; 0 when every one was counted. */
+static int count_group(struct bench_sweep_run *s, size_t lo, size_t hi,
+                       const struct layer_config *cfg, struct bench_cg_result *res,
+                       struct bench_progress *pr)
+{
+    size_t *tokens = calloc(hi - lo, sizeof(*tokens)), n = 0, *at = calloc(hi - lo, sizeof(*at));
+    struct bench_cg_result *got = calloc(hi - lo, sizeof(*got));
+    char err[1024];
+    double t0 = bench_now();
+    int rc = -1;
+    if (!tokens || !at || !got) {
+        snprintf(err, sizeof(err), "callgrind: out of memory");
+        goto out_report;
+    }
+    for (size_t i = lo; i < hi; i++)
+        if (!s->done[i]) {
+            at[n] = i - lo;
+            tokens[n++] = s->pts[i].batch * s->pts[i].seq_len;
+        }
+    rc = bench_callgrind_count(&s->ctr, s->pts[lo].slot->ops, cfg, s->sw.cache == BENCH_CACHE_COLD,
+                               tokens, n, got, &bench_sweep_stop, err, sizeof(err));
+    for (size_t k = 0; k < n && rc == 0; k++)
+        res[at[k]] = got[k];
+out_report:
+    if (rc && !bench_sweep_stop) {
+        bench_progress_clear(pr);
+        fprintf(stderr, "sweep: %s D=%llu scale=%llu: %s\n", s->pts[lo].slot->label,
+                (unsigned long long)s->pts[lo].d_model, (unsigned long long)s->pts[lo].scale, err);
+        s->n_counter_failed++;
+    } else if (rc == 0 && s->verbose) {
+        bench_progress_clear(pr);
+        fprintf(stderr, "callgrind: %s D=%llu scale=%llu: %zu point%s counted in %.1f s\n",
+                s->pts[lo].slot->label, (unsigned long long)s->pts[lo].d_model,
+                (unsigned long long)s->pts[lo].scale, n, n == 1 ? "" : "s", bench_now() - t0);
+    }
+    free(got);
+    free(at);
+    free(tokens);
+    return rc;
+}
+
 /* Points lo..hi share one layer. Returns 0, or -1 when a row could not be written. */
 static int run_group(struct bench_sweep_run *s, size_t lo, size_t hi, struct bench_progress *pr)
 {
@@ -280,6 +330,13 @@ static int run_group(struct bench_sweep_run *s, size_t lo, size_t hi, struct ben
     bo.cache = s->sw.cache;
     bo.roofs = bench_meta_roofs(&s->meta, (int)p0->threads);
     bo.stop = &bench_sweep_stop;
+    bo.hooks = bench_counters_hooks(&s->ctr);
+    struct bench_cg_result *cg = NULL;
+    int cg_failed = 0;
+    if (s->ctr.mode == BENCH_COUNTERS_CALLGRIND) {
+        cg = calloc(hi - lo, sizeof(*cg));
+        cg_failed = !cg || count_group(s, lo, hi, &cfg, cg, pr);
+    }
     for (size_t i = lo; i < hi && !bench_sweep_stop; i++) {
         struct bench_row row;
         if (s->done[i])
@@ -290,6 +347,10 @@ static int run_group(struct bench_sweep_run *s, size_t lo, size_t hi, struct ben
         rc = bench_measure(&bl, &bo, &row, err, sizeof(err));
         if (rc == BENCH_INTERRUPTED)
             break;
+        if (cg && !cg_failed)
+            bench_callgrind_fill(&cg[i - lo], &row);
+        else if (cg_failed && !strcmp(row.status, "ok"))
+            bench_row_note(&row, "callgrind failed for this layer (see stderr)");
         bench_progress_clear(pr);
         if (rc && rc != BENCH_WRONG)
             fprintf(stderr, "sweep: error in %s T=%llu: %s\n", row.slot,
@@ -298,11 +359,13 @@ static int run_group(struct bench_sweep_run *s, size_t lo, size_t hi, struct ben
             fprintf(stderr, "sweep: WRONG %s T=%llu: %s\n", row.slot,
                     (unsigned long long)row.tokens, row.note);
         if (write_row(s, &row)) {
+            free(cg);
             bench_layer_close(&bl);
             return -1;
         }
         bench_progress_done(pr, &s->pts[i], &row);
     }
+    free(cg);
     bench_layer_close(&bl);
     return 0;
 }
@@ -330,6 +393,20 @@ static int run_points(struct bench_sweep_run *s)
 }
 
 /* ---- the command ---- */
+
+/* The flag, else the file's `counters =`, else none; auto looks at every
+ * point of the plan, so a resumed run decides the same way. */
+static void open_counters(struct bench_sweep_run *s)
+{
+    char err[1024];
+    const char *want = s->counters ? s->counters : s->sw.counters[0] ? s->sw.counters : "none";
+    int gate = 1;
+    for (size_t i = 0; i < s->npts; i++)
+        gate &= bench_counters_gate_sized(s->pts[i].d_model, s->pts[i].scale,
+                                          s->pts[i].batch * s->pts[i].seq_len);
+    if (bench_counters_open(&s->ctr, want, s->papi_events, gate, "sweep", err, sizeof(err)))
+        bench_usage_error("sweep", "%s", err);
+}
 
 /* Before the sweep starts its own work, a load average above half the
  * CPUs means other processes compete for the cores: every multi-threaded
@@ -383,7 +460,12 @@ static int finish(struct bench_sweep_run *s, const struct bench_ticks *t0, doubl
             s->ndone ? " (the rest were done before)" : "");
     printf("report: %s\n", s->dir);
     fflush(stdout);
-    if (s->n_wrong || s->n_error)
+    if (s->ctr.mode == BENCH_COUNTERS_CALLGRIND) {
+        bench_format_duration(s->ctr.cg_seconds, d, sizeof(d));
+        fprintf(stderr, "sweep: callgrind counted %zu points in %s%s\n", s->ctr.cg_points, d,
+                s->n_counter_failed ? "; some layers failed (see above)" : "");
+    }
+    if (s->n_wrong || s->n_error || s->n_counter_failed)
         rc = BENCH_EXIT_FAIL;
     return rc;
 }
@@ -404,6 +486,7 @@ int bench_cmd_sweep(int argc, char **argv)
         rc = bench_sweep_dry_run(&s);
         goto out_free;
     }
+    open_counters(&s);
     bench_sweep_stop = 0;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_int);
@@ -432,6 +515,7 @@ int bench_cmd_sweep(int argc, char **argv)
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
 out_free:
+    bench_counters_close(&s.ctr);
     bench_meta_free(&s.meta);
     free(s.done);
     free(s.pts);

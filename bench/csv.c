@@ -80,7 +80,26 @@ static const struct col cols[] = {
     F64(recall, "", "fraction of the exact top selections found; NA when exact"),
     F64(create_s, "s", "creating the layer and its input pool (shared by the points of one layer)"),
     F64(wall_s, "s", "wall time of this point: check, warm-up, flushes and rounds"),
-    STR(counter_source, 0, "", "where hardware-counter columns come from; none for now"),
+    STR(counter_source, 0, "",
+        "where the counter columns come from: none, papi (hardware/OS counters, mean per timed "
+        "forward) or callgrind (one simulated forward)"),
+    U64(counter_threads, 0, "",
+        "threads the counters saw: callgrind runs the counted forward on 1 thread; papi counts "
+        "the calling thread only"),
+    U64(instructions, 0, "",
+        "instructions of one forward (callgrind Ir; papi instructions event, mean)"),
+    U64(l1_misses, 0, "",
+        "L1 misses of one forward (callgrind I1mr + D1mr + D1mw; papi L1 data misses)"),
+    U64(ll_misses, 0, "",
+        "last-level cache misses of one forward (callgrind ILmr + DLmr + DLmw in the pinned 8 "
+        "MiB LL; papi last-level misses)"),
+    U64(dram_bytes_est, 0, "B",
+        "memory traffic of one forward: callgrind 64 x (LL misses + write-backs); papi 64 x "
+        "memory-controller CAS counts"),
+    F64(cycles, "", "papi: core cycles per forward, mean"),
+    F64(task_clock_ns, "ns", "papi: on-CPU time of the calling thread per forward, mean"),
+    F64(page_faults, "", "papi: page faults per forward, mean"),
+    F64(context_switches, "", "papi: context switches per forward, mean"),
     TXT(knobs, "", "every knob after presets and defaults (the requested ones if not created)"),
     TXT(note, "", "why the status, or a noise warning"),
 };

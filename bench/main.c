@@ -41,6 +41,8 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
+    if (!strcmp(argv[1], "_callgrind")) /* internal: what --counters=callgrind runs */
+        return bench_cmd_callgrind_child(argc - 2, argv + 2);
     for (size_t i = 0; i < NCOMMANDS; i++)
         if (!strcmp(argv[1], commands[i].name))
             return commands[i].fn(argc - 2, argv + 2);

@@ -10,7 +10,9 @@
 
 #include <csv.h>
 #include <errno.h>
+#ifdef HAVE_PAPI
 #include <papi.h>
+#endif
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +26,9 @@
 #endif
 #ifndef SB_KERNEL_FLAGS
 #define SB_KERNEL_FLAGS "unknown"
+#endif
+#ifndef SB_CG_KERNEL_FLAGS
+#define SB_CG_KERNEL_FLAGS "unknown"
 #endif
 #ifndef SB_OPENBLAS_VERSION
 #define SB_OPENBLAS_VERSION "unknown"
@@ -220,6 +225,7 @@ void bench_meta_environment(struct bench_meta *m)
 #endif
     bench_meta_set(m, "cflags_harness", "%s", SB_CFLAGS);
     bench_meta_set(m, "cflags_kernels", "%s %s", SB_CFLAGS, SB_KERNEL_FLAGS);
+    bench_meta_set(m, "cflags_kernels_callgrind", "%s", SB_CG_KERNEL_FLAGS);
     bench_meta_set(m, "build_time", "%s %s", __DATE__, __TIME__);
     bench_meta_set(m, "openblas_version", "%s", SB_OPENBLAS_VERSION);
     bench_meta_set(m, "openblas_config", "%s", openblas_get_config());
@@ -229,8 +235,12 @@ void bench_meta_environment(struct bench_meta *m)
     env = getenv("OPENBLAS_NUM_THREADS");
     bench_meta_set(m, "openblas_num_threads_env", "%s", env ? env : "");
     bench_meta_set(m, "libcsv_version", "%d.%d.%d", CSV_MAJOR, CSV_MINOR, CSV_RELEASE);
+#ifdef HAVE_PAPI
     bench_meta_set(m, "papi_version", "%d.%d.%d", PAPI_VERSION_MAJOR(PAPI_VERSION),
                    PAPI_VERSION_MINOR(PAPI_VERSION), PAPI_VERSION_REVISION(PAPI_VERSION));
+#else
+    bench_meta_set(m, "papi_version", "%s", "none (built without PAPI)");
+#endif
     bench_meta_set(m, "check_version", "%s", SB_CHECK_VERSION);
     meta_machine(m);
 }

@@ -12,6 +12,7 @@
 #include "../impls/common/common.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +72,65 @@ void bench_row_init(struct bench_row *row, const char *slot, const struct layer_
     row->roofline_frac = row->max_abs_err = row->recall = NAN;
     row->create_s = row->wall_s = NAN;
     snprintf(row->counter_source, sizeof(row->counter_source), "none");
+    row->counter_threads = row->instructions = row->l1_misses = row->ll_misses = BENCH_NA;
+    row->dram_bytes_est = BENCH_NA;
+    row->cycles = row->task_clock_ns = row->page_faults = row->context_switches = NAN;
+}
+
+void bench_row_note(struct bench_row *row, const char *fmt, ...)
+{
+    size_t used = strlen(row->note);
+    va_list ap;
+    if (used + 3 >= sizeof(row->note))
+        return;
+    if (used) {
+        memcpy(row->note + used, "; ", 3);
+        used += 2;
+    }
+    va_start(ap, fmt);
+    vsnprintf(row->note + used, sizeof(row->note) - used, fmt, ap);
+    va_end(ap);
+    for (char *c = row->note; *c; c++) /* one physical line per row */
+        if (*c == '\n' || *c == '\r')
+            *c = ' ';
+}
+
+/* "123" or "NA" */
+static const char *count_str(uint64_t v, char *buf, size_t len)
+{
+    if (v == BENCH_NA)
+        snprintf(buf, len, "NA");
+    else
+        snprintf(buf, len, "%llu", (unsigned long long)v);
+    return buf;
+}
+
+static const char *real_str(double v, char *buf, size_t len)
+{
+    if (isfinite(v))
+        snprintf(buf, len, "%.4g", v);
+    else
+        snprintf(buf, len, "NA");
+    return buf;
+}
+
+static void counters_summary(FILE *f, const struct bench_row *r)
+{
+    char a[32], b[32], c[32], d[32];
+    fprintf(f,
+            "  %s counters (%llu thread): instructions %s, l1_misses %s, ll_misses %s, "
+            "dram_bytes_est %s",
+            r->counter_source, (unsigned long long)r->counter_threads,
+            count_str(r->instructions, a, sizeof(a)), count_str(r->l1_misses, b, sizeof(b)),
+            count_str(r->ll_misses, c, sizeof(c)), count_str(r->dram_bytes_est, d, sizeof(d)));
+    if (r->dram_bytes_est != BENCH_NA && r->bytes != BENCH_NA && r->bytes > 0)
+        fprintf(f, " (%.3f x bytes)", (double)r->dram_bytes_est / (double)r->bytes);
+    if (!strcmp(r->counter_source, "papi"))
+        fprintf(f, ", cycles %s, task_clock_ns %s, page_faults %s, context_switches %s",
+                real_str(r->cycles, a, sizeof(a)), real_str(r->task_clock_ns, b, sizeof(b)),
+                real_str(r->page_faults, c, sizeof(c)),
+                real_str(r->context_switches, d, sizeof(d)));
+    fprintf(f, "\n");
 }
 
 void bench_row_summary(FILE *f, const struct bench_row *r)
@@ -87,6 +147,8 @@ void bench_row_summary(FILE *f, const struct bench_row *r)
         fprintf(f, "%s d=%llu scale=%llu T=%llu: status %s: %s\n", r->slot,
                 (unsigned long long)r->d_model, (unsigned long long)r->scale,
                 (unsigned long long)r->tokens, r->status, r->note);
+    if (strcmp(r->counter_source, "none"))
+        counters_summary(f, r);
 }
 
 int bench_layer_open(struct bench_layer *bl, const struct layer_ops *ops,
@@ -186,11 +248,13 @@ out_free:
 }
 
 /* One forward, timed alone; the cache flush and the counter hooks happen
- * outside the clock. */
+ * outside the clock, and the hooks see only the forwards that are timed
+ * (counted), not the warm-up. */
 static double timed_forward(struct layer *l, const struct layer_info *info,
-                            const struct bench_opts *opts, const float *x, float *y, size_t T)
+                            const struct bench_opts *opts, const float *x, float *y, size_t T,
+                            int counted)
 {
-    const struct bench_hooks *h = opts->hooks;
+    const struct bench_hooks *h = counted ? opts->hooks : NULL;
     struct layer_stats st;
     if (opts->cache == BENCH_CACHE_COLD)
         bench_cache_evict(info);
@@ -240,7 +304,7 @@ static int time_point(struct bench_layer *bl, size_t T, const struct bench_opts 
         goto out_free;
     bench_cache_touch(&bl->info);
     for (int i = 0; i < WARMUP_CALLS; i++)
-        timed_forward(l, &bl->info, opts, bench_tokens_window(&bl->tk, call++, T), y, T);
+        timed_forward(l, &bl->info, opts, bench_tokens_window(&bl->tk, call++, T), y, T, 0);
     row->iters_per_round = 0;
     for (int r = 0; r < opts->min_rounds; r++) {
         double total = 0;
@@ -251,15 +315,13 @@ static int time_point(struct bench_layer *bl, size_t T, const struct bench_opts 
                 goto out_free;
             }
             total +=
-                timed_forward(l, &bl->info, opts, bench_tokens_window(&bl->tk, call++, T), y, T);
+                timed_forward(l, &bl->info, opts, bench_tokens_window(&bl->tk, call++, T), y, T, 1);
             iters++;
         }
         rounds[r] = total / (double)iters;
         if (iters > row->iters_per_round)
             row->iters_per_round = iters;
     }
-    if (h && h->point_end)
-        h->point_end(h->ctx, row);
     struct bench_stats s;
     bench_stats_compute(rounds, (size_t)opts->min_rounds, &s);
     row->rounds = (uint64_t)opts->min_rounds;
@@ -272,6 +334,8 @@ static int time_point(struct bench_layer *bl, size_t T, const struct bench_opts 
         snprintf(row->note, sizeof(row->note), "noisy: err%% %.1f >= %.0f", s.err_pct,
                  NOISY_ERR_PCT);
     derive(row, &opts->roofs);
+    if (h && h->point_end)
+        h->point_end(h->ctx, row);
 out_free:
     common_free(y);
     free(rounds);

@@ -261,7 +261,7 @@ void bench_sweep_meta_start(struct bench_sweep_run *s, int argc, char **argv)
     bench_meta_set(&s->meta, "command", "%s", buf);
     bench_meta_set(&s->meta, "sessions", "%d", n);
     bench_meta_set(&s->meta, "cache", "%s", s->sw.cache == BENCH_CACHE_WARM ? "warm" : "cold");
-    bench_meta_set(&s->meta, "counters", "%s", "none");
+    bench_counters_meta(&s->ctr, &s->meta);
     bench_meta_set(&s->meta, "threads_flag", "%d", s->threads);
     meta_threads(s);
     bench_meta_set(&s->meta, "cache_flag", "%s", s->cache ? s->cache : "");
@@ -307,6 +307,7 @@ void bench_sweep_meta_end(struct bench_sweep_run *s, const struct bench_ticks *t
     loadavg(buf, sizeof(buf));
     bench_meta_set(&s->meta, "loadavg_end", "%s", buf);
     bench_meta_set(&s->meta, "points_done", "%zu", s->ndone + s->written);
+    bench_counters_meta(&s->ctr, &s->meta);
     bench_meta_set(&s->meta, "status", "%s", status);
 }
 

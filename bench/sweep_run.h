@@ -18,7 +18,7 @@ extern volatile sig_atomic_t bench_sweep_stop;
 /* One sweep run: its flags, the plan, and the files it writes. */
 struct bench_sweep_run {
     /* flags */
-    const char *file, *out, *cache, *counters, *estimate_from, *filter;
+    const char *file, *out, *cache, *counters, *papi_events, *estimate_from, *filter;
     int resume, threads, dry_run, no_probe, no_plot, verbose;
     /* the plan */
     struct bench_sweep sw;
@@ -37,6 +37,8 @@ struct bench_sweep_run {
     int argc;
     char **argv;
     char last_skip[BENCH_NOTE_LEN];
+    struct bench_counters ctr; /* what fills the counter columns */
+    size_t n_counter_failed;   /* groups whose callgrind run failed */
 };
 
 /* The layer configuration of a point (max_tokens: the point's own tokens). */

@@ -42,6 +42,7 @@ enum key_id {
     K_SEED,
     K_CHECK_TOKENS,
     K_LABEL,
+    K_COUNTERS,
     NKEYS
 };
 
@@ -72,6 +73,7 @@ static const struct key_def keys[NKEYS] = {
     [K_CHECK_TOKENS] = {"check_tokens", KIND_INT, SCOPE_BOTH, 1, 1024, NULL},
     [K_LABEL] = {"label", KIND_LABEL, SCOPE_SLOT, 0, 0,
                  "a name of at most 63 characters without spaces, commas, quotes or '#'"},
+    [K_COUNTERS] = {"counters", KIND_CHOICE, SCOPE_GLOBAL, 0, 0, BENCH_COUNTER_CHOICES},
 };
 
 /* The settings of one scope: the globals, or one [slot] section. */
@@ -79,7 +81,8 @@ struct scope {
     int line[NKEYS]; /* where each key was set; 0 = not set here */
     struct bench_list list[NKEYS];
     double num[NKEYS];
-    char str[BENCH_NAME_LEN]; /* cache or label */
+    char str[BENCH_NAME_LEN]; /* label */
+    char choice[NKEYS][16];   /* cache, counters */
 };
 
 struct parser {
@@ -231,6 +234,19 @@ static int parse_number(struct parser *ps, const struct key_def *k, const char *
         return fail(ps, "key '%s': %s is out of range; allowed %g..%g", k->name, val, k->min,
                     k->max);
     *out = v;
+    return 0;
+}
+
+/* val is one of the '|'-separated words of allowed. */
+static int choice_ok(const char *allowed, const char *val)
+{
+    size_t n = strlen(val);
+    for (const char *p = allowed; *p;) {
+        size_t len = strcspn(p, "|");
+        if (len == n && !strncmp(p, val, n))
+            return 1;
+        p += len + (p[len] == '|');
+    }
     return 0;
 }
 
@@ -397,9 +413,9 @@ static int parse_setting(struct parser *ps, char *line)
     case KIND_REAL:
         return parse_number(ps, kd, val, &sc->num[k]);
     case KIND_CHOICE:
-        if (strcmp(val, "cold") && strcmp(val, "warm"))
+        if (!choice_ok(kd->allowed, val))
             return fail(ps, "key '%s': '%s' is not allowed; allowed: %s", name, val, kd->allowed);
-        snprintf(sc->str, sizeof(sc->str), "%s", val);
+        snprintf(sc->choice[k], sizeof(sc->choice[k]), "%s", val);
         return 0;
     case KIND_LABEL:
         if (!label_ok(val))
@@ -454,7 +470,10 @@ static int resolve(struct parser *ps)
     }
     sw->repeats = (unsigned)pick_num(NULL, g, K_REPEATS, 1);
     sw->seed = (uint64_t)pick_num(NULL, g, K_SEED, 1);
-    sw->cache = g->line[K_CACHE] && !strcmp(g->str, "warm") ? BENCH_CACHE_WARM : BENCH_CACHE_COLD;
+    sw->cache = g->line[K_CACHE] && !strcmp(g->choice[K_CACHE], "warm") ? BENCH_CACHE_WARM
+                                                                        : BENCH_CACHE_COLD;
+    snprintf(sw->counters, sizeof(sw->counters), "%s",
+             g->line[K_COUNTERS] ? g->choice[K_COUNTERS] : "");
     for (size_t i = 0; i < sw->n_slots; i++) {
         struct bench_slot *sl = &sw->slots[i];
         const struct scope *sec =
