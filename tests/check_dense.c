@@ -80,18 +80,18 @@ END_TEST
 
 START_TEST(test_dense_threads_agree)
 {
-    const size_t D = 96, T = 33;
-    const struct layer_ops *ops = layer_find("dense");
-    float *x = tu_tokens(T, D, 4), *y1 = tu_zeros(T * D), *y2 = tu_zeros(T * D);
-    struct layer *l1, *l2;
-    struct layer_config c1 = {D, 1, 5, 1, T, ""}, c2 = {D, 1, 5, 2, T, ""};
-    char err[256];
+    const size_t D = 96;
+    const size_t counts[] = {1, 4, 33};
+    struct layer *l1 = tu_create_threads("dense", D, 1, "", 5, 33, 1);
+    struct layer *l2 = tu_create_threads("dense", D, 1, "", 5, 33, 2);
+    float *x = tu_tokens(33, D, 4), *y1 = tu_zeros(33 * D), *y2 = tu_zeros(33 * D);
     struct layer_stats st;
-    ck_assert_int_eq(layer_create(ops, &c1, &l1, err, sizeof(err)), 0);
-    ck_assert_int_eq(layer_create(ops, &c2, &l2, err, sizeof(err)), 0);
-    ck_assert_int_eq(l1->ops->forward(l1, x, y1, T, &st), 0);
-    ck_assert_int_eq(l2->ops->forward(l2, x, y2, T, &st), 0);
-    ck_assert_double_le(tu_max_abs_diff(y1, y2, T * D), 1e-5);
+    for (int k = 0; k < 3; k++) {
+        size_t T = counts[k];
+        ck_assert_int_eq(l1->ops->forward(l1, x, y1, T, &st), 0);
+        ck_assert_int_eq(l2->ops->forward(l2, x, y2, T, &st), 0);
+        ck_assert_msg(tu_max_abs_diff(y1, y2, T * D) <= 1e-5, "T=%zu: threads disagree", T);
+    }
     layer_destroy(l1);
     layer_destroy(l2);
     free(x);

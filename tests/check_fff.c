@@ -36,12 +36,7 @@ static const struct shape shapes[] = {
 
 static struct layer *create(const char *impl, const struct shape *s, int threads, size_t max_t)
 {
-    struct layer_config cfg = {s->d, s->scale, 42, threads, max_t, s->knobs};
-    struct layer *l = NULL;
-    char err[512] = "";
-    int rc = layer_create(layer_find(impl), &cfg, &l, err, sizeof(err));
-    ck_assert_msg(rc == 0, "create %s: %s", impl, err);
-    return l;
+    return tu_create_threads(impl, s->d, s->scale, s->knobs, 42, max_t, threads);
 }
 
 static double rel_err(const float *y, const float *ref, size_t n)

@@ -29,12 +29,7 @@ static const struct {
 static struct layer *create_threads(const char *knobs, size_t d, unsigned scale, uint64_t seed,
                                     int threads, size_t max_tokens)
 {
-    struct layer_config cfg = {d, scale, seed, threads, max_tokens, knobs};
-    struct layer *l = NULL;
-    char err[512] = "";
-    int rc = layer_create(layer_find("moe"), &cfg, &l, err, sizeof(err));
-    ck_assert_msg(rc == 0, "create moe knobs '%s' threads %d: %s", knobs, threads, err);
-    return l;
+    return tu_create_threads("moe", d, scale, knobs, seed, max_tokens, threads);
 }
 
 /* Tolerance 1e-5 relative: BLAS and the plain loops sum in different orders

@@ -39,12 +39,7 @@ static const struct pkm_case cases[] = {
 
 static struct layer *create_threads(const struct pkm_case *c, size_t max_tokens, uint64_t seed)
 {
-    struct layer_config cfg = {c->d_model, c->scale, seed, c->threads, max_tokens, c->knobs};
-    struct layer *l = NULL;
-    char err[512] = "";
-    int rc = layer_create(&pkm_ops, &cfg, &l, err, sizeof(err));
-    ck_assert_msg(rc == 0, "create pkm '%s' failed: %s", c->knobs, err);
-    return l;
+    return tu_create_threads("pkm", c->d_model, c->scale, c->knobs, seed, max_tokens, c->threads);
 }
 
 /* The k picks of one (token, head), by index. */

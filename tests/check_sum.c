@@ -22,12 +22,7 @@ static const size_t token_counts[] = {1, 5, 16};
 
 static struct layer *create(const char *impl, const char *knobs, int threads, size_t T)
 {
-    struct layer_config cfg = {D, 4, 11, threads, T, knobs};
-    struct layer *l = NULL;
-    char err[512] = "";
-    int rc = layer_create(layer_find(impl), &cfg, &l, err, sizeof(err));
-    ck_assert_msg(rc == 0, "%s '%s': %s", impl, knobs, err);
-    return l;
+    return tu_create_threads(impl, D, 4, knobs, 11, T, threads);
 }
 
 START_TEST(test_sum_equals_parts)

@@ -6,19 +6,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-struct layer *tu_create(const char *impl, size_t d_model, unsigned scale, const char *knobs,
-                        uint64_t seed, size_t max_tokens)
+struct layer *tu_create_threads(const char *impl, size_t d_model, unsigned scale, const char *knobs,
+                                uint64_t seed, size_t max_tokens, int threads)
 {
     const struct layer_ops *ops = layer_find(impl);
     ck_assert_msg(ops != NULL, "layer '%s' is not registered", impl);
-    struct layer_config cfg = {d_model, scale, seed, 1, max_tokens, knobs};
+    struct layer_config cfg = {d_model, scale, seed, threads, max_tokens, knobs};
     struct layer *l = NULL;
     char err[512] = "";
     int rc = layer_create(ops, &cfg, &l, err, sizeof(err));
-    ck_assert_msg(rc == 0, "create %s (d=%zu scale=%u knobs='%s') failed: %s (%s)", impl, d_model,
-                  scale, knobs ? knobs : "", layer_strerror(rc), err);
+    ck_assert_msg(rc == 0, "create %s (d=%zu scale=%u threads=%d knobs='%s') failed: %s (%s)", impl,
+                  d_model, scale, threads, knobs ? knobs : "", layer_strerror(rc), err);
     ck_assert_ptr_nonnull(l);
     return l;
+}
+
+struct layer *tu_create(const char *impl, size_t d_model, unsigned scale, const char *knobs,
+                        uint64_t seed, size_t max_tokens)
+{
+    return tu_create_threads(impl, d_model, scale, knobs, seed, max_tokens, 1);
 }
 
 int tu_create_fails(const char *impl, size_t d_model, unsigned scale, const char *knobs, char *err,

@@ -11,6 +11,9 @@
 /* Create a registered layer or fail the test with the layer's message. */
 struct layer *tu_create(const char *impl, size_t d_model, unsigned scale, const char *knobs,
                         uint64_t seed, size_t max_tokens);
+/* The same with a thread budget (tu_create uses 1). */
+struct layer *tu_create_threads(const char *impl, size_t d_model, unsigned scale, const char *knobs,
+                                uint64_t seed, size_t max_tokens, int threads);
 
 /* Create expecting failure; returns the code, message in err. */
 int tu_create_fails(const char *impl, size_t d_model, unsigned scale, const char *knobs, char *err,
