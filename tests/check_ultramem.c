@@ -1,13 +1,16 @@
 /* check_ultramem.c - impls/ultramem against its plain-loop references: the
  * filtered reference (forward_ref), the exact filter-free top-m
  * (ultramem_forward_exact), recall, the merged variant, exact stats,
- * determinism by seed, the SVD and top-k helpers, and knob refusal.
+ * determinism by seed, the SVD and top-k helpers, knob refusal, and the
+ * near-tie guard (ultramem.h, "Near ties") under stress and on constructed
+ * exact and near ties.
  *
  * Tolerances: outputs are compared relative to max(1, max |y_ref|) at 1e-4,
  * the harness's own check; forward and reference sum the same products in
  * different orders (sgemm vs loops), a few ulp per dot product. Selections
- * are compared exactly: a flip would need two scores within a few ulp, which
- * these fixed seeds do not produce.
+ * are compared exactly: the near-tie guard makes forward pick what
+ * forward_ref picks even where two scores are a few ulp apart, and a head it
+ * recomputes gets forward_ref's per-core scores to the bit.
  */
 #include "test_util.h"
 #include "../impls/ultramem/ultramem.h"
@@ -226,6 +229,20 @@ static uint64_t forward_units(const struct ultramem *u, size_t T)
     return n;
 }
 
+/* Multiply-adds of a forward over T tokens with filter=top, near ties
+ * aside: the query and key scores; per head the rank-1 filter, the ms^2
+ * candidate totals (r^2 per kept row, r per pair), the near-tie bound (r
+ * per kept row and column) and the m winners' per-core scores; the gather
+ * and, unmerged, the projection. */
+static uint64_t expected_macs(const struct ultramem *u, uint64_t T)
+{
+    uint64_t D = u->D, Dk = u->Dk, Dv = u->Dv, H = u->H, np = u->np, r = u->r, h = u->h;
+    uint64_t m = u->m, ms = u->ms, E = u->E;
+    uint64_t per_head = 2 * np * r + ms * r * r + ms * ms * r + 2 * ms * r + m * h * (r * r + r);
+    uint64_t macs = T * (2 * Dk * D + 2 * H * np * r * Dk) + T * H * per_head;
+    return macs + (u->merged ? T * H * m * h * D : T * H * m * Dv + T * E * Dv * D);
+}
+
 /* T = 130: tokens share rows, so units_touched < T H m. */
 START_TEST(test_stats_exact)
 {
@@ -238,18 +255,14 @@ START_TEST(test_stats_exact)
         ck_assert_uint_eq(u->Dk, Dk);
         ck_assert_uint_eq(u->Dv, Dv);
         ck_assert_uint_eq(u->np, np);
+        ck_assert_uint_eq(u->m, m);
+        ck_assert_uint_eq(u->ms, ms);
         tu_forward_vs_ref(l, D, T, 31, &st);
-        uint64_t per_head = 2 * np * r + ms * r * r + ms * ms * r + m * h * (r * r + r);
-        uint64_t macs = T * (2 * Dk * D + 2 * H * np * r * Dk) + T * H * per_head;
         uint64_t dense =
             2 * H * np * r * Dk + 2 * Dk * D + Dk + h * H * r * r + H * r * r + 2 * H * r;
-        if (merged) {
-            macs += T * H * m * h * D;
-        } else {
-            macs += T * H * m * Dv + T * E * Dv * D;
+        if (!merged)
             dense += D * E * Dv;
-        }
-        ck_assert_uint_eq(st.flops, 2 * macs);
+        ck_assert_uint_eq(st.flops, 2 * (expected_macs(u, T) + u->last_tie_macs));
         ck_assert_uint_eq(st.dense_bytes, 4 * dense);
         ck_assert_uint_eq(st.units_total, merged ? E * 64 * 64 : 64 * 64);
         ck_assert_uint_eq(st.units_touched, forward_units(u, T));
@@ -440,6 +453,160 @@ START_TEST(test_topk_set)
 }
 END_TEST
 
+/* ---- near ties ---- */
+
+/* forward on T tokens, then forward_ref one token at a time: every (token,
+ * head) must keep the same values and every token's y agree within 1e-4.
+ * With scores set, every head must have been recomputed and hold
+ * forward_ref's per-core scores to the bit. Returns the heads forward
+ * recomputed. */
+static uint64_t check_against_ref(struct layer *l, const float *x, size_t T, int scores,
+                                  const char *what)
+{
+    struct ultramem *u = (struct ultramem *)l;
+    size_t D = u->D, H = u->H, m = u->m, h = u->h, hm = H * m;
+    float *y = tu_zeros(T * D), *yr = tu_zeros(D);
+    uint32_t *got = calloc(m, sizeof(*got)), *want = calloc(m, sizeof(*want));
+    struct layer_stats st;
+    ck_assert_int_eq(l->ops->forward(l, x, y, T, &st), 0);
+    uint64_t n_exact = u->last_exact;
+    if (scores)
+        ck_assert_uint_eq(n_exact, T * H);
+    for (size_t t = 0; t < T; t++) {
+        ck_assert_int_eq(l->ops->forward_ref(l, x + t * D, yr, 1), 0);
+        for (size_t hd = 0; hd < H; hd++) {
+            const uint32_t *sel = u->sel + t * hm + hd * m, *ref = u->ref.vidx + hd * m;
+            memcpy(got, sel, m * sizeof(*got));
+            memcpy(want, ref, m * sizeof(*want));
+            qsort(got, m, sizeof(*got), cmp_u32);
+            qsort(want, m, sizeof(*want), cmp_u32);
+            ck_assert_msg(memcmp(got, want, m * sizeof(*got)) == 0,
+                          "%s: token %zu head %zu: forward kept other values than forward_ref",
+                          what, t, hd);
+            for (size_t k = 0; scores && k < m; k++) {
+                size_t j = 0;
+                while (ref[j] != sel[k])
+                    j++;
+                const float *fs = u->sel_score + (t * hm + hd * m + k) * h;
+                const float *rs = u->ref.score + (hd * m + j) * h;
+                ck_assert_msg(memcmp(fs, rs, h * sizeof(float)) == 0,
+                              "%s: token %zu head %zu value %u: recomputed score %.9g, "
+                              "forward_ref's %.9g",
+                              what, t, hd, sel[k], fs[0], rs[0]);
+            }
+        }
+        double err = rel_diff(y + t * D, yr, D);
+        ck_assert_msg(err <= 1e-4, "%s: token %zu: relative error %.3g", what, t, err);
+    }
+    free(y);
+    free(yr);
+    free(got);
+    free(want);
+    return n_exact;
+}
+
+/* Near copies: key i of every head's given side becomes key (i mod groups)
+ * scaled by 1 + (i / groups) 2^-22, so each group's keys score a few ulp
+ * apart, below the two paths' rounding differences, and near ties crowd
+ * every boundary. */
+static void near_copies(struct ultramem *u, int side, size_t groups)
+{
+    size_t vec = u->r * u->Dk;
+    for (size_t hd = 0; hd < u->H; hd++) {
+        float *keys = u->keys + ((size_t)side * u->H + hd) * u->np * vec;
+        for (size_t i = groups; i < u->np; i++)
+            for (size_t e = 0; e < vec; e++)
+                keys[i * vec + e] =
+                    keys[(i % groups) * vec + e] * (1 + (float)(i / groups) * 0x1p-22f);
+    }
+    ultramem_init_tie_bounds(u);
+}
+
+/* 2,000 token-heads of random tokens on random keys, then 500 on near
+ * copies (where, without the guard, forward and forward_ref disagree on
+ * most heads): 24 groups per side put the row and column boundaries inside
+ * groups and crowd the top-m with near-equal totals; then 2 groups of rows
+ * make the kept rows 80 of 128 near copies that hold the best pairs, so the
+ * recomputation keeps other rows than the fast pass. Both filters. */
+#define STRESS_SIZE "n_keys=128,topm=80" /* D = 256: Dk 64, n' = 256, 6,400 candidates */
+
+START_TEST(test_stress_matches_ref)
+{
+    const size_t T = 1000, T_copies = 250, D = 256;
+    const char *knobs = _i ? STRESS_SIZE ",filter=signed" : STRESS_SIZE;
+    float *x = tu_tokens(T, D, 41);
+    struct layer *l = tu_create("ultramem", D, 4, knobs, 6, T);
+    struct ultramem *u = (struct ultramem *)l;
+    uint64_t n[3];
+    n[0] = check_against_ref(l, x, T, 0, "random keys");
+    near_copies(u, 0, 24);
+    near_copies(u, 1, 24);
+    n[1] = check_against_ref(l, x, T_copies, 0, "near copies, 24 groups");
+    near_copies(u, 0, 2);
+    n[2] = check_against_ref(l, x, T_copies, 0, "near copies, 2 row groups");
+    fprintf(stderr,
+            "ultramem %s: recomputed %llu of %zu token-heads (random keys), %llu and %llu of "
+            "%zu (near copies)\n",
+            knobs, (unsigned long long)n[0], T * u->H, (unsigned long long)n[1],
+            (unsigned long long)n[2], T_copies * u->H);
+    ck_assert_uint_gt(n[1], T_copies * u->H / 10);
+    ck_assert_uint_gt(n[2], T_copies * u->H / 10);
+    layer_destroy(l);
+    free(x);
+}
+END_TEST
+
+/* The 227m preset's retrieval (D 768, Dk 192, n' 1616, m 80), with a small
+ * value table so the test stays light: 200 token-heads. */
+START_TEST(test_stress_227m_like)
+{
+    const size_t T = 100, D = 768;
+    float *x = tu_tokens(T, D, 43);
+    struct layer *l = tu_create("ultramem", D, 12, "preset=227m,value_dim=8", 8, T);
+    uint64_t n = check_against_ref(l, x, T, 0, "227m-like");
+    fprintf(stderr, "ultramem 227m-like: %llu of %zu token-heads recomputed\n",
+            (unsigned long long)n, 2 * T);
+    layer_destroy(l);
+    free(x);
+}
+END_TEST
+
+/* Exact ties, built in: identical keys on one side of every head. _i = 0:
+ * every column alike and m > n', so every row and column is kept and each
+ * row's totals tie across all columns: the m-th total ties the (m+1)-th.
+ * _i = 1: every row alike and m < n': the rank-1 row scores all tie at the
+ * row boundary (and the totals across rows). Every head must be recomputed
+ * and end with forward_ref's values and per-core scores, its work counted
+ * in the flops. */
+START_TEST(test_exact_ties)
+{
+    const size_t T = 8, D = 64;
+    const char *knobs = _i ? "n_keys=32,topm=16" : "n_keys=16,expand=1,topm=100";
+    float *x = tu_tokens(T, D, 45);
+    struct layer *l = tu_create("ultramem", D, 4, knobs, 9, T);
+    struct ultramem *u = (struct ultramem *)l;
+    size_t vec = u->r * u->Dk, side = _i ? 0 : 1;
+    struct layer_stats st;
+    ck_assert(_i ? u->ms < u->np : u->ms == u->np && u->m % u->np != 0);
+    for (size_t hd = 0; hd < u->H; hd++) {
+        float *keys = u->keys + (side * u->H + hd) * u->np * vec;
+        for (size_t i = 1; i < u->np; i++)
+            memcpy(keys + i * vec, keys, vec * sizeof(float));
+    }
+    ultramem_init_tie_bounds(u);
+    check_against_ref(l, x, T, 1, _i ? "identical rows" : "identical columns");
+    float *y = tu_zeros(T * D);
+    ck_assert_int_eq(l->ops->forward(l, x, y, T, &st), 0);
+    /* at least the reference's query per recomputed head, and nothing
+     * uncounted beside the fast pass */
+    ck_assert_uint_ge(u->last_tie_macs, u->last_exact * 2 * u->Dk * u->D);
+    ck_assert_uint_eq(st.flops, 2 * (expected_macs(u, T) + u->last_tie_macs));
+    layer_destroy(l);
+    free(x);
+    free(y);
+}
+END_TEST
+
 static Suite *ultramem_suite(void)
 {
     Suite *s = suite_create("ultramem");
@@ -458,6 +625,9 @@ static Suite *ultramem_suite(void)
     tcase_add_test(tc, test_resolved_knobs);
     tcase_add_test(tc, test_svd_leading);
     tcase_add_test(tc, test_topk_set);
+    tcase_add_loop_test(tc, test_stress_matches_ref, 0, 2);
+    tcase_add_test(tc, test_stress_227m_like);
+    tcase_add_loop_test(tc, test_exact_ties, 0, 2);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -9,8 +9,10 @@
  *   scored exactly by each of the h cores (TDQKR + MCS); top-m of the summed
  *   scores; shuffle; implicit value expansion into pooled[E][Dv], each core
  *   weighting its own Dv/h slice; y = W_o flatten(pooled). No softmax.
- * The files: ultramem_init.c (weights, key LN, SVD), ultramem_score.c (the
- * retrieval), ultramem_topk.c (its top-k), ultramem_gather.c (lookup,
+ * The files: ultramem_init.c (weights, key LN, SVD, near-tie bounds),
+ * ultramem_score.c (the retrieval's query and key scores over the batch),
+ * ultramem_select.c (the per-(token, head) filter, top-m and near-tie
+ * guard), ultramem_topk.c (its top-k), ultramem_gather.c (lookup,
  * projection, stats, forward), ultramem_merged.c (the folded tables),
  * ultramem_ref.c (the plain-loop reference, the exact brute-force top-m and
  * recall).
@@ -191,7 +193,8 @@ static size_t work_bytes(const struct ultramem *u)
     size_t surv = u->np > u->max_cand ? u->np : u->max_cand;
     size_t b = 3 * u->np * f + surv * 2 * i + 16 * i + 2 * u->np + 4 * u->ms * i + 4 * u->ms +
                u->r * 2 * u->ms * f + 2 * u->ms * f + u->max_cand * (f + i) + 2 * u->H * u->m * i +
-               64 * 17; /* 17 carves, each padded to 64 bytes */
+               2 * u->Dk * f + u->np * (2 * i + f + 2) +
+               64 * 21; /* 21 carves, padded to 64 bytes */
     return (b + 63) / 64 * 64;
 }
 
@@ -250,6 +253,10 @@ static void carve_work(struct ultramem *u, struct ultramem_work *w, char *p)
     w->cand_vidx = carve(&p, u->max_cand * i);
     w->hit_row = carve(&p, u->H * u->m * i);
     w->hit_blk = carve(&p, u->H * u->m * i);
+    w->q_exact = carve(&p, 2 * u->Dk * f);
+    w->near_idx = carve(&p, 2 * u->np * i);
+    w->near_val = carve(&p, u->np * f);
+    w->exact_key = carve(&p, 2 * u->np);
 }
 
 static void carve_ref(struct ultramem *u, char *p)
@@ -277,7 +284,7 @@ static void carve_dense(struct ultramem *u)
     /* No padding between the tensors: dense_bytes is exactly their sum. */
     u->keys = p;
     p += 2 * u->H * u->np * u->r * u->Dk;
-    u->wq = p;
+    u->wq_t = p;
     p += 2 * u->Dk * u->D;
     u->q_ln = p;
     p += u->Dk;

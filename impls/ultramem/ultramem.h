@@ -8,6 +8,49 @@
  * physical value rows, E virtual blocks, r Tucker rank, h scoring cores, m
  * values kept per head, ms = min(m, np) rows (and columns) the rank-1 filter
  * keeps per side.
+ *
+ * ---- Near ties (why forward and forward_ref still pick the same values) ----
+ * forward projects the query and scores the keys with OpenBLAS and
+ * normalises the query in float; forward_ref does all three in plain loops
+ * (the LayerNorm in double). Their key scores S_row, S_col differ by a few
+ * ulp, so where two competing values are that close the two paths can keep
+ * different rows, columns or pairs (measured: one (token, head) in ~4,400
+ * at D = 768, scale 12, each changing y by far more than the harness's
+ * 1e-4). Every selection therefore takes one more than it keeps, and its
+ * boundary (last kept vs first left out) is checked against a margin
+ * relative to a Cauchy-Schwarz bound on the values:
+ *   - each query half is LN(.) w, of norm <= Q = sqrt(Dk) max |w|, so
+ *     |S[i][k]| <= Q |key_ik| and a rank-1 score is at most
+ *     B_a = Q max_i sum_k |key_ik| |u_k| (bound_rank1; v for columns);
+ *   - key scores off by e Q |key| move a pair's total S_row[i]^T (sum_c C_c)
+ *     S_col[j] by at most e B_t, B_t = max_i sum_x |S_row[i][x]| h_x +
+ *     max_j sum_y |S_col[j][y]| g_y over the kept (and window) keys of the head,
+ *     with h_x = Q sum_y |C|_xy K'_y, g_y = Q sum_x K_x |C|_xy (bound_row,
+ *     bound_col), |C| = sum_c |C_c|, K, K' the largest key norms per rank.
+ * The rigorous worst case (n u per length-n sum, ~2^-14 here) is far too
+ * loose to use; the differences behave like sums of independent roundings.
+ * Largest |forward - forward_ref| measured over 15 shapes (D 64..4096, Dk
+ * 16..1024, r 1..4, h 1..8, E 1..16, m 32..200, both filters, the 227m
+ * preset, inputs x0.01..x100; 2,000 to 100,000 token-heads each): 2^-21.3
+ * B_a for the rank-1 scores, 2^-22.3 B_t for the totals. The margins are
+ * 2^-18 B_a and 2^-20 B_t, 9.6x and 4.9x those: a boundary is in doubt when
+ * the last kept leads the first left out by at most the margin, i.e. when
+ * each of the two could be off by half of it.
+ * A row (column) boundary in doubt puts the keys within the margin of it in
+ * a window: only their status can differ in forward_ref. If no pair of a
+ * window key with the other side's kept or window keys comes within the
+ * margin of the m-th total, forward_ref's top-m is forward's whatever it
+ * keeps there. Otherwise, or when the m-th total leads the (m+1)-th by at
+ * most the margin, the (token, head) is redone with the reference's own
+ * functions (ultramem_ref_*): its query, the exact key scores of the keys
+ * that matter, the windows' choices, the exact totals of the candidates
+ * that can still win, the top-m; its selection and the winners' per-core
+ * scores are then forward_ref's to the bit (ultramem_select.c). On random
+ * tokens this happens to ~1.2% of the (token, head)s at D = 768, scale 12
+ * and ~1.0% at the 227m preset, ~310k multiply-adds each (the query is
+ * most), ~1% of the forward's time at T >= 64.
+ * Inside the kept set the two paths may list values in another order; y
+ * does not depend on it.
  */
 #ifndef SPARSEBENCH_ULTRAMEM_H
 #define SPARSEBENCH_ULTRAMEM_H
@@ -20,6 +63,7 @@
 
 #define ULTRAMEM_MAX_RANK  4 /* the paper sweeps r = 2, 3, 4 (UM1 Table 3) */
 #define ULTRAMEM_MAX_CORES 8 /* and h = 2, 4, 8 */
+#define ULTRAMEM_MAX_HEADS 2 /* the v1 code shares one query between at most 2 heads */
 
 struct ultramem_knobs {
     long heads;                       /* H; the v1 code shares one query between at most 2 heads */
@@ -52,7 +96,13 @@ struct ultramem_work {
     uint32_t *cand_vidx; /* (max_cand) their virtual indices i np + j */
     uint32_t *hit_row;   /* (H m) physical row (or folded row) of each hit */
     uint32_t *hit_blk;   /* (H m) virtual block of each hit */
+    float *q_exact;      /* (2 Dk) a near tie's query, recomputed as forward_ref does */
+    uint32_t *near_idx;  /* (2 np) a near tie's key lists (ultramem_select.c) */
+    float *near_val;     /* (np) exact rank-1 scores of a window's keys */
+    uint8_t *exact_key;  /* (2 np) rows, then columns, holding exact key scores; zeroed */
     uint64_t macs;       /* multiply-adds this worker executed in this forward */
+    uint64_t n_exact;    /* (token, head)s it recomputed for a near tie */
+    uint64_t tie_macs;   /* the part of macs near ties took (windows, recomputations) */
 };
 
 /* Reference-forward scratch: plain loops need the full score grid. */
@@ -85,7 +135,7 @@ struct ultramem {
     float *dense;       /* one block holding the tensors below */
     size_t dense_bytes; /* every byte of it is read by every forward */
     float *keys;        /* (2, H, np, r, Dk) LayerNorm applied at create; side 0 rows, 1 cols */
-    float *wq;          /* (2 Dk, D) query_proj.weight */
+    float *wq_t;        /* (D, 2 Dk) query_proj.weight, transposed (ultramem_ref_query) */
     float *q_ln;        /* (Dk) query_norm.weight, shared by both halves */
     float *cores;       /* (h, H, r, r) tucker_core[c][head] */
     float *core_sum;    /* (H, r, r) sum over the cores */
@@ -95,6 +145,13 @@ struct ultramem {
     float *folded;      /* (E N, h, D) merged only: table t holds, per core c, */
                         /* V[t mod N, slice c] W_{t div N}[slice c, :] */
     uint32_t *shuffle;  /* (E N) shuffle_index, a fixed permutation */
+
+    /* ---- near ties (see above), from the parameters ---- */
+    float bound_rank1[2][ULTRAMEM_MAX_HEADS]; /* [side][head] >= |a_i| (side 0), |b_j| (1) */
+    float bound_row[ULTRAMEM_MAX_HEADS][ULTRAMEM_MAX_RANK]; /* h_x: total bound per |S_row[i][x]| */
+    float bound_col[ULTRAMEM_MAX_HEADS][ULTRAMEM_MAX_RANK]; /* g_y: the same per |S_col[j][y]| */
+    uint64_t last_exact;    /* (token, head)s the last forward recomputed for a near tie */
+    uint64_t last_tie_macs; /* multiply-adds near ties took in it (included in its flops) */
 
     /* ---- forward scratch, sized for max_tokens ---- */
     float *q;                   /* (T, 2 Dk) */
@@ -123,6 +180,11 @@ void ultramem_init_weights(struct ultramem *u, uint64_t seed);
  * |u| = |v| = 1, sign chosen so that sum(u) >= 0. Can't fail. */
 void ultramem_svd_leading(const float *c, size_t r, float *u_out, float *v_out, float *s_out);
 
+/* u->bound_rank1, bound_row and bound_col from the query LayerNorm weight,
+ * the keys, u, v and the cores (see "Near ties"). Called by
+ * ultramem_init_weights; call again after changing any of those. */
+void ultramem_init_tie_bounds(struct ultramem *u);
+
 /* ---- ultramem_topk.c ---- */
 
 /* The positions of the k best of v[0..n) (larger value first, then smaller
@@ -132,7 +194,8 @@ void ultramem_topk_set(const float *v, size_t n, size_t k, uint32_t *pos, uint32
 
 /* ---- ultramem_score.c ---- */
 
-/* C (T, N) = A (T, K) B^T, B (N, K) row-major, as sgemv at T = 1. */
+/* C (T, N) = A (T, K) B^T, B (N, K) row-major, as sgemv at T = 1; with
+ * b_kn set, C = A B, B (K, N) row-major. */
 struct ultramem_gemm {
     size_t T, N, K;
     const float *A;
@@ -141,6 +204,7 @@ struct ultramem_gemm {
     size_t ldb;
     float *C;
     size_t ldc;
+    int b_kn;
 };
 
 /* Run n_gemm products, each split by columns of C over u's pool, every
@@ -148,10 +212,20 @@ struct ultramem_gemm {
 void ultramem_gemm_run(struct ultramem *u, const struct ultramem_gemm *g, size_t n_gemm);
 
 /* The optimized retrieval for T tokens: query projection and LayerNorm,
- * row/column key scores (sgemm, sgemv at T = 1), rank-1 filter, candidate
- * scoring and top-m, parallel over (token, head). Fills u->sel and
- * u->sel_score; adds the multiply-adds to u->work[*].macs. */
+ * row/column key scores (sgemm, sgemv at T = 1), then ultramem_select_head
+ * for every (token, head) over the pool. Fills u->sel and u->sel_score,
+ * u->last_exact and u->last_tie_macs; adds the multiply-adds to
+ * u->work[*].macs. */
 void ultramem_select_batch(struct ultramem *u, const float *x, size_t n_tokens);
+
+/* ---- ultramem_select.c ---- */
+
+/* Token t (x_t, D), head hd, on worker w, from the batch's key scores in
+ * u->sr, u->sc: the rank-1 filter, candidate scores, top-m and the winners'
+ * per-core scores into u->sel, u->sel_score; a near tie recomputes the
+ * head as forward_ref does (see "Near ties"). */
+void ultramem_select_head(struct ultramem *u, struct ultramem_work *w, const float *x_t, size_t t,
+                          size_t hd);
 
 /* ---- ultramem_gather.c ---- */
 
@@ -166,6 +240,38 @@ int ultramem_forward(struct layer *l, const float *x, float *y, size_t n_tokens,
 void ultramem_merged_fold(struct ultramem *u);
 
 /* ---- ultramem_ref.c ---- */
+
+/* Core c's own score of pair (i, j): S_row[i]^T C_c S_col[j], in this order.
+ * Both paths score their winners with it, so a pair scored from the same
+ * S_row[i], S_col[j] gets the same bits in forward and forward_ref. */
+static inline float ultramem_core_score(const float *si /* (r) */, const float *core /* (r, r) */,
+                                        const float *sj /* (r) */, size_t r)
+{
+    float s = 0;
+    for (size_t y = 0; y < r; y++) {
+        float t = 0;
+        for (size_t x = 0; x < r; x++)
+            t += si[x] * core[x * r + y];
+        s += t * sj[y];
+    }
+    return s;
+}
+
+/* The reference's arithmetic, one piece each, shared with forward's
+ * near-tie recomputation so that both produce the same bits:
+ *   ultramem_ref_query: q (2 Dk) = LN(W_q x) per half, for token x (D);
+ *   ultramem_ref_key_scores: s (np, r) = the side's query half (q) against
+ *     head hd's keys of that side (0 rows, 1 columns), for the rows listed
+ *     in rows[0..n_rows) (other rows of s untouched), all rows if NULL;
+ *   ultramem_ref_rank1: row i's rank-1 filter score s_i (r) . dir (r);
+ *   ultramem_ref_pair_score: grid total of pair (i, j), the sum over the
+ *     cores of ultramem_core_score, what the top-m ranks. */
+void ultramem_ref_query(const struct ultramem *u, const float *x, float *q);
+void ultramem_ref_key_scores(const struct ultramem *u, size_t hd, int side, const float *q,
+                             const uint32_t *rows, size_t n_rows, float *s);
+float ultramem_ref_rank1(const struct ultramem *u, const float *si, const float *dir);
+float ultramem_ref_pair_score(const struct ultramem *u, size_t hd, const float *si,
+                              const float *sj);
 
 /* layer_ops.forward_ref: the full Tucker grid by brute force, then the
  * same rank-1 filter and top-m as forward, in plain loops. */

@@ -147,7 +147,7 @@ static void gather_task(void *arg, size_t task, int worker)
 static void project_out(struct ultramem *u, float *y, size_t T)
 {
     size_t K = u->E * u->Dv;
-    struct ultramem_gemm g = {T, u->D, K, u->pooled, K, u->wo, K, y, u->D};
+    struct ultramem_gemm g = {T, u->D, K, u->pooled, K, u->wo, K, y, u->D, 0};
     ultramem_gemm_run(u, &g, 1);
 }
 
@@ -193,7 +193,8 @@ int ultramem_forward(struct layer *l, const float *x, float *y, size_t n_tokens,
     }
 
     /* flops: every multiply-add of the BLAS calls, the rank-1 filter, the
-     * candidate and per-core scores and the gather; LayerNorm and top-k
+     * candidate and per-core scores, the near-tie bound, near-tie windows and
+     * recomputations (u->last_tie_macs) and the gather; LayerNorm and top-k
      * comparisons are not multiply-adds. dense_bytes: the dense block (keys,
      * W_q, the LN weight, the cores and their derived sum, u and v) and W_o.
      * The shuffle entries read per hit (4 bytes each) are an index, not

@@ -169,17 +169,82 @@ static void init_cores(struct ultramem *u, uint64_t seed)
                              &sigma);
 }
 
+/* Largest |key| of each rank k of side `side`, head hd, into kmax (r), and
+ * the largest sum over k of |key_ik| |dir_k| over the rows i. */
+static double key_norms(const struct ultramem *u, int side, size_t hd, const float *dir,
+                        double *kmax)
+{
+    double best = 0;
+    for (size_t k = 0; k < u->r; k++)
+        kmax[k] = 0;
+    for (size_t i = 0; i < u->np; i++) {
+        double along = 0;
+        for (size_t k = 0; k < u->r; k++) {
+            const float *key =
+                u->keys + ((((size_t)side * u->H + hd) * u->np + i) * u->r + k) * u->Dk;
+            double sq = 0;
+            for (size_t d = 0; d < u->Dk; d++)
+                sq += (double)key[d] * key[d];
+            kmax[k] = sqrt(sq) > kmax[k] ? sqrt(sq) : kmax[k];
+            along += sqrt(sq) * fabs(dir[k]);
+        }
+        best = along > best ? along : best;
+    }
+    return best;
+}
+
+/* The near-tie bounds (ultramem.h, "Near ties"). Each query half is
+ * LN(.) w with sum over d of LN(.)_d^2 = Dk var / (var + eps) <= Dk, so
+ * |q_half| <= Q = sqrt(Dk) max |w| and |S[i][k]| <= Q |key_ik|; then
+ * |a_i| <= Q sum_k |key_ik| |u_k| (bound_rank1), and with K_x, K'_y the
+ * largest key norms per rank of the two sides and |C| = sum_c |C_c|,
+ * g_y = Q sum_x K_x |C|_xy (bound_col) and h_x = Q sum_y |C|_xy K'_y
+ * (bound_row). */
+void ultramem_init_tie_bounds(struct ultramem *u)
+{
+    double wmax = 0, kr[ULTRAMEM_MAX_RANK], kc[ULTRAMEM_MAX_RANK];
+    size_t r = u->r;
+    for (size_t d = 0; d < u->Dk; d++)
+        wmax = fabs(u->q_ln[d]) > wmax ? fabs(u->q_ln[d]) : wmax;
+    double Q = sqrt((double)u->Dk) * wmax;
+    for (size_t hd = 0; hd < u->H; hd++) {
+        u->bound_rank1[0][hd] = (float)(Q * key_norms(u, 0, hd, u->u + hd * r, kr));
+        u->bound_rank1[1][hd] = (float)(Q * key_norms(u, 1, hd, u->v + hd * r, kc));
+        for (size_t x = 0; x < r; x++) {
+            double g = 0, h = 0;
+            for (size_t y = 0; y < r; y++) {
+                double cxy = 0, cyx = 0;
+                for (size_t c = 0; c < u->h; c++) {
+                    const float *core = u->cores + (c * u->H + hd) * r * r;
+                    cxy += fabs(core[x * r + y]);
+                    cyx += fabs(core[y * r + x]);
+                }
+                h += cxy * kc[y];
+                g += kr[y] * cyx;
+            }
+            u->bound_row[hd][x] = (float)(Q * h);
+            u->bound_col[hd][x] = (float)(Q * g);
+        }
+    }
+}
+
 void ultramem_init_weights(struct ultramem *u, uint64_t seed)
 {
     struct common_rng rng;
     float ln_w = (float)(1.0 / pow((double)u->Dk, 0.33));
 
+    /* query_proj.weight (2 Dk, D), drawn in that order as common_rng_fill_normal
+     * would, stored transposed */
+    float wq_std = (float)(1.0 / sqrt((double)u->Dk));
     common_rng_seed(&rng, seed, STREAM_QUERY);
-    common_rng_fill_normal(&rng, u->wq, 2 * u->Dk * u->D, (float)(1.0 / sqrt((double)u->Dk)));
+    for (size_t o = 0; o < 2 * u->Dk; o++)
+        for (size_t d = 0; d < u->D; d++)
+            u->wq_t[d * 2 * u->Dk + o] = (float)(common_rng_normal(&rng) * wq_std);
     for (size_t d = 0; d < u->Dk; d++)
         u->q_ln[d] = ln_w;
     init_keys(u, seed);
     init_cores(u, seed);
+    ultramem_init_tie_bounds(u);
     common_rng_seed(&rng, seed, STREAM_OUT);
     common_rng_fill_normal(&rng, u->wo, u->D * u->E * u->Dv,
                            (float)(1.0 / sqrt((double)(u->E * u->Dv))));

@@ -14,6 +14,9 @@
  *     the filter approximates. recall compares forward's selection with it.
  * Every ranking is "larger score first, then smaller index first", the
  * order the optimized path ranks by (ultramem_topk.c). Scratch comes from create.
+ * The query, key-score, rank-1 and pair-total arithmetic is exported
+ * (ultramem_ref_*): forward recomputes a near tie with these very functions,
+ * so that it gets forward_ref's bits (ultramem.h, "Near ties").
  */
 #include "ultramem.h"
 
@@ -37,61 +40,96 @@ static void ref_layer_norm(float *x, const float *w, size_t len)
         x[d] = (float)((x[d] - mean) / sqrt(var + LN_EPS)) * w[d];
 }
 
-static void ref_query(const struct ultramem *u, const float *x /* (D) */, float *q /* (2 Dk) */)
+/* out8[b] = p[b] . x (len) for b < 8, each dot summed in float in the order
+ * d = 0, 1, ..., as a one-vector loop would. Eight go together only so
+ * that their eight chains of dependent adds overlap (the compiler runs them
+ * in the lanes of one vector): forward recomputes near ties with this
+ * (ultramem_select.c), and a single chain runs at one add per add latency. */
+static void ref_dot8(const float *const *p, size_t len, const float *x, float *out8)
 {
-    for (size_t o = 0; o < 2 * u->Dk; o++) {
-        float acc = 0;
-        for (size_t d = 0; d < u->D; d++)
-            acc += u->wq[o * u->D + d] * x[d];
-        q[o] = acc;
-    }
+    float acc[8] = {0};
+    for (size_t d = 0; d < len; d++)
+        for (size_t b = 0; b < 8; b++)
+            acc[b] += p[b][d] * x[d];
+    memcpy(out8, acc, sizeof(acc));
+}
+
+static float ref_dot(const float *p, size_t len, const float *x)
+{
+    float acc = 0;
+    for (size_t d = 0; d < len; d++)
+        acc += p[d] * x[d];
+    return acc;
+}
+
+void ultramem_ref_query(const struct ultramem *u, const float *x /* (D) */, float *q /* (2 Dk) */)
+{
+    size_t Q = 2 * u->Dk;
+    /* q = W_q x as a sum of W_q's columns, which are the rows of wq_t: every
+     * q[o] still adds its D products in the order d = 0, 1, ..., and the
+     * inner loop runs along contiguous memory, so it vectorises. */
+    for (size_t o = 0; o < Q; o++)
+        q[o] = 0;
+    for (size_t d = 0; d < u->D; d++)
+        for (size_t o = 0; o < Q; o++)
+            q[o] += u->wq_t[d * Q + o] * x[d];
     ref_layer_norm(q, u->q_ln, u->Dk);
     ref_layer_norm(q + u->Dk, u->q_ln, u->Dk);
 }
 
-/* s[i][rank] = q_side . keys[side][hd][i][rank] */
-static void ref_key_scores(const struct ultramem *u, size_t hd, int side, const float *q,
-                           float *s /* (np, r) */)
+/* s[i][rank] = q_side . keys[side][hd][i][rank] for the listed rows i */
+void ultramem_ref_key_scores(const struct ultramem *u, size_t hd, int side, const float *q,
+                             const uint32_t *rows, size_t n_rows, float *s /* (np, r) */)
 {
-    for (size_t i = 0; i < u->np; i++) {
-        for (size_t k = 0; k < u->r; k++) {
-            const float *key =
-                u->keys + ((((size_t)side * u->H + hd) * u->np + i) * u->r + k) * u->Dk;
-            float acc = 0;
-            for (size_t d = 0; d < u->Dk; d++)
-                acc += q[d] * key[d];
-            s[i * u->r + k] = acc;
+    const float *keys = u->keys + ((size_t)side * u->H + hd) * u->np * u->r * u->Dk;
+    const float *vec[8];
+    float *out[8], res[8];
+    size_t nv = 0;
+    n_rows = rows ? n_rows : u->np;
+    for (size_t k = 0; k < n_rows; k++) {
+        size_t i = rows ? rows[k] : k;
+        for (size_t rank = 0; rank < u->r; rank++) {
+            vec[nv] = keys + (i * u->r + rank) * u->Dk;
+            out[nv++] = s + i * u->r + rank;
+            if (nv == 8) {
+                ref_dot8(vec, u->Dk, q, res);
+                for (size_t b = 0; b < 8; b++)
+                    *out[b] = res[b];
+                nv = 0;
+            }
         }
     }
+    for (size_t b = 0; b < nv; b++)
+        *out[b] = ref_dot(vec[b], u->Dk, q);
+}
+
+float ultramem_ref_rank1(const struct ultramem *u, const float *si /* (r) */,
+                         const float *dir /* (r) */)
+{
+    float a = 0;
+    for (size_t k = 0; k < u->r; k++)
+        a += si[k] * dir[k];
+    return a;
 }
 
 /* ---- the grid ---- */
 
-static float ref_core_score(const float *si, const float *core, const float *sj, size_t r)
+float ultramem_ref_pair_score(const struct ultramem *u, size_t hd, const float *si /* (r) */,
+                              const float *sj /* (r) */)
 {
-    float s = 0;
-    for (size_t y = 0; y < r; y++) {
-        float t = 0;
-        for (size_t x = 0; x < r; x++)
-            t += si[x] * core[x * r + y];
-        s += t * sj[y];
-    }
-    return s;
+    size_t r = u->r;
+    float tot = 0;
+    for (size_t c = 0; c < u->h; c++)
+        tot += ultramem_core_score(si, u->cores + (c * u->H + hd) * r * r, sj, r);
+    return tot;
 }
 
 static void ref_grid(const struct ultramem *u, size_t hd, const float *sr, const float *sc,
                      float *grid /* (np, np) */)
 {
-    size_t r = u->r;
-    for (size_t i = 0; i < u->np; i++) {
-        for (size_t j = 0; j < u->np; j++) {
-            float tot = 0;
-            for (size_t c = 0; c < u->h; c++)
-                tot +=
-                    ref_core_score(sr + i * r, u->cores + (c * u->H + hd) * r * r, sc + j * r, r);
-            grid[i * u->np + j] = tot;
-        }
-    }
+    for (size_t i = 0; i < u->np; i++)
+        for (size_t j = 0; j < u->np; j++)
+            grid[i * u->np + j] = ultramem_ref_pair_score(u, hd, sr + i * u->r, sc + j * u->r);
 }
 
 /* ---- ranking ---- */
@@ -122,12 +160,9 @@ static void ref_keep(struct ultramem *u, const float *s, const float *dir, uint8
 {
     struct ultramem_ref_scratch *rs = &u->ref;
     size_t len = 0;
-    for (size_t i = 0; i < u->np; i++) {
-        rs->a[i] = 0;
-        for (size_t k = 0; k < u->r; k++)
-            rs->a[i] += s[i * u->r + k] * dir[k];
-        keep[i] = 0;
-    }
+    for (size_t i = 0; i < u->np; i++)
+        rs->a[i] = ultramem_ref_rank1(u, s + i * u->r, dir);
+    memset(keep, 0, u->np);
     for (size_t i = 0; i < u->np; i++)
         list_insert(rs->list_val, rs->list_idx, &len, u->ms, rs->a[i], (uint32_t)i);
     for (size_t k = 0; k < len; k++)
@@ -148,10 +183,10 @@ static void ref_token(struct ultramem *u, const float *x, int exact)
 {
     struct ultramem_ref_scratch *rs = &u->ref;
     size_t r = u->r, np = u->np;
-    ref_query(u, x, rs->q);
+    ultramem_ref_query(u, x, rs->q);
     for (size_t hd = 0; hd < u->H; hd++) {
-        ref_key_scores(u, hd, 0, rs->q, rs->sr);
-        ref_key_scores(u, hd, 1, rs->q + u->Dk, rs->sc);
+        ultramem_ref_key_scores(u, hd, 0, rs->q, NULL, 0, rs->sr);
+        ultramem_ref_key_scores(u, hd, 1, rs->q + u->Dk, NULL, 0, rs->sc);
         ref_grid(u, hd, rs->sr, rs->sc, rs->grid);
         if (!exact) {
             ref_keep(u, rs->sr, u->u + hd * r, rs->rkeep);
@@ -167,9 +202,9 @@ static void ref_token(struct ultramem *u, const float *x, int exact)
             uint32_t vidx = rs->list_idx[k];
             rs->vidx[hd * u->m + k] = vidx;
             for (size_t c = 0; c < u->h; c++)
-                rs->score[(hd * u->m + k) * u->h + c] =
-                    ref_core_score(rs->sr + (vidx / np) * r, u->cores + (c * u->H + hd) * r * r,
-                                   rs->sc + (vidx % np) * r, r);
+                rs->score[(hd * u->m + k) * u->h + c] = ultramem_core_score(
+                    rs->sr + (vidx / np) * r, u->cores + (c * u->H + hd) * r * r,
+                    rs->sc + (vidx % np) * r, r);
         }
     }
 }
