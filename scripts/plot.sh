@@ -98,10 +98,15 @@ while read -r tag slot sc count; do
     sel "$ok${US}slot=$slot" intensity,gflops >"$tmp/roof$nr.dat"
 done <"$tmp/conds"
 
+sp_styles=""
 if [[ -n $ref ]]; then
+    k=0 # a series keeps its latency_vs_tokens colour here, though dense is left out
     while read -r tag slot sc count; do
-        [[ $tag == SERIES && $slot != "$ref" && $sc != - ]] || continue
+        [[ $tag == SERIES && $sc != - ]] || continue
+        k=$((k + 1))
+        [[ $slot != "$ref" ]] || continue
         ns=$((ns + 1))
+        sp_styles+="$k "
         sp_titles+=("$(series_title "$slot" "$sc" "$count")")
         awk -F, -v ref="$ref" -v slot="$slot" -v scale="$sc" -v d="$D" -v th="$TH" \
             -f "$here/speedup.awk" "$csv" "$csv" | agg >"$tmp/speed$ns.dat"
@@ -133,7 +138,7 @@ draw latency_vs_tokens latency_vs_tokens.gp "$n" "$(join_titles "${titles[@]}")"
 draw bytes_vs_tokens bytes_vs_tokens.gp "$n" "$(join_titles "${titles[@]}")"
 draw latency_vs_scale latency_vs_scale.gp "$nsc" "$(join_titles "${sc_titles[@]}")" "flat='$flat'"
 draw speedup_vs_dense speedup_vs_dense.gp "$ns" "$(join_titles "${sp_titles[@]+"${sp_titles[@]}"}")" \
-    "ref='$ref'"
+    "ref='$ref'; styles='$sp_styles'"
 draw bandwidth_vs_tokens bandwidth_vs_tokens.gp "$n" "$(join_titles "${titles[@]}")" \
     "bw='${BW:-}'"
 draw roofline roofline.gp "$nr" "$(join_titles "${rf_titles[@]}")" "peak='${PEAK:-}'; bw='${BW:-}'"
