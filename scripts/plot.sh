@@ -49,11 +49,11 @@ if ((TH == 1)); then base="$CACHE cache, 1 thread"; else base="$CACHE cache, $TH
 sel() { # where cols -> rows
     awk -F, -v where="$1" -v cols="$2" -f "$here/select.awk" "$csv"
 }
-agg() { awk -f "$here/agg.awk" | sort -g; }
+agg() { awk -v pick="${1:-min}" -f "$here/agg.awk" | sort -g; }
 ok="status=ok${US}d_model=$D${US}threads=$TH${US}cache=$CACHE"
 
-series_title() { # slot scale count: "moe (scale 8)", or "dense" for one-scale slots
-    if (($3 > 1)); then echo "$1 (scale $2)"; else echo "$1"; fi
+series_title() { # slot scale count: "moe (scale 8)"; "dense" for a slot measured at scale 1 only
+    if (($3 > 1 || $2 != 1)); then echo "$1 (scale $2)"; else echo "$1"; fi
 }
 
 # ---- series data ----
@@ -76,7 +76,7 @@ while read -r tag slot sc count; do
         w="$ok${US}slot=$slot${US}scale=$sc"
         sel "$w" tokens,latency_us_median,latency_us_min,latency_us_p90 | agg >"$tmp/lat$n.dat"
         sel "$w" tokens,bytes | awk '$2 != "NA" { print $1, $2 / 1048576 }' | agg >"$tmp/bytes$n.dat"
-        sel "$w" tokens,bandwidth_gbps | agg >"$tmp/bw$n.dat"
+        sel "$w" tokens,bandwidth_gbps | agg max >"$tmp/bw$n.dat"
     fi
     # latency vs scale: every slot at TFIX; single-scale slots as flat lines
     nsc=$((nsc + 1))

@@ -18,4 +18,5 @@ do for [k=1:12] {
     set style line k lc rgb word(colors, k) pt int(word(points, k)) ps 0.8 lw 2
     set style line 100 + k lc rgb word(colors, k) pt int(word(points, k)) ps 0.8 lw 2 dt 2
 }
-ls_of(i) = (i - 1) % 12 + 1
+# series 13..24 reuse the colours dashed, then it wraps
+ls_of(i) = ((i - 1) % 24 < 12 ? 0 : 100) + (i - 1) % 12 + 1
