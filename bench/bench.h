@@ -396,6 +396,20 @@ void bench_table_free(struct bench_table *t);
 int bench_table_col(const struct bench_table *t, const char *name); /* index or -1 */
 const char *bench_table_cell(const struct bench_table *t, size_t row, size_t col);
 
+/* ---- passes.c: how far repeated passes of a sweep disagree ---- */
+
+struct bench_spread {
+    size_t n_points;                /* ok points measured in more than one pass */
+    size_t n_over;                  /* of them, slowest / fastest median above the limit */
+    double worst;                   /* the largest ratio (0 when n_points is 0) */
+    char worst_key[BENCH_NOTE_LEN]; /* "slot=... d_model=... ..." of that point */
+};
+
+/* Over the ok rows of a results table: group by point (every key column
+ * but repeat) and compare the median latencies of its passes. Returns 0, or
+ * -1 when a column is missing or memory runs out. */
+int bench_pass_spread(const struct bench_table *t, double limit, struct bench_spread *out);
+
 /* ---- stats of the machine: probe.c ---- */
 
 struct bench_probe {

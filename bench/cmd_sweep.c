@@ -16,8 +16,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#define STEAL_WARN_PCT 3.0
-#define BUSY_LOAD_FRAC 0.5 /* of the online CPUs */
+#define STEAL_WARN_PCT    3.0
+#define PASS_SPREAD_LIMIT 1.2 /* passes further apart than this are counted as disagreeing */
+#define BUSY_LOAD_FRAC    0.5 /* of the online CPUs */
 
 volatile sig_atomic_t bench_sweep_stop;
 
@@ -427,6 +428,27 @@ static void warn_busy(void)
                 load, ncpu);
 }
 
+/* With repeats, how far the passes disagree (passes.c): the reader learns
+ * whether one pass could be trusted, and that the plots took the faster. */
+static void report_passes(const struct bench_sweep_run *s)
+{
+    struct bench_table t;
+    struct bench_spread sp;
+    char err[256];
+    if (s->sw.repeats < 2)
+        return;
+    if (bench_table_read(s->results, &t, err, sizeof(err))) {
+        fprintf(stderr, "sweep: passes not compared: %s\n", err);
+        return;
+    }
+    if (bench_pass_spread(&t, PASS_SPREAD_LIMIT, &sp) == 0 && sp.n_points > 0)
+        fprintf(stderr,
+                "sweep: %zu of %zu points differ by more than %.1fx between passes (worst %.2fx: "
+                "%s); the plots use each point's faster pass\n",
+                sp.n_over, sp.n_points, PASS_SPREAD_LIMIT, sp.worst, sp.worst_key);
+    bench_table_free(&t);
+}
+
 static int finish(struct bench_sweep_run *s, const struct bench_ticks *t0, double t_start,
                   int failed)
 {
@@ -458,6 +480,7 @@ static int finish(struct bench_sweep_run *s, const struct bench_ticks *t0, doubl
     fprintf(stderr, "sweep: %zu points in %s: %zu ok, %zu wrong, %zu error, %zu skipped%s\n",
             s->written, d, s->n_ok, s->n_wrong, s->n_error, s->n_skipped,
             s->ndone ? " (the rest were done before)" : "");
+    report_passes(s);
     printf("report: %s\n", s->dir);
     fflush(stdout);
     if (s->ctr.mode == BENCH_COUNTERS_CALLGRIND) {

@@ -1,10 +1,12 @@
 /* check_stats.c - bench/stats.c on arrays whose statistics are known by
  * hand: median and p90 by linear interpolation between closest ranks, and
- * err% as the median absolute percentage deviation (nanobench's MdAPE). */
+ * err% as the median absolute percentage deviation (nanobench's MdAPE);
+ * bench/passes.c on a small results table with known pass ratios. */
 #include "test_util.h"
 #include "../bench/bench.h"
 
 #include <math.h>
+#include <string.h>
 
 #define TOL 1e-12 /* the statistics are a few exact operations on small doubles */
 
@@ -95,6 +97,48 @@ START_TEST(test_noisy_threshold)
 }
 END_TEST
 
+/* Three points in two passes: 1.0x, 1.5x and 3.0x apart; a wrong row and a
+ * point measured once are left out; the worst is named. */
+START_TEST(test_pass_spread)
+{
+    static const char text[] =
+        "slot,d_model,scale,batch,seq_len,threads,seed,cache,repeat,status,latency_us_median\n"
+        "dense,768,1,1,1,2,1,cold,1,ok,100\n"
+        "dense,768,1,1,4,2,1,cold,1,ok,200\n"
+        "moe,768,4,1,4,2,1,cold,1,ok,300\n"
+        "moe,768,4,1,8,2,1,cold,1,wrong,NA\n"
+        "fff,768,1,1,1,2,1,cold,1,ok,5\n"
+        "dense,768,1,1,1,2,1,cold,2,ok,100\n"
+        "dense,768,1,1,4,2,1,cold,2,ok,300\n"
+        "moe,768,4,1,4,2,1,cold,2,ok,900\n"
+        "moe,768,4,1,8,2,1,cold,2,ok,50\n";
+    struct bench_table t;
+    struct bench_spread sp;
+    char err[256];
+    ck_assert_int_eq(bench_table_parse("r.csv", text, sizeof(text) - 1, &t, err, sizeof(err)), 0);
+    ck_assert_int_eq(bench_pass_spread(&t, 1.2, &sp), 0);
+    ck_assert_uint_eq(sp.n_points, 3);
+    ck_assert_uint_eq(sp.n_over, 2);
+    ck_assert_double_eq_tol(sp.worst, 3.0, TOL);
+    ck_assert_ptr_nonnull(strstr(sp.worst_key, "slot=moe"));
+    ck_assert_ptr_nonnull(strstr(sp.worst_key, "seq_len=4"));
+    bench_table_free(&t);
+}
+END_TEST
+
+/* A table without the latency column cannot be compared. */
+START_TEST(test_pass_spread_missing_column)
+{
+    static const char text[] = "slot,status\ndense,ok\n";
+    struct bench_table t;
+    struct bench_spread sp;
+    char err[256];
+    ck_assert_int_eq(bench_table_parse("r.csv", text, sizeof(text) - 1, &t, err, sizeof(err)), 0);
+    ck_assert_int_eq(bench_pass_spread(&t, 1.2, &sp), -1);
+    bench_table_free(&t);
+}
+END_TEST
+
 static Suite *stats_suite(void)
 {
     Suite *s = suite_create("stats");
@@ -105,6 +149,8 @@ static Suite *stats_suite(void)
     tcase_add_test(tc, test_single_value);
     tcase_add_test(tc, test_one_outlier_moves_p90_not_median);
     tcase_add_test(tc, test_noisy_threshold);
+    tcase_add_test(tc, test_pass_spread);
+    tcase_add_test(tc, test_pass_spread_missing_column);
     suite_add_tcase(s, tc);
     return s;
 }
