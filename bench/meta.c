@@ -16,6 +16,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -216,8 +217,32 @@ static void meta_machine(struct bench_meta *m)
     bench_meta_set(m, "cache_flush", "%s", bench_cache_method());
 }
 
+/* OpenBLAS picks its kernels for the CPU when it loads, unless
+ * OPENBLAS_CORETYPE names a core. On an AVX-512 CPU a pre-AVX-512 core
+ * (Haswell, Zen: AVX2) makes every sgemm, the dense baseline's above all,
+ * slower than a user of this machine would get, while sparsebench's own
+ * kernels, built -march=native, use AVX-512: an unfair opponent. */
+int bench_blas_below_native(char *msg, size_t len)
+{
+    static const char *const avx512_cores[] = {"SkylakeX", "Cooperlake", "SapphireRapids"};
+    const char *core = openblas_get_corename(), *env = getenv("OPENBLAS_CORETYPE");
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx512f"))
+        return 0;
+    for (size_t i = 0; i < sizeof(avx512_cores) / sizeof(avx512_cores[0]); i++)
+        if (!strcasecmp(core, avx512_cores[i]))
+            return 0;
+    snprintf(msg, len,
+             "OpenBLAS runs its %s kernels on this AVX-512 CPU%s%s%s, while sparsebench's own "
+             "kernels use AVX-512: the dense baseline and every sgemm run below this machine's "
+             "full speed. For a fair baseline, unset OPENBLAS_CORETYPE or set it to SkylakeX",
+             core, env ? " (OPENBLAS_CORETYPE=" : "", env ? env : "", env ? " is set)" : "");
+    return 1;
+}
+
 void bench_meta_environment(struct bench_meta *m)
 {
+    char blas_msg[512];
     const char *env;
     meta_git(m);
 #ifdef __VERSION__
@@ -232,6 +257,8 @@ void bench_meta_environment(struct bench_meta *m)
     bench_meta_set(m, "openblas_corename", "%s", openblas_get_corename());
     env = getenv("OPENBLAS_CORETYPE");
     bench_meta_set(m, "openblas_coretype_env", "%s", env ? env : "");
+    bench_meta_set(m, "openblas_below_native", "%s",
+                   bench_blas_below_native(blas_msg, sizeof(blas_msg)) ? blas_msg : "no");
     env = getenv("OPENBLAS_NUM_THREADS");
     bench_meta_set(m, "openblas_num_threads_env", "%s", env ? env : "");
     bench_meta_set(m, "libcsv_version", "%d.%d.%d", CSV_MAJOR, CSV_MINOR, CSV_RELEASE);

@@ -14,8 +14,8 @@
 
 /* The columns that name a point apart from its repeat (row keys,
  * sweepfile.c), in results.csv's header names. */
-static const char *const key_cols[] = {"slot", "d_model", "scale", "batch",
-                                       "seq_len", "threads", "seed", "cache"};
+static const char *const key_cols[] = {"slot",    "d_model", "scale", "batch",
+                                       "seq_len", "threads", "seed",  "cache"};
 #define N_KEY (sizeof(key_cols) / sizeof(key_cols[0]))
 
 struct spread_entry {
