@@ -446,6 +446,9 @@ void bench_meta_environment(struct bench_meta *m);
 /* 1 with a one-line message when OpenBLAS runs kernels older than this CPU
  * (AVX2 kernels on an AVX-512 CPU, e.g. forced by OPENBLAS_CORETYPE), else 0. */
 int bench_blas_below_native(char *msg, size_t len);
+/* On stderr, prefixed by cmd: that warning, or that main left out an
+ * OPENBLAS_CORETYPE that pinned older kernels (bench/main.c), or nothing. */
+void bench_blas_report(const char *cmd);
 /* Record a probe under keys <prefix>_*_t<threads> ("probe" at the start of
  * a run, "probe_end" after it). */
 void bench_meta_probe(struct bench_meta *m, const struct bench_probe *p, const char *prefix);

@@ -110,8 +110,7 @@ int bench_cmd_run(int argc, char **argv)
     bo.min_rounds = rounds;
     bo.cache = strcmp(cache, "warm") ? BENCH_CACHE_COLD : BENCH_CACHE_WARM;
     char err[512] = "";
-    if (bench_blas_below_native(err, sizeof(err)))
-        fprintf(stderr, "run: warning: %s\n", err);
+    bench_blas_report("run");
     if (probe) {
         struct bench_probe p;
         if (bench_probe_run(threads, &p, err, sizeof(err))) {

@@ -525,9 +525,7 @@ int bench_cmd_sweep(int argc, char **argv)
     fprintf(stderr, "sweep %s: %zu points, %zu to run; output %s\n", s.file, s.npts,
             s.npts - s.ndone, s.dir);
     warn_busy();
-    char blas_msg[512];
-    if (bench_blas_below_native(blas_msg, sizeof(blas_msg)))
-        fprintf(stderr, "sweep: warning: %s\n", blas_msg);
+    bench_blas_report("sweep");
     bench_sweep_probe_roofs(&s);
     bench_sweep_write_meta(&s);
     int failed = run_points(&s) != 0;

@@ -240,6 +240,20 @@ int bench_blas_below_native(char *msg, size_t len)
     return 1;
 }
 
+void bench_blas_report(const char *cmd)
+{
+    char msg[512];
+    const char *dropped = getenv("SPARSEBENCH_DROPPED_CORETYPE");
+    if (bench_blas_below_native(msg, sizeof(msg)))
+        fprintf(stderr, "%s: warning: %s\n", cmd, msg);
+    else if (dropped)
+        fprintf(stderr,
+                "%s: OPENBLAS_CORETYPE=%s left out (AVX2 kernels on this AVX-512 CPU): OpenBLAS "
+                "runs its %s kernels, at this machine's full speed (SPARSEBENCH_KEEP_CORETYPE=1 "
+                "keeps the variable)\n",
+                cmd, dropped, openblas_get_corename());
+}
+
 void bench_meta_environment(struct bench_meta *m)
 {
     char blas_msg[512];
@@ -259,6 +273,8 @@ void bench_meta_environment(struct bench_meta *m)
     bench_meta_set(m, "openblas_coretype_env", "%s", env ? env : "");
     bench_meta_set(m, "openblas_below_native", "%s",
                    bench_blas_below_native(blas_msg, sizeof(blas_msg)) ? blas_msg : "no");
+    env = getenv("SPARSEBENCH_DROPPED_CORETYPE");
+    bench_meta_set(m, "openblas_coretype_dropped", "%s", env ? env : "");
     env = getenv("OPENBLAS_NUM_THREADS");
     bench_meta_set(m, "openblas_num_threads_env", "%s", env ? env : "");
     bench_meta_set(m, "libcsv_version", "%d.%d.%d", CSV_MAJOR, CSV_MINOR, CSV_RELEASE);
