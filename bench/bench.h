@@ -473,6 +473,11 @@ int bench_symlink_replace(const char *target, const char *link);
 char *bench_read_file(const char *path, size_t *len);
 /* FNV-1a 64 of a byte string. */
 uint64_t bench_hash(const void *p, size_t n);
+/* An executable shipped with the program: the environment variable `env`
+ * when set (0 if it names an executable), else the first of rel[0..n)
+ * (each "/..."-prefixed, relative to the directory of /proc/self/exe) that
+ * is executable, made absolute into buf. 0, or -1 when none is. */
+int bench_find_beside_exe(const char *env, const char *const *rel, size_t n, char *buf, size_t len);
 
 /* ---- sweepfile.c: declarative sweeps ---- */
 

@@ -40,7 +40,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,28 +77,10 @@ static int find_in_path(const char *name, char *buf, size_t len)
 /* build/callgrind/sparsebench, seen from build/, build/san/, build/tests/... */
 static int find_cg_exe(char *buf, size_t len)
 {
-    const char *env = getenv("SPARSEBENCH_CALLGRIND_EXE");
-    char exe[PATH_MAX];
-    if (env && *env) {
-        snprintf(buf, len, "%s", env);
-        return access(buf, X_OK);
-    }
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    if (n <= 0)
-        return -1;
-    exe[n] = '\0';
-    const char *dir = dirname(exe);
-    const char *ups[] = {"/callgrind/sparsebench", "/../callgrind/sparsebench",
-                         "/../../callgrind/sparsebench"};
-    for (size_t i = 0; i < sizeof(ups) / sizeof(ups[0]); i++) {
-        char p[PATH_MAX + 64];
-        snprintf(p, sizeof(p), "%s%s", dir, ups[i]);
-        if (access(p, X_OK) == 0 && realpath(p, exe)) {
-            snprintf(buf, len, "%s", exe);
-            return 0;
-        }
-    }
-    return -1;
+    static const char *const ups[] = {"/callgrind/sparsebench", "/../callgrind/sparsebench",
+                                      "/../../callgrind/sparsebench"};
+    return bench_find_beside_exe("SPARSEBENCH_CALLGRIND_EXE", ups, sizeof(ups) / sizeof(ups[0]),
+                                 buf, len);
 }
 
 int bench_callgrind_available(struct bench_counters *c, char *why, size_t whylen)

@@ -8,32 +8,21 @@
 #include "bench.h"
 
 #include <errno.h>
-#include <libgen.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* scripts/plot.sh of the checkout build/ (or build/tests/) sits in, else
+ * of the working directory. */
 static int find_script(char *buf, size_t len)
 {
+    static const char *const ups[] = {"/../scripts/plot.sh", "/../../scripts/plot.sh"};
     const char *env = getenv("SPARSEBENCH_PLOT");
-    char exe[PATH_MAX];
-    if (env && *env) {
-        snprintf(buf, len, "%s", env);
-        return access(buf, X_OK);
-    }
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    if (n > 0) {
-        exe[n] = '\0';
-        char *dir = dirname(exe);
-        const char *ups[] = {"/../scripts/plot.sh", "/../../scripts/plot.sh"};
-        for (size_t i = 0; i < 2; i++) {
-            snprintf(buf, len, "%s%s", dir, ups[i]);
-            if (access(buf, X_OK) == 0)
-                return 0;
-        }
-    }
+    int rc = bench_find_beside_exe("SPARSEBENCH_PLOT", ups, 2, buf, len);
+    if (rc == 0 || (env && *env))
+        return rc; /* found, or the override names nothing runnable: no fallback */
     snprintf(buf, len, "scripts/plot.sh");
     return access(buf, X_OK);
 }

@@ -1,9 +1,11 @@
 /* util.c - the file operations the harness needs to never lose a good file:
- * replace-by-rename, directory creation, symlink swaps, whole-file reads. */
+ * replace-by-rename, directory creation, symlink swaps, whole-file reads;
+ * and finding the files that ship beside the program. */
 #include "bench.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,4 +147,28 @@ uint64_t bench_hash(const void *p, size_t n)
         h *= 0x100000001b3ull;
     }
     return h;
+}
+
+int bench_find_beside_exe(const char *env, const char *const *rel, size_t n, char *buf, size_t len)
+{
+    const char *over = getenv(env);
+    char exe[PATH_MAX];
+    if (over && *over) {
+        snprintf(buf, len, "%s", over);
+        return access(buf, X_OK);
+    }
+    ssize_t got = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (got <= 0)
+        return -1;
+    exe[got] = '\0';
+    const char *dir = dirname(exe);
+    for (size_t i = 0; i < n; i++) {
+        char p[PATH_MAX + 64];
+        snprintf(p, sizeof(p), "%s%s", dir, rel[i]);
+        if (access(p, X_OK) == 0 && realpath(p, exe)) {
+            snprintf(buf, len, "%s", exe);
+            return 0;
+        }
+    }
+    return -1;
 }
