@@ -61,9 +61,26 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ULTRAMEM_MAX_RANK  4 /* the paper sweeps r = 2, 3, 4 (UM1 Table 3) */
-#define ULTRAMEM_MAX_CORES 8 /* and h = 2, 4, 8 */
-#define ULTRAMEM_MAX_HEADS 2 /* the v1 code shares one query between at most 2 heads */
+#define ULTRAMEM_MAX_RANK  4    /* the paper sweeps r = 2, 3, 4 (UM1 Table 3) */
+#define ULTRAMEM_MAX_CORES 8    /* and h = 2, 4, 8 */
+#define ULTRAMEM_MAX_HEADS 2    /* the v1 code shares one query between at most 2 heads */
+#define ULTRAMEM_LN_EPS    1e-5 /* torch.nn.LayerNorm / OLMo default */
+
+/* Mean and (biased) variance of x (len), in double: the part of a LayerNorm
+ * all three of its users share. Each applies them its own way on purpose:
+ * keys at create (ultramem_init.c), the query in forward in float
+ * (ultramem_score.c) and in forward_ref in double (ultramem_ref.c). */
+static inline void ultramem_ln_moments(const float *x, size_t len, double *mean, double *var)
+{
+    double m = 0, v = 0;
+    for (size_t d = 0; d < len; d++)
+        m += x[d];
+    m /= (double)len;
+    for (size_t d = 0; d < len; d++)
+        v += (x[d] - m) * (x[d] - m);
+    *mean = m;
+    *var = v / (double)len;
+}
 
 struct ultramem_knobs {
     long heads;                       /* H; the v1 code shares one query between at most 2 heads */

@@ -30,7 +30,6 @@ enum ultramem_stream {
 };
 
 #define VALUE_CHUNK  (1u << 20) /* floats per value-table RNG stream */
-#define LN_EPS       1e-5       /* torch.nn.LayerNorm / OLMo default */
 #define VALUE_STD    0.02f
 #define JACOBI_ITERS 64
 
@@ -53,14 +52,9 @@ static void fill_value_chunk(void *arg, size_t chunk, int worker)
 /* In place, over the last dim of len Dk: (x - mean) / sqrt(var + eps) * w. */
 static void layer_norm_inplace(float *x, size_t len, float w)
 {
-    double mean = 0, var = 0;
-    for (size_t d = 0; d < len; d++)
-        mean += x[d];
-    mean /= (double)len;
-    for (size_t d = 0; d < len; d++)
-        var += (x[d] - mean) * (x[d] - mean);
-    var /= (double)len;
-    double scale = w / sqrt(var + LN_EPS);
+    double mean, var;
+    ultramem_ln_moments(x, len, &mean, &var);
+    double scale = w / sqrt(var + ULTRAMEM_LN_EPS);
     for (size_t d = 0; d < len; d++)
         x[d] = (float)((x[d] - mean) * scale);
 }

@@ -23,21 +23,14 @@
 #include <math.h>
 #include <string.h>
 
-#define LN_EPS 1e-5
-
 /* ---- query and key scores ---- */
 
 static void ref_layer_norm(float *x, const float *w, size_t len)
 {
-    double mean = 0, var = 0;
+    double mean, var;
+    ultramem_ln_moments(x, len, &mean, &var);
     for (size_t d = 0; d < len; d++)
-        mean += x[d];
-    mean /= (double)len;
-    for (size_t d = 0; d < len; d++)
-        var += (x[d] - mean) * (x[d] - mean);
-    var /= (double)len;
-    for (size_t d = 0; d < len; d++)
-        x[d] = (float)((x[d] - mean) / sqrt(var + LN_EPS)) * w[d];
+        x[d] = (float)((x[d] - mean) / sqrt(var + ULTRAMEM_LN_EPS)) * w[d];
 }
 
 /* out8[b] = p[b] . x (len) for b < 8, each dot summed in float in the order

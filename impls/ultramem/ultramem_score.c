@@ -17,19 +17,13 @@
 #include <cblas.h>
 #include <math.h>
 
-#define LN_EPS 1e-5
-
 /* ---- batch-wide: query and key scores ---- */
 
 static void layer_norm(float *x, const float *w, size_t len)
 {
-    double mean = 0, var = 0;
-    for (size_t d = 0; d < len; d++)
-        mean += x[d];
-    mean /= (double)len;
-    for (size_t d = 0; d < len; d++)
-        var += (x[d] - mean) * (x[d] - mean);
-    float inv = (float)(1.0 / sqrt(var / (double)len + LN_EPS)), mu = (float)mean;
+    double mean, var;
+    ultramem_ln_moments(x, len, &mean, &var);
+    float inv = (float)(1.0 / sqrt(var + ULTRAMEM_LN_EPS)), mu = (float)mean;
     for (size_t d = 0; d < len; d++)
         x[d] = (x[d] - mu) * inv * w[d];
 }
