@@ -72,7 +72,7 @@ static void mark_done(struct bench_sweep_run *s, const struct bench_table *t)
 {
     int cols[32];
     char err[256], key[BENCH_KEY_LEN], pkey[BENCH_KEY_LEN];
-    int nc = bench_key_cols(t, cols, 32, err, sizeof(err));
+    int nc = bench_table_key_cols(t, cols, 32, err, sizeof(err));
     char **keys = calloc(t->nrows ? t->nrows : 1, sizeof(*keys));
     if (nc < 0 || !keys) {
         fprintf(stderr, "sparsebench sweep: %s: %s\n", s->results, nc < 0 ? err : "no memory");

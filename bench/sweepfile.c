@@ -635,34 +635,3 @@ void bench_point_key(const struct bench_point *p, const struct bench_sweep *sw, 
              (unsigned long long)p->threads, (unsigned long long)sw->seed,
              sw->cache == BENCH_CACHE_WARM ? "warm" : "cold", p->repeat);
 }
-
-int bench_key_cols(const struct bench_table *t, int *cols, size_t max, char *err, size_t errlen)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < bench_csv_ncols(); i++) {
-        const struct bench_col *c = bench_csv_col(i);
-        if (!c->identity)
-            continue;
-        if (n == max) {
-            snprintf(err, errlen, "more than %zu identity columns", max);
-            return -1;
-        }
-        cols[n] = bench_table_col(t, c->name);
-        if (cols[n] < 0) {
-            snprintf(err, errlen, "no column '%s'", c->name);
-            return -1;
-        }
-        n++;
-    }
-    return (int)n;
-}
-
-void bench_table_key(const struct bench_table *t, size_t r, const int *cols, size_t ncols,
-                     char *buf, size_t len)
-{
-    size_t used = 0;
-    buf[0] = '\0';
-    for (size_t i = 0; i < ncols && used < len; i++)
-        used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? "|" : "",
-                                 bench_table_cell(t, r, (size_t)cols[i]));
-}

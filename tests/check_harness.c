@@ -93,7 +93,7 @@ static char **row_keys(const char *results, size_t *n)
     int cols[32];
     ck_assert_msg(bench_table_read(results, &t, err, sizeof(err)) == 0, "%s", err);
     ck_assert_uint_eq(t.good_bytes, t.file_bytes);
-    int nc = bench_key_cols(&t, cols, 32, err, sizeof(err));
+    int nc = bench_table_key_cols(&t, cols, 32, err, sizeof(err));
     ck_assert_int_gt(nc, 0);
     char **keys = calloc(t.nrows + 1, sizeof(*keys));
     int status = bench_table_col(&t, "status");

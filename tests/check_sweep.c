@@ -168,7 +168,7 @@ START_TEST(test_point_key_matches_row_key)
     struct bench_table t;
     ck_assert_int_eq(bench_table_parse("k.csv", buf, len, &t, err, sizeof(err)), 0);
     int cols[32];
-    int nc = bench_key_cols(&t, cols, 32, err, sizeof(err));
+    int nc = bench_table_key_cols(&t, cols, 32, err, sizeof(err));
     ck_assert_int_gt(nc, 0);
     bench_table_key(&t, 0, cols, (size_t)nc, rk, sizeof(rk));
     bench_point_key(q, &sw, pk, sizeof(pk));
