@@ -4,6 +4,7 @@
  * configuration of a point; and the key --resume matches a point on.
  */
 #include "sweep.h"
+#include "../measure.h"
 #include "../../impls/layer.h"
 
 #include <stdio.h>

@@ -8,6 +8,7 @@
 #include "sweep_run.h"
 #include "sweep.h"
 #include "../counters/counters.h"
+#include "../measure.h"
 #include "../meta.h"
 #include "../probe.h"
 

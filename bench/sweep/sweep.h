@@ -19,7 +19,7 @@
 #define BENCH_MAX_THREADS 256 /* threads = max is capped here */
 #define BENCH_SPEC_LEN    (BENCH_NAME_LEN + LAYER_KNOBS_LEN)
 /* A point's key (bench_point_key) or a results row's (bench_table_key). */
-#define BENCH_KEY_LEN (BENCH_NAME_LEN + 160)
+#define BENCH_KEY_LEN     (BENCH_NAME_LEN + 160)
 
 /* ---- sweepfile.c ---- */
 

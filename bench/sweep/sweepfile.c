@@ -20,6 +20,8 @@
 #include "sweep.h"
 #include "../counters/counters.h"
 #include "../cli.h"
+#include "../measure.h"
+#include "../row.h"
 #include "../util.h"
 #include "../../impls/layer.h"
 
