@@ -8,7 +8,7 @@
  * instrumentation on once the weights exist (creating them simulated would
  * take minutes), and per point runs one warm-up forward on other tokens.
  * Cold mode then reproduces the model's situation that cold timing stands
- * for (cache.c): the previous layer has just run. valgrind 3.19 executes
+ * for (bench/cache.c): the previous layer has just run. valgrind 3.19 executes
  * clflush without evicting its simulated lines and stops on clflushopt
  * (SIGILL), so the child empties the simulated caches by reading a 32 MiB
  * buffer (4x the simulated LL), runs a second layer of the same
