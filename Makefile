@@ -71,7 +71,7 @@ LDLIBS := $(PKG_LIBS) $(CSV_LIBS) -lm -lpthread
 
 CFLAGS ?= -O2 -g
 CPPFLAGS += -D_GNU_SOURCE $(if $(HAVE_PAPI),-DHAVE_PAPI) $(if $(HAVE_VALGRIND),-DHAVE_VALGRIND)
-WARN := -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror)
+WARN := $(strip -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror))
 # The layers' kernels get the full optimisation; the harness stays at -O2.
 KERNEL_FLAGS := -O3 -march=native
 ALL_CFLAGS = -std=c11 $(WARN) -MMD -MP $(CPPFLAGS) $(CFLAGS) $(SAN_FLAGS) $(PKG_CFLAGS)
