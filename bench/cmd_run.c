@@ -125,9 +125,8 @@ int bench_cmd_run(int argc, char **argv)
             fprintf(stderr, "sparsebench run: probe failed: %s\n", err);
             return BENCH_EXIT_FAIL;
         }
-        bo.roofs = (struct bench_roofs){p.sgemm_gflops, p.triad_gbps};
-        fprintf(stderr, "probe: sgemm %.1f GFLOP/s, STREAM triad %.1f GB/s (%d threads)\n",
-                p.sgemm_gflops, p.triad_gbps, threads);
+        bo.roofs = bench_probe_roofs(&p);
+        bench_probe_print(stderr, "probe", &p);
     }
     struct layer_config cfg = {
         .d_model = d_model, .scale = scale, .seed = seed, .threads = threads, .knobs = knobs};
