@@ -76,8 +76,8 @@ int bench_sweep_dry_run(struct bench_sweep_run *s)
     printf("%s: %zu slots, %zu points, %u repeat%s, %s cache\n", s->sw.path, s->sw.n_slots, s->npts,
            s->sw.repeats, s->sw.repeats == 1 ? "" : "s",
            s->sw.cache == BENCH_CACHE_WARM ? "warm" : "cold");
-    printf("%6s %-24s %7s %5s %6s %7s %7s %7s %6s %9s\n", "point", "slot", "d_model", "scale",
-           "batch", "seq_len", "tokens", "threads", "repeat", "est_s");
+    printf("%6s %-24s %7s %5s %6s %7s %7s %7s %6s %9s  %s\n", "point", "slot", "d_model", "scale",
+           "batch", "seq_len", "tokens", "threads", "repeat", "est_s", "pair_with");
     double total = 0, slot_total = 0;
     size_t known = 0;
     for (size_t i = 0; i < s->npts; i++) {
@@ -91,11 +91,16 @@ int bench_sweep_dry_run(struct bench_sweep_run *s)
             slot_total += e;
             known++;
         }
-        printf("%6zu %-24s %7llu %5llu %6llu %7llu %7llu %7llu %6u %9s\n", i + 1, p->slot->label,
-               (unsigned long long)p->d_model, (unsigned long long)p->scale,
+        struct bench_point q;
+        char partner[BENCH_NAME_LEN + 32] = "-";
+        if (bench_point_partner(p, &s->sw, &q) == 0)
+            snprintf(partner, sizeof(partner), "%s (scale %llu, %d pairs)", q.slot->label,
+                     (unsigned long long)q.scale, p->slot->pairs);
+        printf("%6zu %-24s %7llu %5llu %6llu %7llu %7llu %7llu %6u %9s  %s\n", i + 1,
+               p->slot->label, (unsigned long long)p->d_model, (unsigned long long)p->scale,
                (unsigned long long)p->batch, (unsigned long long)p->seq_len,
                (unsigned long long)(p->batch * p->seq_len), (unsigned long long)p->threads,
-               p->repeat, est);
+               p->repeat, est, partner);
         if (tp && (i + 1 == s->npts || s->pts[i + 1].slot != p->slot)) {
             char d[32];
             bench_format_duration(slot_total, d, sizeof(d));
