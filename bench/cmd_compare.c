@@ -73,8 +73,8 @@ static void verdict(FILE *f, const struct bench_row *ra, const struct bench_row 
         fprintf(f, "  => %s is %.3gx faster than %s (95 %% interval %.3g-%.3gx)\n", ra->slot, m,
                 rb->slot, lo, hi);
     else if (hi < 1)
-        fprintf(f, "  => %s is %.3gx slower than %s (95 %% interval %.3g-%.3gx)\n", ra->slot,
-                1 / m, rb->slot, 1 / hi, 1 / lo);
+        fprintf(f, "  => %s is %.3gx slower than %s (95 %% interval %.3g-%.3gx)\n", ra->slot, 1 / m,
+                rb->slot, 1 / hi, 1 / lo);
     else
         fprintf(f,
                 "  => no difference found at 95 %%: the interval [%.3g, %.3g] contains 1 "
@@ -104,9 +104,10 @@ static void summary(FILE *f, const struct bench_row *ra, const struct bench_row 
                 rb->note);
         return;
     }
-    fprintf(f, "  checked: max_abs_err A %.2g, B %.2g; %llu pairs (ABBA), %llu forwards per round\n",
+    fprintf(f,
+            "  checked: max_abs_err A %.2g, B %.2g; %llu pairs (ABBA), %llu forward%s per round\n",
             ra->max_abs_err, rb->max_abs_err, (unsigned long long)ra->pair_n,
-            (unsigned long long)ra->iters_per_round);
+            (unsigned long long)ra->iters_per_round, ra->iters_per_round == 1 ? "" : "s");
     side_summary(f, "A", ra);
     side_summary(f, "B", rb);
     fprintf(f, "  time(B) / time(A) = %.4g, 95 %% interval [%.4g, %.4g] (%s", ra->pair_ratio,

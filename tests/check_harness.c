@@ -270,82 +270,7 @@ START_TEST(test_sweep_draws_plots)
 }
 END_TEST
 
-/* ---- single points through fake layers ---- */
-
-struct wrapped {
-    struct layer base;
-    struct layer *dense;
-};
-
-static struct layer *inner(struct layer *l)
-{
-    return ((struct wrapped *)l)->dense;
-}
-
-static int wrapped_create(const struct layer_config *cfg, struct layer **out, char *err,
-                          size_t errlen, const struct layer_ops *self)
-{
-    struct wrapped *w = calloc(1, sizeof(*w));
-    ck_assert_ptr_nonnull(w);
-    int rc = layer_create(layer_find("dense"), cfg, &w->dense, err, errlen);
-    if (rc) {
-        free(w);
-        return rc;
-    }
-    w->base.ops = self;
-    *out = &w->base;
-    return 0;
-}
-
-static void wrapped_destroy(struct layer *l)
-{
-    if (!l)
-        return;
-    layer_destroy(inner(l));
-    free(l);
-}
-
-static int wrapped_ref(struct layer *l, const float *x, float *y, size_t n)
-{
-    return inner(l)->ops->forward_ref(inner(l), x, y, n);
-}
-
-static void wrapped_describe(const struct layer *l, struct layer_info *info)
-{
-    const struct layer *d = ((const struct wrapped *)l)->dense;
-    d->ops->describe(d, info);
-}
-
-static void wrapped_help(char *buf, size_t len)
-{
-    snprintf(buf, len, "test layer\n");
-}
-
-/* broken: dense, but the first output of every forward is off by one */
-extern const struct layer_ops broken_ops;
-static int broken_create(const struct layer_config *cfg, struct layer **out, char *err,
-                         size_t errlen)
-{
-    return wrapped_create(cfg, out, err, errlen, &broken_ops);
-}
-static int broken_forward(struct layer *l, const float *x, float *y, size_t n,
-                          struct layer_stats *st)
-{
-    int rc = inner(l)->ops->forward(inner(l), x, y, n, st);
-    y[0] += 1.0f;
-    return rc;
-}
-const struct layer_ops broken_ops = {
-    .abi_version = LAYER_ABI_VERSION,
-    .name = "broken",
-    .summary = "dense with a wrong first output",
-    .create = broken_create,
-    .destroy = wrapped_destroy,
-    .forward = broken_forward,
-    .forward_ref = wrapped_ref,
-    .describe = wrapped_describe,
-    .help = wrapped_help,
-};
+/* ---- single points through fake layers (tu_broken_ops: test_util.c) ---- */
 
 static int picky_create(const struct layer_config *cfg, struct layer **out, char *err,
                         size_t errlen)
@@ -368,7 +293,7 @@ START_TEST(test_wrong_point_gets_no_time)
     char err[512] = "";
     struct layer_config cfg = {.d_model = 32, .scale = 1, .seed = 1, .threads = 1};
     bench_opts_default(&o);
-    int rc = bench_run_point(&broken_ops, &cfg, 1, 4, &o, &row, err, sizeof(err));
+    int rc = bench_run_point(&tu_broken_ops, &cfg, 1, 4, &o, &row, err, sizeof(err));
     ck_assert_int_eq(rc, BENCH_WRONG);
     ck_assert_str_eq(row.status, "wrong");
     ck_assert(isnan(row.latency_us_median));
