@@ -183,15 +183,8 @@ int bench_cmd_compare(int argc, char **argv)
     bo.cache = strcmp(cache, "warm") ? BENCH_CACHE_COLD : BENCH_CACHE_WARM;
     char err[512] = "";
     bench_blas_report("compare");
-    if (probe) {
-        struct bench_probe p;
-        if (bench_probe_run(threads, &p, err, sizeof(err))) {
-            fprintf(stderr, "sparsebench compare: probe failed: %s\n", err);
-            return BENCH_EXIT_FAIL;
-        }
-        bo.roofs = bench_probe_roofs(&p);
-        bench_probe_print(stderr, "probe", &p);
-    }
+    if (probe && bench_probe_for_roofs("compare", threads, &bo.roofs))
+        return BENCH_EXIT_FAIL;
     size_t T = batch * tokens;
     struct layer_config ca = {.d_model = d_model,
                               .scale = scale,

@@ -304,3 +304,16 @@ void bench_probe_print(FILE *f, const char *who, const struct bench_probe *p)
         fprintf(f, " (1 thread: %.1f)", p->gather_gbps_1t);
     fprintf(f, ", %.1f s\n", p->seconds);
 }
+
+int bench_probe_for_roofs(const char *cmd, int threads, struct bench_roofs *roofs)
+{
+    struct bench_probe p;
+    char err[512];
+    if (bench_probe_run(threads, &p, err, sizeof(err))) {
+        fprintf(stderr, "sparsebench %s: probe failed: %s\n", cmd, err);
+        return -1;
+    }
+    *roofs = bench_probe_roofs(&p);
+    bench_probe_print(stderr, "probe", &p);
+    return 0;
+}

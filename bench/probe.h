@@ -37,6 +37,10 @@ struct bench_roofs {
 int bench_probe_run(int threads, struct bench_probe *p, char *err, size_t errlen);
 /* The roofs a probe measured. */
 struct bench_roofs bench_probe_roofs(const struct bench_probe *p);
+/* What `run --probe` and `compare --probe` do: probe on `threads`, print
+ * the summary on stderr and set *roofs; on failure say "sparsebench CMD:
+ * probe failed: ..." on stderr and return -1. */
+int bench_probe_for_roofs(const char *cmd, int threads, struct bench_roofs *roofs);
 /* "WHO (2 threads): sgemm ... GFLOP/s, STREAM triad ... GB/s, gather ... GB/s
  * (1 thread ...), N s" and a newline, on f. */
 void bench_probe_print(FILE *f, const char *who, const struct bench_probe *p);

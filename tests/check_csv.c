@@ -138,22 +138,40 @@ static void sample_row(struct bench_row *row)
     row->latency_us_median = 1.5;
 }
 
+/* One row written with the header, and read back into t. */
+static void written_row(const struct bench_row *row, struct bench_table *t)
+{
+    char *buf = NULL, err[512];
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    ck_assert_int_eq(bench_csv_write_header(f), 0);
+    ck_assert_int_eq(bench_csv_write_row(f, row), 0);
+    fclose(f);
+    ck_assert_msg(bench_table_parse("row.csv", buf, len, t, err, sizeof(err)) == 0, "%s", err);
+    free(buf);
+}
+
+/* Row 0 of t has each expect[i][1] in column expect[i][0]. */
+static void expect_cells(const struct bench_table *t, const char *const (*expect)[2], size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int c = bench_table_col(t, expect[i][0]);
+        ck_assert_msg(c >= 0, "no column %s", expect[i][0]);
+        ck_assert_msg(!strcmp(bench_table_cell(t, 0, (size_t)c), expect[i][1]),
+                      "%s: expected '%s', got '%s'", expect[i][0], expect[i][1],
+                      bench_table_cell(t, 0, (size_t)c));
+    }
+}
+
 START_TEST(test_row_round_trip_and_na)
 {
     struct bench_row row;
     sample_row(&row);
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    ck_assert_int_eq(bench_csv_write_header(f), 0);
-    ck_assert_int_eq(bench_csv_write_row(f, &row), 0);
-    fclose(f);
     struct bench_table t;
-    char err[512];
-    ck_assert_msg(bench_table_parse("row.csv", buf, len, &t, err, sizeof(err)) == 0, "%s", err);
+    written_row(&row, &t);
     ck_assert_uint_eq(t.ncols, bench_csv_ncols());
     ck_assert_uint_eq(t.nrows, 1);
-    const char *expect[][2] = {
+    const char *const expect[][2] = {
         {"slot", "dense:width=100;bias=1"}, /* commas never reach the slot column */
         {"impl", "dense"},
         {"tokens", "16"},
@@ -180,15 +198,8 @@ START_TEST(test_row_round_trip_and_na)
         {"pair_ci_coverage", "NA"},
         {"pair_latency_us_median", "NA"},
     };
-    for (size_t i = 0; i < sizeof(expect) / sizeof(expect[0]); i++) {
-        int c = bench_table_col(&t, expect[i][0]);
-        ck_assert_msg(c >= 0, "no column %s", expect[i][0]);
-        ck_assert_msg(!strcmp(bench_table_cell(&t, 0, (size_t)c), expect[i][1]),
-                      "%s: expected '%s', got '%s'", expect[i][0], expect[i][1],
-                      bench_table_cell(&t, 0, (size_t)c));
-    }
+    expect_cells(&t, expect, sizeof(expect) / sizeof(expect[0]));
     bench_table_free(&t);
-    free(buf);
 }
 END_TEST
 
@@ -207,16 +218,10 @@ START_TEST(test_paired_row_columns)
     row.pair_ratio_hi = 2.75;
     row.pair_ci_coverage = 0.973396;
     row.pair_latency_us_median = 7750.5;
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    ck_assert_int_eq(bench_csv_write_header(f), 0);
-    ck_assert_int_eq(bench_csv_write_row(f, &row), 0);
-    fclose(f);
     struct bench_table t;
     char err[512];
-    ck_assert_msg(bench_table_parse("row.csv", buf, len, &t, err, sizeof(err)) == 0, "%s", err);
-    const char *expect[][2] = {
+    written_row(&row, &t);
+    const char *const expect[][2] = {
         {"pair_with", "moe-2in34"},
         {"pair_scale", "12"},
         {"pair_n", "21"},
@@ -228,13 +233,7 @@ START_TEST(test_paired_row_columns)
         {"pair_latency_us_median", "7750.5"},
         {"roof", "gather"},
     };
-    for (size_t i = 0; i < sizeof(expect) / sizeof(expect[0]); i++) {
-        int c = bench_table_col(&t, expect[i][0]);
-        ck_assert_msg(c >= 0, "no column %s", expect[i][0]);
-        ck_assert_msg(!strcmp(bench_table_cell(&t, 0, (size_t)c), expect[i][1]),
-                      "%s: expected '%s', got '%s'", expect[i][0], expect[i][1],
-                      bench_table_cell(&t, 0, (size_t)c));
-    }
+    expect_cells(&t, expect, sizeof(expect) / sizeof(expect[0]));
     /* pair_with is the last key column */
     int cols[32];
     char key[512];
@@ -243,7 +242,6 @@ START_TEST(test_paired_row_columns)
     bench_table_key(&t, 0, cols, (size_t)n, key, sizeof(key));
     ck_assert_msg(strstr(key, "|moe-2in34") && !strcmp(strrchr(key, '|'), "|moe-2in34"), "%s", key);
     bench_table_free(&t);
-    free(buf);
 }
 END_TEST
 

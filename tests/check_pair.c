@@ -123,8 +123,8 @@ START_TEST(test_compare_identical_contains_one)
         hi = num(&t, 0, "pair_ratio_hi");
         contains = lo <= 1 && 1 <= hi;
         if (!contains)
-            fprintf(stderr, "compare dense dense: attempt %d: [%g, %g] misses 1\n", attempt + 1,
-                    lo, hi);
+            fprintf(stderr, "compare dense dense: attempt %d: [%g, %g] misses 1\n", attempt + 1, lo,
+                    hi);
         bench_table_free(&t);
     }
     ck_assert_msg(contains, "dense vs dense: the 95 %% interval [%g, %g] excludes 1 twice", lo, hi);
@@ -166,9 +166,9 @@ START_TEST(test_compare_bootstrap)
     struct bench_table t;
     char err[512];
     const char *out = path_in("boot.csv");
-    int rc = run_cmd(bench_cmd_compare, out, "dense:width=64", "dense:width=256", "--d", "32",
-                     "--tokens", "4", "--threads", "1", "--ci", "bootstrap", "--cache", "warm",
-                     NULL);
+    int rc =
+        run_cmd(bench_cmd_compare, out, "dense:width=64", "dense:width=256", "--d", "32",
+                "--tokens", "4", "--threads", "1", "--ci", "bootstrap", "--cache", "warm", NULL);
     ck_assert_int_eq(rc, 0);
     ck_assert_msg(bench_table_read(out, &t, err, sizeof(err)) == 0, "%s", err);
     ck_assert_str_eq(cell(&t, 0, "slot"), "dense:width=64");
@@ -229,9 +229,9 @@ END_TEST
 
 START_TEST(test_compare_bad_knob_is_2)
 {
-    ck_assert_int_eq(run_cmd(bench_cmd_compare, path_in("x.csv"), "dense", "moe:experts=0", "--d",
-                             "32", NULL),
-                     BENCH_EXIT_USAGE);
+    ck_assert_int_eq(
+        run_cmd(bench_cmd_compare, path_in("x.csv"), "dense", "moe:experts=0", "--d", "32", NULL),
+        BENCH_EXIT_USAGE);
 }
 END_TEST
 
@@ -301,9 +301,8 @@ START_TEST(test_paired_sweep_resume)
     const char *log = path_in("sweep.out");
     static char k_full[16][256], k_cut[16][256];
 
-    ck_assert_int_eq(run_cmd(bench_cmd_sweep, log, file, "--out", full_dir, "--no-probe",
-                             "--no-plot", NULL),
-                     0);
+    ck_assert_int_eq(
+        run_cmd(bench_cmd_sweep, log, file, "--out", full_dir, "--no-probe", "--no-plot", NULL), 0);
     ck_assert_uint_eq(check_rows(full_csv, k_full), PAIRED_POINTS);
 
     /* stopped after 3 rows (inside the paired slot), a half-written row
@@ -317,8 +316,8 @@ START_TEST(test_paired_sweep_resume)
     fputs("narrow,dense,32,2,1,2,2,1,1,cold,1,ok,12.5,\"unterminated", f);
     fclose(f);
     unsetenv("SPARSEBENCH_STOP_AFTER");
-    ck_assert_int_eq(run_cmd(bench_cmd_sweep, log, file, "--out", cut_dir, "--resume",
-                             "--no-probe", "--no-plot", NULL),
+    ck_assert_int_eq(run_cmd(bench_cmd_sweep, log, file, "--out", cut_dir, "--resume", "--no-probe",
+                             "--no-plot", NULL),
                      0);
     ck_assert_uint_eq(check_rows(cut_csv, k_cut), PAIRED_POINTS);
     for (size_t i = 0; i < PAIRED_POINTS; i++)
