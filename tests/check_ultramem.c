@@ -43,7 +43,7 @@ static void assert_same_selection(struct ultramem *u, const float *x, size_t T, 
 {
     uint32_t *want = calloc(u->H * u->m, sizeof(*want)), *got = calloc(u->m, sizeof(*got));
     for (size_t t = 0; t < T; t++) {
-        ultramem_ref_select(u, x + t * u->D, exact, want);
+        memcpy(want, ultramem_ref_select(u, x + t * u->D, exact), u->H * u->m * sizeof(*want));
         for (size_t hd = 0; hd < u->H; hd++) {
             memcpy(got, u->sel + (t * u->H + hd) * u->m, u->m * sizeof(*got));
             qsort(got, u->m, sizeof(*got), cmp_u32);

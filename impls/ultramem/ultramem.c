@@ -10,12 +10,13 @@
  *   scores; shuffle; implicit value expansion into pooled[E][Dv], each core
  *   weighting its own Dv/h slice; y = W_o flatten(pooled). No softmax.
  * The files: ultramem_init.c (weights, key LN, SVD, near-tie bounds),
- * ultramem_score.c (the retrieval's query and key scores over the batch),
- * ultramem_select.c (the per-(token, head) filter, top-m and near-tie
- * guard), ultramem_topk.c (its top-k), ultramem_gather.c (lookup,
- * projection, stats, forward), ultramem_merged.c (the folded tables),
- * ultramem_ref.c (the plain-loop reference, the exact brute-force top-m and
- * recall).
+ * ultramem_forward.c (the forward, its stats, recall), ultramem_score.c
+ * (the retrieval's query and key scores over the batch), ultramem_select.c
+ * (the per-(token, head) filter, top-m and near-tie guard), ultramem_topk.c
+ * (its top-k), ultramem_gather.c (lookup and projection), ultramem_merged.c
+ * (the folded tables), ultramem_exact.c (the arithmetic the reference and
+ * the near-tie guard share bit for bit), ultramem_ref.c (the plain-loop
+ * reference and the exact brute-force top-m).
  *
  * The rank-1 filter is approximate, and on fresh weights worse than the
  * issue assumed: the v1 code keeps the top-m rows of a = S_row u and the
