@@ -3,11 +3,11 @@
  *
  * The top-k over all n^2 keys (c_i, c'_j) lies inside I1 x I2, the per-half
  * top-k sets: each pair with a row outside I1 is beaten by the k pairs (i', j)
- * with i' in I1 (pkm.h explains the order that keeps this true in fp32).
+ * with i' in I1 (pkm_select.h explains the order that keeps this true in fp32).
  * Inside the k x k grid, sorted by rank a in I1 and b in I2, a pair (a, b)
  * is beaten by every (a', b') with a' <= a, b' <= b, so only the pairs with
  * (a + 1)(b + 1) <= k can win: sum over a = 1..k of floor(k / a) of them,
- * 119 of the 1024 at k = 32 (123 at k = 33, what forward selects: pkm.h).
+ * 119 of the 1024 at k = 32 (123 at k = 33, what forward selects: pkm.h, "Near ties").
  * XLM forms all k^2 sums; the answer is the same.
  *
  * Selection is branch-free where the data is random: a heap or an insertion
@@ -17,7 +17,7 @@
  * winners are those above it (plus the best of those equal to it), and
  * each winner's place is the number of winners that beat it.
  */
-#include "pkm.h"
+#include "pkm_select.h"
 
 #include <math.h>
 #include <string.h>
@@ -188,7 +188,7 @@ size_t pkm_candidate_count(size_t k, size_t n)
 void pkm_select_head(const float *s1, const float *s2, size_t n, size_t k,
                      const struct pkm_select_scratch *sc, struct pkm_pick *out)
 {
-    size_t kh = k < n ? k : n; /* K may exceed n when it is n + 1 (pkm.h) */
+    size_t kh = k < n ? k : n; /* K may exceed n when it is n + 1 (pkm.h, "Near ties") */
     struct pkm_pick *h1 = sc->half, *h2 = sc->half + kh;
     /* Per half, the order reduces to score, then index: pass the scores as
      * their own s1 and s2 so ties fall through to the index. */

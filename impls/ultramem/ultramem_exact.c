@@ -44,8 +44,7 @@ static float exact_dot(const float *p, size_t len, const float *x)
     return acc;
 }
 
-void ultramem_exact_query(const struct ultramem *u, const float *x /* (D) */,
-                          float *q /* (2 Dk) */)
+void ultramem_exact_query(const struct ultramem *u, const float *x /* (D) */, float *q /* (2 Dk) */)
 {
     size_t Q = 2 * u->Dk;
     /* q = W_q x as a sum of W_q's columns, which are the rows of wq_t: every
