@@ -349,6 +349,67 @@ START_TEST(test_mem_check)
 }
 END_TEST
 
+/* The sizing pass and the carving pass agree: pieces on the alignment, in
+ * order, inside the block, empty pieces NULL; an overflowing size is caught
+ * and refused by common_carve_fit, which weighs the sum of the blocks. */
+START_TEST(test_carve)
+{
+    struct common_carve blk[2] = {common_carve_plan(COMMON_ALIGN), common_carve_plan(4)};
+    char *p[4];
+    for (int pass = 0; pass < 2; pass++) {
+        p[0] = common_carve(&blk[0], 3, 1);
+        p[1] = common_carve(&blk[0], 0, 8); /* empty */
+        p[2] = common_carve(&blk[0], 5, sizeof(float));
+        p[3] = common_carve(&blk[1], 3, sizeof(float));
+        if (pass == 0) {
+            ck_assert_uint_eq(blk[0].used, 64 + 20); /* the second piece starts a new line */
+            ck_assert_uint_eq(blk[1].used, 12);      /* no gaps at 4 */
+            for (int i = 0; i < 4; i++)
+                ck_assert_ptr_null(p[i]);
+            ck_assert_int_eq(common_carve_alloc(blk, 2), 0);
+            ck_assert_uint_eq(blk[0].size, 84);
+            ck_assert_uint_eq(blk[0].used, 0);
+        }
+    }
+    ck_assert_ptr_eq(p[0], blk[0].base);
+    ck_assert_ptr_null(p[1]);
+    ck_assert_ptr_eq(p[2], blk[0].base + 64);
+    ck_assert_ptr_eq(p[3], blk[1].base);
+    ck_assert_uint_eq(blk[0].used, blk[0].size);
+    common_carve_free(blk, 2);
+    ck_assert_ptr_null(blk[0].base);
+
+    char err[256] = "";
+    uint64_t bytes = 0;
+    struct common_carve big = common_carve_plan(COMMON_ALIGN);
+    common_carve(&big, SIZE_MAX / 2, 4);
+    ck_assert(big.overflow);
+    ck_assert_ptr_null(common_carve(&big, 1, 1));
+    ck_assert_int_eq(common_carve_fit(&big, 1, "t", &bytes, err, sizeof(err)), LAYER_ETOOBIG);
+    ck_assert_ptr_nonnull(strstr(err, "overflow"));
+    struct common_carve two[2] = {common_carve_plan(8), common_carve_plan(8)};
+    common_carve(&two[0], 10, 1);
+    common_carve(&two[1], 7, 1);
+    ck_assert_int_eq(common_carve_fit(two, 2, "t", &bytes, err, sizeof(err)), 0);
+    ck_assert_uint_eq(bytes, 17);
+}
+END_TEST
+
+/* common_alloc counts what it hands out, so check's figures can be held
+ * against create's. */
+START_TEST(test_alloc_counts)
+{
+    uint64_t b0, c0, b1, c1;
+    common_alloc_counts(&b0, &c0);
+    void *p = common_alloc(100), *q = common_alloc(0);
+    common_alloc_counts(&b1, &c1);
+    ck_assert_uint_eq(b1 - b0, 100);
+    ck_assert_uint_eq(c1 - c0, 1);
+    ck_assert_ptr_null(q);
+    common_free(p);
+}
+END_TEST
+
 static Suite *common_suite(void)
 {
     Suite *s = suite_create("common");
@@ -369,6 +430,8 @@ static Suite *common_suite(void)
     tcase_add_test(tc, test_gather_reduce_vs_ref);
     tcase_add_test(tc, test_ffn_blas_vs_loops);
     tcase_add_test(tc, test_mem_check);
+    tcase_add_test(tc, test_carve);
+    tcase_add_test(tc, test_alloc_counts);
     suite_add_tcase(s, tc);
     return s;
 }

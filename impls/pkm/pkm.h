@@ -62,6 +62,9 @@ struct pkm_rowlist {
     uint32_t *row_uid; /* (N) unique id of a seen row; valid only for seen rows */
 };
 
+/* The blocks create allocates (pkm.c's pkm_layout lays them out). */
+enum { PKM_PARAMS, PKM_VALUES, PKM_RAW, PKM_SCRATCH, PKM_BLOCKS };
+
 struct pkm {
     struct layer base;
     struct pkm_knobs knobs;
@@ -72,8 +75,10 @@ struct pkm {
     size_t max_tokens; /* T_max */
     int threads;
 
-    /* Parameters forward reads: one block, listed as region 0. */
-    float *params;
+    struct common_carve blk[PKM_BLOCKS];
+    uint64_t bytes; /* all of blk: what check reports */
+
+    /* Parameters forward reads: block PKM_PARAMS, listed as region 0. */
     size_t param_bytes;
     float *wq;     /* (H d_k, D) query Linear with BN folded in */
     float *bq;     /* (H d_k) its bias, BN folded in */
@@ -95,7 +100,6 @@ struct pkm {
     size_t n_sel;            /* K' = min(K + 1, N): the extra pick witnesses the boundary */
     size_t n_cands;          /* M = pkm_candidate_count(K', n) */
     float *key_norm;         /* (H, 2) largest sub-key norm of each head's half */
-    void *work_mem;          /* storage of the per-worker scratch */
     struct pkm_worker *work; /* (threads) */
     uint64_t last_exact;     /* near ties the last forward rescored */
     struct pkm_rowlist rl;

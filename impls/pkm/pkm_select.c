@@ -177,6 +177,22 @@ static void best_k(const struct pkm_cands *c, size_t m, size_t k,
     place(c, win, sc->ws, n, k, sc, out);
 }
 
+void pkm_select_layout(struct pkm_select_scratch *sc, size_t n, size_t k, struct common_carve *c)
+{
+    size_t M = pkm_candidate_count(k, n), wide = n > M ? n : M, kh = k < n ? k : n;
+    sc->half = common_carve(c, 2 * kh, sizeof(struct pkm_pick));
+    sc->key = common_carve(c, wide, sizeof(int32_t));
+    sc->ws = common_carve(c, wide + PAD, sizeof(float));
+    sc->above = common_carve(c, wide + PAD, sizeof(uint32_t));
+    sc->equal = common_carve(c, wide + PAD, sizeof(uint32_t));
+    sc->tie = common_carve(c, wide, sizeof(uint32_t));
+    sc->win = common_carve(c, k, sizeof(uint32_t));
+    sc->gidx = common_carve(c, M, sizeof(uint32_t));
+    sc->gs = common_carve(c, M, sizeof(float));
+    sc->gs1 = common_carve(c, M, sizeof(float));
+    sc->gs2 = common_carve(c, M, sizeof(float));
+}
+
 size_t pkm_candidate_count(size_t k, size_t n)
 {
     size_t m = 0;

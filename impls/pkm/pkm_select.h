@@ -16,6 +16,8 @@
 #ifndef SPARSEBENCH_PKM_SELECT_H
 #define SPARSEBENCH_PKM_SELECT_H
 
+#include "../common/common.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -55,6 +57,10 @@ struct pkm_select_scratch {
     float *gs, *gs1, *gs2;   /* (M) each: the candidate grid */
     uint32_t *gidx;          /* (M) */
 };
+
+/* Lay out (common_carve: size, then carve) the scratch of pkm_select_head
+ * for the top k of n sub-keys per half. */
+void pkm_select_layout(struct pkm_select_scratch *sc, size_t n, size_t k, struct common_carve *c);
 
 /* Candidate sums pkm_select_head forms for the top K with n sub-keys per
  * half: the pairs of per-half ranks (a, b), counted from 1, a, b <= n,

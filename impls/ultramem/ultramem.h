@@ -94,8 +94,8 @@ struct ultramem_knobs {
     char filter[COMMON_KNOB_STR_LEN]; /* "top" (the v1 code) or "signed" */
 };
 
-/* One worker's scratch for the selection and gather tasks; carved out of
- * one block per worker so workers never share a cache line. */
+/* One worker's scratch for the selection and gather tasks; every array is
+ * carved on a cache line of its own, so workers never share one. */
 struct ultramem_work {
     float *a, *b;        /* (np) rank-1 row / column scores */
     float *neg;          /* (np) -a or -b, for the bottom-ms of the signed filter */
@@ -137,6 +137,10 @@ struct ultramem_ref_scratch {
     float *pooled;  /* (E, Dv) */
 };
 
+/* The blocks create allocates (ultramem.c's ultramem_layout lays them out):
+ * the parameters forward reads, each its own region, and the scratch. */
+enum { UM_DENSE, UM_WO, UM_VALUES, UM_SHUFFLE, UM_FOLDED, UM_SCRATCH, UM_BLOCKS };
+
 struct ultramem {
     struct layer base;
     struct ultramem_knobs knobs; /* resolved: every size filled in */
@@ -148,9 +152,11 @@ struct ultramem {
     size_t max_tokens;
     int threads;
 
+    struct common_carve blk[UM_BLOCKS];
+    uint64_t bytes; /* all of blk, the merged variant's wo and values too: what check reports */
+
     /* ---- parameters and inference constants ---- */
-    float *dense;       /* one block holding the tensors below */
-    size_t dense_bytes; /* every byte of it is read by every forward */
+    size_t dense_bytes; /* block UM_DENSE, the tensors below: every forward reads all of it */
     float *keys;        /* (2, H, np, r, Dk) LayerNorm applied at create; side 0 rows, 1 cols */
     float *wq_t;        /* (D, 2 Dk) query_proj.weight, transposed (ultramem_exact_query) */
     float *q_ln;        /* (Dk) query_norm.weight, shared by both halves */
@@ -179,10 +185,8 @@ struct ultramem {
     float *pooled;              /* (T, E Dv); unused when merged */
     uint64_t *touched;          /* (N or E N bits) units touched by this batch */
     size_t n_units;             /* N, or E N when merged */
-    struct ultramem_work *work; /* (threads) */
-    void *work_block;
+    struct ultramem_work *work; /* (threads), each with its own slice of the scratch */
     struct ultramem_ref_scratch ref;
-    void *ref_block;
     struct common_pool *pool;
 };
 
