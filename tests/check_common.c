@@ -176,6 +176,60 @@ START_TEST(test_topk_ties_lower_index_first)
 }
 END_TEST
 
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The threshold top-k equals common_topk as a set, ties included; its
+ * candidates hold the k best, at most k + slack of them unless the
+ * threshold is exactly the k-th largest value. */
+START_TEST(test_topk_set)
+{
+    const size_t sizes[][2] = {{1, 1},    {7, 3},     {110, 80},   {736, 80}, {6400, 80},
+                               {6400, 1}, {333, 333}, {1000, 999}, {512, 33}, {123, 33}};
+    struct common_rng rng;
+    common_rng_seed(&rng, 5, 5);
+    for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+        size_t n = sizes[s][0], k = sizes[s][1];
+        float *v = malloc(n * sizeof(*v)), *tv = malloc(k * sizeof(*tv));
+        uint32_t *ti = malloc(k * sizeof(*ti)), *pos = malloc((n + 16) * sizeof(*pos));
+        uint32_t *keys = malloc(n * sizeof(*keys));
+        for (int kind = 0; kind < 4; kind++) {
+            for (size_t i = 0; i < n; i++) {
+                double g = common_rng_normal(&rng);
+                v[i] = kind == 0   ? (float)g
+                       : kind == 1 ? (float)(int)(g * 3)        /* many ties */
+                       : kind == 2 ? (i % 2 ? 0.0f : -0.0f)     /* all tied */
+                                   : (float)(g * 1e-30 * 1e-8); /* subnormals */
+            }
+            common_topk(v, n, k, tv, ti);
+            qsort(ti, k, sizeof(*ti), cmp_u32);
+            size_t c = common_topk_candidates(v, n, k, 8, pos, keys), j = 0;
+            ck_assert_uint_ge(c, k);
+            for (size_t p = 0; p < c && j < k; p++) /* both ascending: ti within pos */
+                j += pos[p] == ti[j];
+            ck_assert_msg(j == k, "n=%zu k=%zu kind=%d: a top-k position is no candidate", n, k,
+                          kind);
+            if (c > k + 8) { /* only ties at the threshold, the k-th value, allow that */
+                for (size_t p = 0; p < c; p++)
+                    ck_assert(v[pos[p]] >= tv[k - 1]);
+            }
+            common_topk_set(v, n, k, pos, keys);
+            for (j = 0; j < k; j++)
+                ck_assert_msg(pos[j] == ti[j], "n=%zu k=%zu kind=%d: slot %zu is %u, want %u", n, k,
+                              kind, j, pos[j], ti[j]);
+        }
+        free(v);
+        free(tv);
+        free(ti);
+        free(pos);
+        free(keys);
+    }
+}
+END_TEST
+
 /* ---- knobs ---- */
 
 struct tk {
@@ -423,6 +477,7 @@ static Suite *common_suite(void)
     tcase_add_test(tc, test_rng_below_and_permutation);
     tcase_add_test(tc, test_topk_vs_sort);
     tcase_add_test(tc, test_topk_ties_lower_index_first);
+    tcase_add_test(tc, test_topk_set);
     tcase_add_test(tc, test_knobs_good);
     tcase_add_test(tc, test_knobs_bad);
     tcase_add_test(tc, test_knobs_help_lists_everything);

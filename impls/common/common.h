@@ -98,8 +98,23 @@ void common_bias_gelu(float *h, const float *b, size_t n_tokens, size_t width);
 
 /* The k largest of v[0..n) with their indices, sorted by value descending;
  * equal values are ordered by index ascending, so ties are deterministic.
- * Requires 1 <= k <= n and no NaN in v. */
+ * Requires 1 <= k <= n and no NaN in v. A heap: for small k. */
 void common_topk(const float *v, size_t n, size_t k, float *out_val, uint32_t *out_idx);
+
+/* The same k as a set: their positions into pos[0..k), ascending (all n
+ * when k >= n). Scratch: pos n + 16 entries, keys n. Requires 1 <= k, no
+ * NaN in v. A threshold search: for k/n that is not tiny. */
+void common_topk_set(const float *v, size_t n, size_t k, uint32_t *pos, uint32_t *keys);
+
+/* Candidates for the k best of v[0..n): pos[0..c) = the positions,
+ * ascending, of every value at or above a threshold no larger than the
+ * k-th largest value, so the k best are among them; returns c >= min(k, n).
+ * c <= k + slack unless ties at the threshold prevent it, and then the
+ * threshold is exactly the k-th largest value. keys[i] is left holding
+ * v[i]'s order-preserving integer image (equal floats, -0 and +0 included,
+ * get equal keys). Scratch as common_topk_set. */
+size_t common_topk_candidates(const float *v, size_t n, size_t k, size_t slack, uint32_t *pos,
+                              uint32_t *keys);
 
 /* ---- knobs.c: "key=value,..." strings ---- */
 

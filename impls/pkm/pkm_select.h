@@ -49,8 +49,8 @@ struct pkm_cands {
 /* Scratch of pkm_select_head for up to K keys of n per half; M =
  * pkm_candidate_count(K, n). */
 struct pkm_select_scratch {
-    int32_t *key;            /* (max(n, M)) ordered integer images of scores */
-    uint32_t *win, *tie;     /* (K), (max(n, M)) candidate numbers */
+    uint32_t *key;           /* (max(n, M)) ordered integer images of scores */
+    uint32_t *win, *tie;     /* (K), (max(n, M) + 16) candidate numbers */
     float *ws;               /* (max(n, M) + 16) scores of the collected candidates */
     uint32_t *above, *equal; /* (max(n, M) + 16) their places */
     struct pkm_pick *half;   /* (2, min(K, n)) the per-half top-k, best first */

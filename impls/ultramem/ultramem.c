@@ -12,8 +12,8 @@
  * The files: ultramem_init.c (weights, key LN, SVD, near-tie bounds),
  * ultramem_forward.c (the forward, its stats, recall), ultramem_score.c
  * (the retrieval's query and key scores over the batch), ultramem_select.c
- * (the per-(token, head) filter, top-m and near-tie guard), ultramem_topk.c
- * (its top-k), ultramem_gather.c (lookup and projection), ultramem_merged.c
+ * (the per-(token, head) filter, top-m and near-tie guard, its top-k
+ * common_topk_set), ultramem_gather.c (lookup and projection), ultramem_merged.c
  * (the folded tables), ultramem_exact.c (the arithmetic the reference and
  * the near-tie guard share bit for bit), ultramem_ref.c (the plain-loop
  * reference and the exact brute-force top-m).

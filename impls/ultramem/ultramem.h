@@ -99,7 +99,7 @@ struct ultramem_knobs {
 struct ultramem_work {
     float *a, *b;        /* (np) rank-1 row / column scores */
     float *neg;          /* (np) -a or -b, for the bottom-ms of the signed filter */
-    uint32_t *surv_key;  /* (max(np, max_cand)) ultramem_topk_set scratch */
+    uint32_t *surv_key;  /* (max(np, max_cand)) common_topk_set scratch */
     uint32_t *surv_pos;  /* (max(np, max_cand) + 16) its result in the first k */
     uint8_t *row_flag;   /* (np) bit 0: kept as a top row, bit 1: as a bottom row */
     uint8_t *col_flag;   /* (np) */
@@ -205,13 +205,6 @@ void ultramem_svd_leading(const float *c, size_t r, float *u_out, float *v_out, 
  * the keys, u, v and the cores (see "Near ties"). Called by
  * ultramem_init_weights; call again after changing any of those. */
 void ultramem_init_tie_bounds(struct ultramem *u);
-
-/* ---- ultramem_topk.c ---- */
-
-/* The positions of the k best of v[0..n) (larger value first, then smaller
- * position, as common_topk) into pos[0..k), ascending. Scratch: pos n + 16
- * entries, keys n. Requires 1 <= k, no NaN in v. */
-void ultramem_topk_set(const float *v, size_t n, size_t k, uint32_t *pos, uint32_t *keys);
 
 /* ---- ultramem_score.c ---- */
 

@@ -14,7 +14,7 @@
  *     the filter approximates. recall (ultramem_forward.c) compares
  *     forward's selection with it.
  * Every ranking is "larger score first, then smaller index first", the
- * order the optimized path ranks by (ultramem_topk.c). Scratch comes from
+ * order the optimized path ranks by (common_topk_set). Scratch comes from
  * create. The query, key scores, rank-1 scores and pair totals are
  * ultramem_exact.c's, the functions forward recomputes a near tie with, so
  * that it gets forward_ref's bits (ultramem.h, "Near ties").

@@ -92,10 +92,10 @@ static struct boundary best_k(struct ultramem_work *w, const float *v, size_t n,
 {
     uint32_t *pos = w->surv_pos;
     if (k >= n) {
-        ultramem_topk_set(v, n, k, pos, w->surv_key);
+        common_topk_set(v, n, k, pos, w->surv_key);
         return (struct boundary){0, 0, 0};
     }
-    ultramem_topk_set(v, n, k + 1, pos, w->surv_key);
+    common_topk_set(v, n, k + 1, pos, w->surv_key);
     size_t worst = 0;
     float next = v[pos[0]], kth = INFINITY;
     for (size_t j = 1; j <= k; j++) {
@@ -331,7 +331,7 @@ static int reselect_side(const struct ultramem *u, struct ultramem_work *w, size
         *macs += n * r;
         if (!places) /* the last kept fell outside its own window by a rounding */
             continue;
-        ultramem_topk_set(w->near_val, n, places, w->surv_pos, w->surv_key);
+        common_topk_set(w->near_val, n, places, w->surv_pos, w->surv_key);
         for (size_t k = 0; k < places; k++)
             sd->mark[win[w->surv_pos[k]]] |= bit;
     }
