@@ -19,6 +19,7 @@
  *    or fails, frees everything it took, sets *out = NULL and writes a
  *    one-line message into err naming the bad input, its value and what is
  *    allowed.
+ *  - check() (optional) answers what create() would, allocating nothing.
  *  - destroy(NULL) is a harmless no-op.
  *  - A layer is not re-entrant: one forward at a time per layer object.
  *  - Weights are a pure function of (cfg, knobs, seed): same inputs, same

@@ -313,7 +313,7 @@ static void pkm_describe(const struct layer *l, struct layer_info *info)
     common_knobs_format(&pkm_knob_set, &p->knobs, info->knobs, sizeof(info->knobs));
     info->n_regions = 2;
     info->regions[0] = (struct layer_region){p->blk[PKM_PARAMS].base, p->param_bytes};
-    info->regions[1] = (struct layer_region){p->values, p->n_values * D * sizeof(float)};
+    info->regions[1] = (struct layer_region){p->values, (size_t)p->blk[PKM_VALUES].size};
 }
 
 static void pkm_help(char *buf, size_t len)

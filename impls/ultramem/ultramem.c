@@ -403,18 +403,10 @@ static void ultramem_describe(const struct layer *l, struct layer_info *info)
     info->unit = "value";
     common_knobs_format(u->knob_set, &u->knobs, info->knobs, sizeof(info->knobs));
     info->n_regions = 0;
-    info->regions[info->n_regions++] = (struct layer_region){u->blk[UM_DENSE].base, u->dense_bytes};
-    if (u->merged) {
-        info->regions[info->n_regions++] =
-            (struct layer_region){u->folded, u->E * u->N * u->h * u->D * sizeof(float)};
-    } else {
-        info->regions[info->n_regions++] =
-            (struct layer_region){u->wo, u->D * u->E * u->Dv * sizeof(float)};
-        info->regions[info->n_regions++] =
-            (struct layer_region){u->values, u->N * u->Dv * sizeof(float)};
-    }
-    info->regions[info->n_regions++] =
-        (struct layer_region){u->shuffle, u->E * u->N * sizeof(uint32_t)};
+    for (int b = 0; b < UM_BLOCKS; b++) /* every parameter block, the scratch excepted */
+        if (b != UM_SCRATCH && u->blk[b].base)
+            info->regions[info->n_regions++] =
+                (struct layer_region){u->blk[b].base, (size_t)u->blk[b].size};
 }
 
 static void ultramem_help(char *buf, size_t len)

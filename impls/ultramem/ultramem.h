@@ -138,8 +138,8 @@ struct ultramem_ref_scratch {
 };
 
 /* The blocks create allocates (ultramem.c's ultramem_layout lays them out):
- * the parameters forward reads, each its own region, and the scratch. */
-enum { UM_DENSE, UM_WO, UM_VALUES, UM_SHUFFLE, UM_FOLDED, UM_SCRATCH, UM_BLOCKS };
+ * the parameters, each its own region in this order, and the scratch. */
+enum { UM_DENSE, UM_FOLDED, UM_WO, UM_VALUES, UM_SHUFFLE, UM_SCRATCH, UM_BLOCKS };
 
 struct ultramem {
     struct layer base;
