@@ -139,8 +139,8 @@ struct layer_ops {
      * (when not NULL) gets the bytes create() would allocate (weights,
      * derived tables, scratch, every part of a composite; exact up to
      * alignment padding) when the sizes resolve, on success and on
-     * LAYER_ETOOBIG, else 0. create() runs the same code first, so the two
-     * agree by construction; only a failing allocation or thread start
+     * LAYER_ETOOBIG (UINT64_MAX when they overflow 64 bits), else 0. create() runs the same code
+     * first, so the two agree by construction; only a failing allocation or thread start
      * (LAYER_ENOMEM, LAYER_ETHREAD) is create's alone. */
     int (*check)(const struct layer_config *cfg, uint64_t *bytes, char *err, size_t errlen);
 };

@@ -141,6 +141,7 @@ static int fff_plan(struct fff *f, const struct layer_config *cfg, int level_ker
     if (bytes == 0) {
         snprintf(err, errlen, "fff: trees=%ld x depth=%ld nodes of width %zu overflow 64 bits",
                  f->knobs.trees, f->knobs.depth, f->d_model);
+        f->bytes = UINT64_MAX; /* as common_carve_fit says an overflow */
         return LAYER_ETOOBIG;
     }
     f->param_bytes = (size_t)bytes;
