@@ -60,7 +60,9 @@
 #define INTEL_IMC_PFM(pfm, file)                                                                   \
     {                                                                                              \
         .events = pfm "*::UNC_M_CAS_COUNT:RD:cpu=0+" pfm "*::UNC_M_CAS_COUNT:WR:cpu=0",            \
-        .scale = CAS, .how = "socket 0's memory controllers only",                                 \
+        .scale = CAS,                                                                              \
+        .how = "socket 0's memory controllers only: exact on one socket, "                         \
+               "less on more",                                                                     \
         .src = "libpfm4 lib/events/" file                                                          \
     }
 /* Intel client memory controllers: free-running read and write counters of
