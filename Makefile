@@ -76,7 +76,7 @@ LDLIBS := $(PKG_LIBS) $(if $(HAVE_PFM),-lpfm) $(CSV_LIBS) -lm -lpthread
 CFLAGS ?= -O2 -g
 CPPFLAGS += -D_GNU_SOURCE $(if $(HAVE_PAPI),-DHAVE_PAPI) $(if $(HAVE_PFM),-DHAVE_PFM) \
 	$(if $(HAVE_VALGRIND),-DHAVE_VALGRIND)
-WARN := -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror)
+WARN := $(strip -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror))
 # The layers' kernels get the full optimisation; the harness stays at -O2.
 KERNEL_FLAGS := -O3 -march=native
 ALL_CFLAGS = -std=c11 $(WARN) -MMD -MP $(CPPFLAGS) $(CFLAGS) $(SAN_FLAGS) $(PKG_CFLAGS)
@@ -104,7 +104,7 @@ TEST_UTIL_OBJS := $(TEST_UTIL_SRCS:%.c=$(BUILD)/%.o)
 TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 BIN := $(BUILD)/sparsebench
 
-.PHONY: all test clean format format-check sweep sweep-full plot
+.PHONY: all test check-layers clean format format-check sweep sweep-full plot
 .SECONDARY:
 all: $(BIN) $(CG_BIN)
 
@@ -167,8 +167,17 @@ $(CG_BIN): $(CG_OBJS)
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_UTIL_OBJS) $(BUILD)/libsparse.a
 	$(call quiet,LD,$@)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ -o $@ $(LDLIBS) $(CHECK_LIBS)
 
+# The layering, checked on the built objects: no file-level call cycle in
+# bench/ or inside an impls family, no header under bench/ over 150 lines.
+check_layers = rc=0; scripts/check-cycles.sh $(BUILD) || rc=1; \
+	scripts/check-headers.sh bench 150 || rc=1; exit $$rc
+
+check-layers: $(BIN)
+	@$(check_layers)
+
+# Both halves always run, so a layering failure never hides the test results.
 test: $(TEST_BINS) $(BIN) $(CG_BIN)
-	@scripts/run-tests.sh $(TEST_BINS)
+	@ok=1; scripts/run-tests.sh $(TEST_BINS) || ok=0; ($(check_layers)) || ok=0; ((ok))
 
 sweep: $(BIN)
 	$(BIN) sweep $(or $(SWEEP),bench/sweeps/default.sweep) $(SWEEP_FLAGS)

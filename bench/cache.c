@@ -11,6 +11,7 @@
  * ordered, several in flight) is chosen at run time from CPUID.
  */
 #include "measure.h"
+#include "../impls/layer.h"
 
 #include <stdint.h>
 

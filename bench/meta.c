@@ -8,6 +8,7 @@
  */
 #include "meta.h"
 #include "measure.h"
+#include "probe.h"
 #include "row.h"
 #include "table.h"
 #include "util.h"

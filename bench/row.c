@@ -2,6 +2,7 @@
  * until measured, its note, and the readable one-line summary `run` and
  * `sweep --verbose` print. csv.c writes it. */
 #include "row.h"
+#include "../impls/layer.h"
 
 #include <math.h>
 #include <stdarg.h>

@@ -9,9 +9,12 @@
  * parameters flushed from the caches just before (outside the clock).
  */
 #include "measure.h"
+#include "probe.h"
+#include "row.h"
 #include "stats.h"
 #include "util.h"
 #include "../impls/common/common.h"
+#include "../impls/layer.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -1,7 +1,6 @@
 /* util.c - the file operations the harness needs to never lose a good file:
  * replace-by-rename, directory creation, symlink swaps, whole-file reads;
- * the monotonic clock and a string hash; and finding the files that ship
- * beside the program. */
+ * a string hash; and finding the files that ship beside the program. */
 #include "util.h"
 
 #include <errno.h>
@@ -12,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 int bench_mkdir_p(const char *path)
@@ -139,13 +137,6 @@ char *bench_read_file(const char *path, size_t *len)
     if (len)
         *len = n;
     return buf;
-}
-
-double bench_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 uint64_t bench_hash(const void *p, size_t n)

@@ -9,7 +9,12 @@
  *  - a finished sweep draws its plots with gnuplot.
  * Tests run from the repository root (make test), in Check's fork mode. */
 #include "test_util.h"
-#include "../bench/bench.h"
+#include "../bench/cli.h"
+#include "../bench/measure.h"
+#include "../bench/meta.h"
+#include "../bench/probe.h"
+#include "../bench/row.h"
+#include "../bench/table.h"
 #include "../impls/common/common.h"
 
 #include <math.h>

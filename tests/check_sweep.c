@@ -1,10 +1,13 @@
-/* check_sweep.c - the sweep-file parser (bench/sweepfile.c) on good files
+/* check_sweep.c - the sweep-file parser (bench/sweep/sweepfile.c, points.c) on good files
  * (lists, ranges, sections overriding globals, impls = all, labels, the
  * Cartesian product and its order) and on a table of bad files, each of
  * which must fail with the file, the right line number and a message that
  * names the key or slot and what is allowed. */
 #include "test_util.h"
-#include "../bench/bench.h"
+#include "../bench/measure.h"
+#include "../bench/row.h"
+#include "../bench/sweep/sweep.h"
+#include "../bench/table.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -8,7 +8,7 @@
  * instrumentation on once the weights exist (creating them simulated would
  * take minutes), and per point runs one warm-up forward on other tokens.
  * Cold mode then reproduces the model's situation that cold timing stands
- * for (cache.c): the previous layer has just run. valgrind 3.19 executes
+ * for (bench/cache.c): the previous layer has just run. valgrind 3.19 executes
  * clflush without evicting its simulated lines and stops on clflushopt
  * (SIGILL), so the child empties the simulated caches by reading a 32 MiB
  * buffer (4x the simulated LL), runs a second layer of the same
@@ -55,7 +55,8 @@ static int read_plan(const char *path, struct plan *p)
     unsigned long long v;
     FILE *f = fopen(path, "r");
     memset(p, 0, sizeof(*p));
-    if (!f || !fgets(line, sizeof(line), f) || strncmp(line, BENCH_CG_PLAN_MAGIC, strlen(BENCH_CG_PLAN_MAGIC))) {
+    if (!f || !fgets(line, sizeof(line), f) ||
+        strncmp(line, BENCH_CG_PLAN_MAGIC, strlen(BENCH_CG_PLAN_MAGIC))) {
         fprintf(stderr, "sparsebench _callgrind: %s is not a plan\n", path);
         if (f)
             fclose(f);
@@ -76,8 +77,7 @@ static int read_plan(const char *path, struct plan *p)
             p->cfg.seed = v;
         else if (sscanf(line, "cache %7s", cache) == 1)
             p->cold = !strcmp(cache, "cold");
-        else if (sscanf(line, "point %zu %zu", &i, &t) == 2 &&
-                 p->n < BENCH_CG_PLAN_MAX) {
+        else if (sscanf(line, "point %zu %zu", &i, &t) == 2 && p->n < BENCH_CG_PLAN_MAX) {
             p->idx[p->n] = i;
             p->tokens[p->n++] = t;
             if (t > p->max_tokens)

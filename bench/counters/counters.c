@@ -13,6 +13,7 @@
 #include "counters.h"
 #include "callgrind.h"
 #include "papi.h"
+#include "../measure.h"
 #include "../meta.h"
 #include "../../impls/layer.h"
 

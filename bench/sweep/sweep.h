@@ -1,45 +1,27 @@
-/* bench.h - (being split) the harness's remaining sections. */
-#ifndef SPARSEBENCH_BENCH_H
-#define SPARSEBENCH_BENCH_H
+/* sweep.h - declarative sweeps, the public face of bench/sweep/: a sweep
+ * file's slots and lists (sweepfile.c), the points of their Cartesian
+ * product and the keys --resume matches them on (points.c), and how far a
+ * run's repeated passes disagree (passes.c). The sweep command itself
+ * (cmd_sweep.c, declared in ../cli.h) runs them through its private parts:
+ * sweep_run.h (the plan, the loop, the run directory, its metadata, the dry
+ * run) and progress.h. */
+#ifndef SPARSEBENCH_SWEEP_H
+#define SPARSEBENCH_SWEEP_H
 
-#include "cli.h"
-#include "counters/callgrind.h"
-#include "counters/cgparse.h"
-#include "counters/counters.h"
-#include "counters/papi.h"
-#include "meta.h"
-#include "measure.h"
-#include "plot.h"
-#include "probe.h"
-#include "row.h"
-#include "stats.h"
-#include "table.h"
-#include "util.h"
+#include "../../impls/layer.h"
+#include "../measure.h"
+#include "../row.h"
 
-#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
-
-/* ---- passes.c: how far repeated passes of a sweep disagree ---- */
-
-struct bench_spread {
-    size_t n_points;                /* ok points measured in more than one pass */
-    size_t n_over;                  /* of them, slowest / fastest median above the limit */
-    double worst;                   /* the largest ratio (0 when n_points is 0) */
-    char worst_key[BENCH_NOTE_LEN]; /* "slot=... d_model=... ..." of that point */
-};
-
-/* Over the ok rows of a results table: group by point (every key column
- * but repeat) and compare the median latencies of its passes. Returns 0, or
- * -1 when a column is missing or memory runs out. */
-int bench_pass_spread(const struct bench_table *t, double limit, struct bench_spread *out);
-
-/* ---- sweepfile.c: declarative sweeps ---- */
 
 #define BENCH_LIST_MAX    64
 #define BENCH_MAX_THREADS 256 /* threads = max is capped here */
 #define BENCH_SPEC_LEN    (BENCH_NAME_LEN + LAYER_KNOBS_LEN)
+/* A point's key (bench_point_key) or a results row's (bench_table_key). */
+#define BENCH_KEY_LEN     (BENCH_NAME_LEN + 160)
+
+/* ---- sweepfile.c ---- */
 
 /* A list of values for one sweep key; threads uses 0 for "max". */
 struct bench_list {
@@ -82,6 +64,8 @@ void bench_sweep_free(struct bench_sweep *sw);
  * baselines, whose summary says "weak baseline". */
 int bench_sweep_in_all(const struct layer_ops *ops);
 
+/* ---- points.c ---- */
+
 /* One point of the Cartesian product. */
 struct bench_point {
     const struct bench_slot *slot;
@@ -97,32 +81,29 @@ struct bench_point {
 int bench_sweep_points(const struct bench_sweep *sw, int online_cpus, int threads_override,
                        struct bench_point **out, size_t *n, char *err, size_t errlen);
 
-/* The key --resume matches on: the identity columns of a point. */
+/* The layer configuration of a point (max_tokens: the point's own tokens). */
+void bench_point_config(const struct bench_point *p, const struct bench_sweep *sw,
+                        struct layer_config *cfg);
+
+/* The key --resume matches on: the identity columns of a point, in the
+ * CSV's order, as bench_table_key (../table.h) writes a results row's. */
 void bench_point_key(const struct bench_point *p, const struct bench_sweep *sw, char *buf,
                      size_t len);
 
-/* ---- progress.c: the line on stderr ---- */
+/* ---- passes.c ---- */
 
-struct bench_progress {
-    int tty;     /* stderr is a terminal: draw the line */
-    int verbose; /* one summary line per point instead */
-    size_t total, done;
-    double w_total, w_done; /* work weights of the points, for the time left */
-    double t0;
-    int drawn;
+struct bench_table;
+
+struct bench_spread {
+    size_t n_points;                /* ok points measured in more than one pass */
+    size_t n_over;                  /* of them, slowest / fastest median above the limit */
+    double worst;                   /* the largest ratio (0 when n_points is 0) */
+    char worst_key[BENCH_NOTE_LEN]; /* "slot=... d_model=... ..." of that point */
 };
 
-/* A point's rough share of the work: bigger batches take longer. */
-double bench_progress_weight(const struct bench_point *p);
-void bench_progress_start(struct bench_progress *pr, size_t total, double w_total, int verbose);
-/* Before a point starts: "[i/n] slot D=... T=... | elapsed, ~left". */
-void bench_progress_show(struct bench_progress *pr, const struct bench_point *p);
-/* After a point: count it; in verbose mode print its summary. */
-void bench_progress_done(struct bench_progress *pr, const struct bench_point *p,
-                         const struct bench_row *row);
-/* Erase the line before other output. */
-void bench_progress_clear(struct bench_progress *pr);
-/* "12:34" */
-void bench_format_duration(double s, char *buf, size_t len);
+/* Over the ok rows of a results table: group by point (every key column
+ * but repeat) and compare the median latencies of its passes. Returns 0, or
+ * -1 when a column is missing or memory runs out. */
+int bench_pass_spread(const struct bench_table *t, double limit, struct bench_spread *out);
 
 #endif

@@ -9,8 +9,10 @@
  * to trust one pass. A point is its identity columns (bench_table_key_cols, as
  * --resume matches rows) without `repeat`.
  */
-#include "sweep_run.h"
+#include "sweep.h"
+#include "../table.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
