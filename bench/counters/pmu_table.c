@@ -155,8 +155,9 @@ const struct pmu_family pmu_families[] = {
                               INTEL_IMC_PFM("icx_unc_imc", "intel_icx_unc_imc_events.h"),
                               LLC_EST("LONGEST_LAT_CACHE:MISS", "intel_icl_events.h")},
             },
-        .note = "Linux before 5.13 names ICX's cas_count_* with SKX's unit masks (wrong); the raw "
-                "fields here do not depend on those names",
+        .note = "the kernel's first ICX support (2b3b76b5ec67) named cas_count_* with SKX's "
+                "unit masks, fixed by a later patch; the raw fields here do not depend on those "
+                "names",
     },
     {
         .name = "Intel Sapphire Rapids / Emerald Rapids",
