@@ -58,7 +58,8 @@ static void init_row(const struct bench_sweep_run *s, const struct bench_point *
     }
 }
 
-/* The layer could not be created: one row per point, the reason once. */
+/* The layer failed its check or could not be created: one row per point,
+ * the reason once. */
 static int group_failed(struct bench_sweep_run *s, size_t lo, size_t hi, int rc, const char *err,
                         struct bench_progress *pr)
 {
@@ -146,16 +147,26 @@ static int run_group(struct bench_sweep_run *s, size_t lo, size_t hi, struct ben
     bench_point_config(p0, &s->sw, &cfg);
     cfg.max_tokens = max_t;
     bench_progress_show(pr, p0);
-    int rc = bench_layer_open(&bl, p0->slot->ops, &cfg, err, sizeof(err));
-    if (rc)
-        return group_failed(s, lo, hi, rc, err, pr);
+    /* Decide a skip without building anything: a configuration too big for
+     * this machine costs nothing but the check; a paired slot's partner is
+     * checked as well, and created beside the slot's layer. */
+    int rc = layer_check(p0->slot->ops, &cfg, NULL, err, sizeof(err));
     struct bench_point q0;
-    struct bench_layer partner, *pl = NULL;
-    if (bench_point_partner(p0, &s->sw, &q0) == 0) {
-        struct layer_config pc;
-        char perr[512] = "";
+    struct layer_config pc;
+    int paired = bench_point_partner(p0, &s->sw, &q0) == 0;
+    char perr[400] = "";
+    if (paired) {
         bench_point_config(&q0, &s->sw, &pc);
         pc.max_tokens = max_t;
+        if (rc == 0 && (rc = layer_check(q0.slot->ops, &pc, NULL, perr, sizeof(perr))) != 0)
+            snprintf(err, sizeof(err), "its partner %s: %s", q0.slot->label, perr);
+    }
+    if (rc == 0)
+        rc = bench_layer_open(&bl, p0->slot->ops, &cfg, err, sizeof(err));
+    if (rc)
+        return group_failed(s, lo, hi, rc, err, pr);
+    struct bench_layer partner, *pl = NULL;
+    if (paired) {
         rc = bench_layer_open(&partner, q0.slot->ops, &pc, perr, sizeof(perr));
         if (rc) {
             bench_layer_close(&bl);
