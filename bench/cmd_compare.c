@@ -116,8 +116,10 @@ static void summary(FILE *f, const struct bench_row *ra, const struct bench_row 
         return;
     }
     fprintf(f,
-            "  checked: max_abs_err A %.2g, B %.2g; %llu pairs (ABBA), %llu forward%s per round\n",
+            "  checked: max_abs_err A %.2g, B %.2g; %llu pairs (ABBA) over %llu instance%s of "
+            "each, %llu forward%s per round\n",
             ra->max_abs_err, rb->max_abs_err, (unsigned long long)ra->pair_n,
+            (unsigned long long)ra->pair_instances, ra->pair_instances == 1 ? "" : "s",
             (unsigned long long)ra->iters_per_round, ra->iters_per_round == 1 ? "" : "s");
     side_summary(f, "A", ra);
     side_summary(f, "B", rb);
@@ -145,6 +147,7 @@ int bench_cmd_compare(int argc, char **argv)
     unsigned scale = 1, scale_b = 0;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     int threads = ncpu > 0 ? (int)ncpu : 1, pairs = BENCH_MIN_PAIRS, probe = 0;
+    int instances = BENCH_PAIR_INSTANCES;
     uint64_t seed = 1;
     const struct bench_opt opts[] = {
         {NULL, BENCH_OPT_STR, &spec_a, 0, 0, NULL, "A", "the first layer, impl[:knobs]"},
@@ -162,6 +165,8 @@ int bench_cmd_compare(int argc, char **argv)
          "flush parameters before each timed forward (cold) or not"},
         {"pairs", BENCH_OPT_INT, &pairs, BENCH_MIN_PAIRS, 100000, NULL, "N",
          "pairs of rounds (21)"},
+        {"instances", BENCH_OPT_INT, &instances, 1, BENCH_PAIR_INSTANCES_MAX, NULL, "K",
+         "instances of each layer the pairs rotate over, as memory allows (3)"},
         {"ci", BENCH_OPT_CHOICE, &ci, 0, 0, BENCH_CI_CHOICES, NULL,
          "how the 95 % interval is computed (orderstat)"},
         {"counters", BENCH_OPT_CHOICE, &counters, 0, 0, "none", NULL,
@@ -209,21 +214,39 @@ int bench_cmd_compare(int argc, char **argv)
     struct bench_row ra, rb;
     bench_row_init(&ra, NULL, ops_a, &ca, batch, tokens, bo.cache == BENCH_CACHE_COLD, 1);
     bench_row_init(&rb, NULL, ops_b, &cb, batch, tokens, bo.cache == BENCH_CACHE_COLD, 1);
-    struct bench_layer la, lb;
-    int rc = bench_layer_open(&la, ops_a, &ca, err, sizeof(err));
+    /* k instances of each side, as many as memory allows (pair.h). */
+    uint64_t bytes_a = 0, bytes_b = 0;
+    int rc = layer_check(ops_a, &ca, &bytes_a, err, sizeof(err));
     if (rc) {
         fprintf(stderr, "sparsebench compare: A: %s\n", err);
         return rc == LAYER_ENOMEM ? BENCH_EXIT_FAIL : BENCH_EXIT_USAGE;
     }
-    rc = bench_layer_open(&lb, ops_b, &cb, err, sizeof(err));
+    rc = layer_check(ops_b, &cb, &bytes_b, err, sizeof(err));
     if (rc) {
         fprintf(stderr, "sparsebench compare: B: %s\n", err);
-        bench_layer_close(&la);
         return rc == LAYER_ENOMEM ? BENCH_EXIT_FAIL : BENCH_EXIT_USAGE;
     }
-    rc = bench_measure_pair(&la, &lb, &bo, &ra, &rb, err, sizeof(err));
-    bench_layer_close(&lb);
-    bench_layer_close(&la);
+    size_t k = bench_pair_instances_fit((size_t)instances, bytes_a, bytes_b);
+    if (k < (size_t)instances)
+        fprintf(stderr,
+                "compare: %zu instance%s of each layer, not %d: %d x %.1f MiB would not fit in "
+                "memory\n",
+                k, k == 1 ? "" : "s", instances, instances, (bytes_a + bytes_b) / 1048576.0);
+    struct bench_layer la[BENCH_PAIR_INSTANCES_MAX], lb[BENCH_PAIR_INSTANCES_MAX];
+    rc = bench_layer_open_n(la, k, ops_a, &ca, err, sizeof(err));
+    if (rc) {
+        fprintf(stderr, "sparsebench compare: A: %s\n", err);
+        return rc == LAYER_ENOMEM ? BENCH_EXIT_FAIL : BENCH_EXIT_USAGE;
+    }
+    rc = bench_layer_open_n(lb, k, ops_b, &cb, err, sizeof(err));
+    if (rc) {
+        fprintf(stderr, "sparsebench compare: B: %s\n", err);
+        bench_layer_close_n(la, k);
+        return rc == LAYER_ENOMEM ? BENCH_EXIT_FAIL : BENCH_EXIT_USAGE;
+    }
+    rc = bench_measure_pair_n(la, lb, k, &bo, &ra, &rb, err, sizeof(err));
+    bench_layer_close_n(lb, k);
+    bench_layer_close_n(la, k);
     bench_csv_write_header(stdout);
     bench_csv_write_row(stdout, &ra);
     bench_csv_write_row(stdout, &rb);

@@ -114,6 +114,9 @@ static const struct col cols[] = {
         "when the row was measured alone"),
     U64(pair_scale, 0, "", "the scale the partner was created at"),
     U64(pair_n, 0, "", "pairs of rounds, this row's and the partner's, alternated ABBA"),
+    U64(pair_instances, 0, "",
+        "instances of each layer the pairs rotated over (two pairs, AB and BA, per instance in "
+        "turn), so the interval covers where each layer's memory landed, not one placement"),
     F64(pair_ratio, "x",
         "median over pairs of the partner's round time / this row's: how many times faster "
         "this slot is than its partner (> 1 faster, < 1 slower)"),

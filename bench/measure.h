@@ -72,6 +72,14 @@ struct bench_opts {
  * 6 and 16 (coverage 0.973); fewer would widen it to a few extreme pairs. */
 #define BENCH_MIN_PAIRS 21
 
+/* Pairs rotate over this many instances of each layer (as memory allows).
+ * Two instances of one layer differ by 2-3 % here from where their memory
+ * landed (dense vs dense, D = 768, 64 tokens: medians 0.97-1.03 from
+ * process to process, each with a tight interval that excluded 1 in 4 of
+ * 15 runs); rotating over several puts that spread inside the interval,
+ * which is then about the layers, not about one placement of each. */
+#define BENCH_PAIR_INSTANCES     3
+#define BENCH_PAIR_INSTANCES_MAX 16 /* the most a sweep file or compare may ask for */
 /* Defaults: 11 rounds of >= 1 ms, 21 pairs with the orderstat interval,
  * cold cache, 4 checked tokens, no roofs. */
 void bench_opts_default(struct bench_opts *o);
@@ -91,6 +99,11 @@ struct bench_layer {
 int bench_layer_open(struct bench_layer *bl, const struct layer_ops *ops,
                      const struct layer_config *cfg, char *err, size_t errlen);
 void bench_layer_close(struct bench_layer *bl);
+/* k instances of one configuration (a pair's, pair.h): 0 with all k open,
+ * or the first failure's code with none left open. */
+int bench_layer_open_n(struct bench_layer *bl, size_t k, const struct layer_ops *ops,
+                       const struct layer_config *cfg, char *err, size_t errlen);
+void bench_layer_close_n(struct bench_layer *bl, size_t k);
 
 #define BENCH_WRONG       1 /* forward disagrees with forward_ref: not timed */
 #define BENCH_INTERRUPTED 2 /* opts->stop was raised: the row is incomplete */

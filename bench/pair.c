@@ -13,6 +13,9 @@
  *  - pair i times one round of each, A first in even pairs and B first in
  *    odd ones, both on the same token windows (A's pool), each forward
  *    flushed cold as in runner.c;
+ *  - with k instances of each side, pairs 2j and 2j + 1 use instance j mod k
+ *    of both: one instance's placement in memory is then one of k, and the
+ *    interval is about the two layers rather than about two allocations;
  *  - the ratio is stats.c's median of per-pair time_b / time_a.
  * Left out: more than two alternatives (nanobench's Latin squares) and
  * calibrating again during the pairs.
@@ -84,9 +87,11 @@ static void fill_ratio(struct bench_row *row, const struct bench_ratio *q,
     row->pair_latency_us_median = partner->latency_us_median;
 }
 
-/* The pairs themselves: ta[i], tb[i] the mean forward times of pair i. */
-static int time_pairs(struct bench_layer *a, struct bench_layer *b, const struct bench_opts *opts,
-                      size_t T, float *y, double *ta, double *tb, uint64_t *iters_out)
+/* The pairs themselves: ta[i], tb[i] the mean forward times of pair i, on
+ * instance (i / 2) mod k of each side. */
+static int time_pairs(struct bench_layer *a, struct bench_layer *b, size_t k,
+                      const struct bench_opts *opts, size_t T, float *y, double *ta, double *tb,
+                      uint64_t *iters_out)
 {
     struct bench_opts quiet = *opts; /* B's forwards and the calibration are not counted */
     quiet.hooks = NULL;
@@ -95,10 +100,12 @@ static int time_pairs(struct bench_layer *a, struct bench_layer *b, const struct
     double ma, mb;
     uint64_t na, nb, done;
     int rc;
-    bench_warm_up(a, tk, T, &quiet, y, &wa);
-    bench_warm_up(b, tk, T, &quiet, y, &wb);
-    if ((rc = bench_time_round(a, tk, T, &quiet, y, &wa, 0, &ma, &na)) != 0 ||
-        (rc = bench_time_round(b, tk, T, &quiet, y, &wb, 0, &mb, &nb)) != 0)
+    for (size_t j = 0; j < k; j++) {
+        bench_warm_up(&a[j], tk, T, &quiet, y, &wa);
+        bench_warm_up(&b[j], tk, T, &quiet, y, &wb);
+    }
+    if ((rc = bench_time_round(&a[0], tk, T, &quiet, y, &wa, 0, &ma, &na)) != 0 ||
+        (rc = bench_time_round(&b[0], tk, T, &quiet, y, &wb, 0, &mb, &nb)) != 0)
         return rc;
     double fastest = ma < mb ? ma : mb;
     uint64_t iters = (uint64_t)ceil(opts->min_round_s / fastest);
@@ -106,11 +113,12 @@ static int time_pairs(struct bench_layer *a, struct bench_layer *b, const struct
         iters = 1;
     size_t w = wa > wb ? wa : wb;
     for (int i = 0; i < opts->pairs; i++) {
+        size_t j = ((size_t)i / 2) % k;
         for (int side = 0; side < 2; side++) {
             int is_b = side ^ (i & 1); /* A B, B A, A B, ... */
             size_t wi = w;             /* both sides on the same windows */
-            rc = is_b ? bench_time_round(b, tk, T, &quiet, y, &wi, iters, &tb[i], &done)
-                      : bench_time_round(a, tk, T, opts, y, &wi, iters, &ta[i], &done);
+            rc = is_b ? bench_time_round(&b[j], tk, T, &quiet, y, &wi, iters, &tb[i], &done)
+                      : bench_time_round(&a[j], tk, T, opts, y, &wi, iters, &ta[i], &done);
             if (rc)
                 return rc;
         }
@@ -122,6 +130,24 @@ static int time_pairs(struct bench_layer *a, struct bench_layer *b, const struct
 
 int bench_measure_pair(struct bench_layer *a, struct bench_layer *b, const struct bench_opts *opts,
                        struct bench_row *ra, struct bench_row *rb, char *err, size_t errlen)
+{
+    return bench_measure_pair_n(a, b, 1, opts, ra, rb, err, errlen);
+}
+
+size_t bench_pair_instances_fit(size_t want, uint64_t bytes_a, uint64_t bytes_b)
+{
+    uint64_t avail = common_mem_available(), per = bytes_a + bytes_b;
+    if (want < 1)
+        want = 1;
+    if (avail == 0 || per == 0) /* unknown: the layers' own checks still refuse what cannot fit */
+        return want;
+    uint64_t fit = avail / 10 * 9 / per;
+    return fit < 1 ? 1 : fit < want ? (size_t)fit : want;
+}
+
+int bench_measure_pair_n(struct bench_layer *a, struct bench_layer *b, size_t k,
+                         const struct bench_opts *opts, struct bench_row *ra, struct bench_row *rb,
+                         char *err, size_t errlen)
 {
     const struct bench_hooks *h = opts->hooks;
     size_t T = ra->tokens, n = opts->pairs > 0 ? (size_t)opts->pairs : 0;
@@ -155,7 +181,7 @@ int bench_measure_pair(struct bench_layer *a, struct bench_layer *b, const struc
         snprintf(err, errlen, "%s: the counters could not start", ra->slot);
         goto out_status;
     }
-    rc = time_pairs(a, b, opts, T, y, ta, tb, &iters);
+    rc = time_pairs(a, b, k ? k : 1, opts, T, y, ta, tb, &iters);
     if (rc)
         goto out_status;
     memcpy(v, ta, n * sizeof(*v));
@@ -163,6 +189,7 @@ int bench_measure_pair(struct bench_layer *a, struct bench_layer *b, const struc
     memcpy(v, tb, n * sizeof(*v));
     bench_row_rounds(rb, v, n, &opts->roofs);
     ra->iters_per_round = rb->iters_per_round = iters;
+    ra->pair_instances = rb->pair_instances = k ? k : 1;
     struct bench_ratio qa, qb;
     if (bench_paired_ratio(ta, tb, n, opts->ci, BENCH_CI_LEVEL, BENCH_BOOTSTRAP_SEED, &qa, err,
                            errlen) ||

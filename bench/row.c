@@ -48,7 +48,7 @@ void bench_row_init(struct bench_row *row, const char *slot, const struct layer_
     snprintf(row->roof, sizeof(row->roof), "NA");
     snprintf(row->pair_with, sizeof(row->pair_with), "NA");
     snprintf(row->pair_ci_method, sizeof(row->pair_ci_method), "NA");
-    row->pair_scale = row->pair_n = BENCH_NA;
+    row->pair_scale = row->pair_n = row->pair_instances = BENCH_NA;
     row->pair_ratio = row->pair_ratio_lo = row->pair_ratio_hi = NAN;
     row->pair_ci_coverage = row->pair_latency_us_median = NAN;
 }

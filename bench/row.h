@@ -40,8 +40,9 @@ struct bench_row {
     uint64_t instructions, l1_misses, ll_misses, dram_bytes_est;
     double cycles, task_clock_ns, page_faults, context_switches; /* papi: mean per forward */
     /* Paired measurement (bench_measure_pair); NA when the row is not paired. */
-    char pair_with[BENCH_NAME_LEN];                  /* the partner's slot label */
-    uint64_t pair_scale, pair_n;                     /* the partner's scale; pairs of rounds */
+    char pair_with[BENCH_NAME_LEN]; /* the partner's slot label */
+    uint64_t pair_scale, pair_n;    /* the partner's scale; pairs of rounds */
+    uint64_t pair_instances;        /* instances of each side the pairs rotated over */
     double pair_ratio, pair_ratio_lo, pair_ratio_hi; /* partner time / this time, 95 % interval */
     char pair_ci_method[16];                         /* orderstat or bootstrap */
     double pair_ci_coverage;       /* the interval's coverage (orderstat: exact) */

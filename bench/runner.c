@@ -71,6 +71,25 @@ void bench_layer_close(struct bench_layer *bl)
     bl->l = NULL;
 }
 
+void bench_layer_close_n(struct bench_layer *bl, size_t k)
+{
+    while (k)
+        bench_layer_close(&bl[--k]);
+}
+
+int bench_layer_open_n(struct bench_layer *bl, size_t k, const struct layer_ops *ops,
+                       const struct layer_config *cfg, char *err, size_t errlen)
+{
+    for (size_t j = 0; j < k; j++) {
+        int rc = bench_layer_open(&bl[j], ops, cfg, err, errlen);
+        if (rc) {
+            bench_layer_close_n(bl, j);
+            return rc;
+        }
+    }
+    return 0;
+}
+
 /* forward on all T tokens, forward_ref on up to C of them spread over the
  * batch; the largest absolute difference goes to row->max_abs_err. */
 static int check_point(struct layer *l, const float *x, size_t T, size_t D, size_t C,

@@ -135,7 +135,6 @@ static int run_group(struct bench_sweep_run *s, size_t lo, size_t hi, struct ben
 {
     const struct bench_point *p0 = &s->pts[lo];
     struct layer_config cfg;
-    struct bench_layer bl;
     char err[512] = "";
     size_t max_t = 0;
 
@@ -150,7 +149,8 @@ static int run_group(struct bench_sweep_run *s, size_t lo, size_t hi, struct ben
     /* Decide a skip without building anything: a configuration too big for
      * this machine costs nothing but the check; a paired slot's partner is
      * checked as well, and created beside the slot's layer. */
-    int rc = layer_check(p0->slot->ops, &cfg, NULL, err, sizeof(err));
+    uint64_t bytes = 0, pbytes = 0;
+    int rc = layer_check(p0->slot->ops, &cfg, &bytes, err, sizeof(err));
     struct bench_point q0;
     struct layer_config pc;
     int paired = bench_point_partner(p0, &s->sw, &q0) == 0;
@@ -158,23 +158,25 @@ static int run_group(struct bench_sweep_run *s, size_t lo, size_t hi, struct ben
     if (paired) {
         bench_point_config(&q0, &s->sw, &pc);
         pc.max_tokens = max_t;
-        if (rc == 0 && (rc = layer_check(q0.slot->ops, &pc, NULL, perr, sizeof(perr))) != 0)
+        if (rc == 0 && (rc = layer_check(q0.slot->ops, &pc, &pbytes, perr, sizeof(perr))) != 0)
             snprintf(err, sizeof(err), "its partner %s: %s", q0.slot->label, perr);
     }
-    if (rc == 0)
-        rc = bench_layer_open(&bl, p0->slot->ops, &cfg, err, sizeof(err));
     if (rc)
         return group_failed(s, lo, hi, rc, err, pr);
-    struct bench_layer partner, *pl = NULL;
-    if (paired) {
-        rc = bench_layer_open(&partner, q0.slot->ops, &pc, perr, sizeof(perr));
-        if (rc) {
-            bench_layer_close(&bl);
-            snprintf(err, sizeof(err), "its partner %s: %s", q0.slot->label, perr);
-            return group_failed(s, lo, hi, rc, err, pr);
-        }
-        pl = &partner;
+    /* A paired group holds k instances of both layers, rotated over by the
+     * pairs (pair.h); as many as memory allows, at least one. */
+    size_t k =
+        paired ? bench_pair_instances_fit((size_t)p0->slot->pair_instances, bytes, pbytes) : 1;
+    struct bench_layer bls[BENCH_PAIR_INSTANCES_MAX], partners[BENCH_PAIR_INSTANCES_MAX];
+    rc = bench_layer_open_n(bls, k, p0->slot->ops, &cfg, err, sizeof(err));
+    if (rc == 0 && paired &&
+        (rc = bench_layer_open_n(partners, k, q0.slot->ops, &pc, perr, sizeof(perr))) != 0) {
+        bench_layer_close_n(bls, k);
+        snprintf(err, sizeof(err), "its partner %s: %s", q0.slot->label, perr);
     }
+    if (rc)
+        return group_failed(s, lo, hi, rc, err, pr);
+    struct bench_layer *pl = paired ? partners : NULL;
 
     struct bench_opts bo;
     bench_opts_default(&bo);
@@ -205,9 +207,9 @@ static int run_group(struct bench_sweep_run *s, size_t lo, size_t hi, struct ben
             struct bench_row prow; /* the partner's mirror row is not written */
             bench_point_partner(&s->pts[i], &s->sw, &q);
             init_row(s, &q, &prow);
-            rc = bench_measure_pair(&bl, pl, &bo, &row, &prow, err, sizeof(err));
+            rc = bench_measure_pair_n(bls, pl, k, &bo, &row, &prow, err, sizeof(err));
         } else {
-            rc = bench_measure(&bl, &bo, &row, err, sizeof(err));
+            rc = bench_measure(&bls[0], &bo, &row, err, sizeof(err));
         }
         if (rc == BENCH_INTERRUPTED)
             break;
@@ -229,9 +231,9 @@ static int run_group(struct bench_sweep_run *s, size_t lo, size_t hi, struct ben
         bench_progress_done(pr, &s->pts[i], &row);
     }
     free(cg);
-    if (pl)
-        bench_layer_close(pl);
-    bench_layer_close(&bl);
+    if (paired)
+        bench_layer_close_n(partners, k);
+    bench_layer_close_n(bls, k);
     return write_failed ? -1 : 0;
 }
 

@@ -43,6 +43,7 @@ struct bench_slot {
     size_t check_tokens;
     int pair;  /* pair = LABEL: the partner's index in bench_sweep.slots; -1 = measured alone */
     int pairs; /* pairs of rounds when paired (>= BENCH_MIN_PAIRS) */
+    int pair_instances; /* instances of each side the pairs rotate over */
 };
 
 struct bench_sweep {

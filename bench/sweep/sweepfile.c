@@ -12,7 +12,8 @@
  *   [fff:preset=1x11]              a slot with knobs
  *   label   = fff-1x11             ...and the name its rows carry
  *   pair    = dense                ...each point timed in pairs against the
- *                                  slot labelled dense (pairs = 21 of them)
+ *                                  slot labelled dense (pairs = 21 of them,
+ *                                  pair_instances = 3 instances of each)
  *
  * The sweep is the Cartesian product of each slot's lists. Every error names
  * the file, the line, the key, the bad value and what is allowed; knobs are
@@ -53,6 +54,7 @@ enum key_id {
     K_COUNTERS,
     K_PAIR,
     K_PAIRS,
+    K_PAIR_INSTANCES,
     K_PAIR_CI,
     NKEYS
 };
@@ -87,6 +89,8 @@ static const struct key_def keys[NKEYS] = {
     [K_COUNTERS] = {"counters", KIND_CHOICE, SCOPE_GLOBAL, 0, 0, BENCH_COUNTER_CHOICES},
     [K_PAIR] = {"pair", KIND_LABEL, SCOPE_SLOT, 0, 0, "the label of another slot of this sweep"},
     [K_PAIRS] = {"pairs", KIND_INT, SCOPE_BOTH, BENCH_MIN_PAIRS, 100000, NULL},
+    [K_PAIR_INSTANCES] = {"pair_instances", KIND_INT, SCOPE_BOTH, 1, BENCH_PAIR_INSTANCES_MAX,
+                          NULL},
     [K_PAIR_CI] = {"pair_ci", KIND_CHOICE, SCOPE_GLOBAL, 0, 0, BENCH_CI_CHOICES},
 };
 
@@ -568,6 +572,7 @@ static int resolve(struct parser *ps)
         sl->round_ms = pick_num(sec, g, K_ROUND_MS, 1);
         sl->check_tokens = (size_t)pick_num(sec, g, K_CHECK_TOKENS, 4);
         sl->pairs = (int)pick_num(sec, g, K_PAIRS, BENCH_MIN_PAIRS);
+        sl->pair_instances = (int)pick_num(sec, g, K_PAIR_INSTANCES, BENCH_PAIR_INSTANCES);
         sl->pair = -1;
         if (sec && sec->line[K_LABEL]) {
             snprintf(sl->label, sizeof(sl->label), "%s", sec->str[K_LABEL]);
