@@ -3,29 +3,36 @@
  *
  *   route    logits, top-k, renormalised weights            (moe_route.c)
  *   group    counting sort of the T k (token, slot) pairs by expert
- *   compute  one GELU FFN per touched expert on its gathered rows: sgemm,
- *            or sgemv on the token's own row when one row routes there
+ *   compute  one GELU FFN per touched expert on its gathered rows (a
+ *            single row read in place): common_ffn_forward, which up to
+ *            128 rows streams the expert's weights once through a
+ *            register-blocked kernel for all its rows (ggml's mul_mat_id
+ *            idea, research/moe.md 1.1.3) and runs sgemm above
  *   shared   the shared experts as one FFN over all T tokens, written to y
  *   combine  y[t] (+)= sum_j w[t][j] out[row(t, j)], slots in order, so the
  *            sum does not depend on thread scheduling
  *
  * Two regimes (ktransformers forward_one / forward_many, gpt-fast T == 1).
  * At T <= MOE_PER_TOKEN_MAX every (token, slot) pair is its own sgemv job,
- * nothing is grouped. Above it pairs are grouped per expert, one GEMM each
+ * nothing is grouped. Above it pairs are grouped per expert, one FFN each
  * (IPEX's fp32 Mixtral path). The crossover is 1: at T = 1 the two do the
  * same work, and at T = 2..8 (D = 768, E = 24, 2 threads, cold) the
  * per-token path measured no faster, within this shared machine's noise,
  * while grouping reads each touched expert once instead of once per pair.
  *
- * Threads: the grouped jobs run on the layer's pool with single-threaded
- * OpenBLAS in each job, largest job first, and an expert holding more than
- * a fair share of the rows (a hot expert under zipf routing) is split into
- * row chunks. Against OpenBLAS-threaded GEMMs one expert at a time this was
- * 1.4-2x faster from T = 16 to 1024 (small-M GEMMs parallelise badly
- * inside OpenBLAS); with fewer jobs than threads (one expert) OpenBLAS
- * threads the GEMM instead. The per-token jobs (T = 1) use OpenBLAS's
- * threads, see run_tasks. OpenBLAS 0.3.21 has no grouped GEMM
- * (research/moe.md section 0 item 2).
+ * Threads: the grouped jobs run on the layer's pool, each on one thread
+ * (single-threaded OpenBLAS when it is sgemm), largest job first, and an
+ * expert holding more than a fair share of the rows (a hot expert under
+ * zipf routing) is split into row chunks. Against OpenBLAS-threaded GEMMs
+ * one expert at a time this was 1.4-2x faster from T = 16 to 1024 (small-M
+ * GEMMs parallelise badly inside OpenBLAS); with fewer jobs than threads
+ * (one expert) the expert's FFN is split over the pool and OpenBLAS's
+ * threads instead. With the streaming kernel, scale 12 (24 experts of
+ * width 1536) moves its bytes at 0.99-1.03, 0.85 and 0.53 of STREAM triad
+ * at T = 16, 64 and 256 (was 0.75-0.79, 0.47-0.48, 0.25); T = 256 (~21
+ * rows an expert) is bound by the multiply, not the bytes. The per-token jobs (T = 1) use
+ * OpenBLAS's threads, see run_tasks. OpenBLAS 0.3.21 has no grouped GEMM (research/moe.md section 0
+ * item 2).
  */
 #include "moe.h"
 
@@ -35,7 +42,8 @@
 #define MOE_PER_TOKEN_MAX   1
 /* An expert with more rows than a fair share of all rows is split into
  * chunks so one hot expert (zipf routing) cannot serialise the pool; no
- * chunk below this many rows, where GEMM efficiency drops. */
+ * chunk below this many rows, since every chunk reads the expert's
+ * weights again. */
 #define MOE_SPLIT_MIN_ROWS  64
 #define COMBINE_TASK_TOKENS 64
 #define ROUTER_POOL_MIN_T   64
