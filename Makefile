@@ -8,8 +8,13 @@
 #                     SWEEP=FILE another sweep file; SWEEP_FLAGS="--resume" etc.
 #   make plot         redraw the plots of reports/latest (RUN=DIR another run)
 #   make format       clang-format every source; make format-check only checks
+#   make check-layers no file-level call cycle (scripts/check-cycles.sh), no header
+#                     under bench/ over 150 lines; make test runs it too
 #   make clean
 #   V=1               print full commands
+#   WERROR=1          warnings are errors (CI builds this way)
+#   CFLAGS=...        the harness's flags (default -O2 -g); impls/ objects get
+#                     -O3 -march=native after them, whatever CFLAGS says
 #
 # The first thing every goal does is scripts/deps.sh (a sub-second no-op when
 # all system packages are present), so on a fresh Debian machine `make test`
@@ -66,7 +71,7 @@ LDLIBS := $(PKG_LIBS) $(CSV_LIBS) -lm -lpthread
 
 CFLAGS ?= -O2 -g
 CPPFLAGS += -D_GNU_SOURCE $(if $(HAVE_PAPI),-DHAVE_PAPI) $(if $(HAVE_VALGRIND),-DHAVE_VALGRIND)
-WARN := -Wall -Wextra
+WARN := $(strip -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror))
 # The layers' kernels get the full optimisation; the harness stays at -O2.
 KERNEL_FLAGS := -O3 -march=native
 ALL_CFLAGS = -std=c11 $(WARN) -MMD -MP $(CPPFLAGS) $(CFLAGS) $(SAN_FLAGS) $(PKG_CFLAGS)
@@ -83,7 +88,7 @@ CG_KERNEL_FLAGS := -O3 $(if $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && e
 CG_CFLAGS = -std=c11 $(WARN) -MMD -MP $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS)
 
 IMPL_SRCS := $(sort $(wildcard impls/*.c impls/*/*.c))
-BENCH_SRCS := $(sort $(filter-out bench/main.c,$(wildcard bench/*.c)))
+BENCH_SRCS := $(sort $(filter-out bench/main.c,$(wildcard bench/*.c bench/*/*.c)))
 TEST_SRCS := $(sort $(wildcard tests/check_*.c))
 TEST_UTIL_SRCS := $(sort $(filter-out $(TEST_SRCS),$(wildcard tests/*.c)))
 
@@ -94,29 +99,54 @@ TEST_UTIL_OBJS := $(TEST_UTIL_SRCS:%.c=$(BUILD)/%.o)
 TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 BIN := $(BUILD)/sparsebench
 
-.PHONY: all test clean format format-check sweep sweep-full plot
+.PHONY: all test check-layers clean format format-check sweep sweep-full plot
 .SECONDARY:
 all: $(BIN) $(CG_BIN)
 
-$(BUILD)/impls/%.o: CFLAGS += $(KERNEL_FLAGS)
+# `override`: a CFLAGS given on the command line overrides every assignment
+# to CFLAGS in here, a target-specific += included, so without it
+# `make CFLAGS=-O1` would build the kernels at -O1 while meta.csv still said
+# -O3. The kernel flags come after the user's, so their -O3 wins.
+$(BUILD)/impls/%.o: override CFLAGS += $(KERNEL_FLAGS)
+
+# Every object depends on a stamp of the flags it is compiled with: make does
+# not notice a changed command line by itself, so without it `make CFLAGS=-O1`
+# or `make WERROR=1` on a built tree would compile nothing (or only what
+# changed) and meta.csv would describe flags some objects were not built with.
+# The stamp is rewritten only when the flags differ from the last build's.
+FLAGS_STAMP := $(BUILD)/flags.txt
+CG_FLAGS_STAMP := $(CG)/flags.txt
+flags_now := $(CC) | $(ALL_CFLAGS) | kernels: $(KERNEL_FLAGS)
+cg_flags_now := $(CC) | $(CG_CFLAGS) | kernels: $(CG_KERNEL_FLAGS)
+ifneq ($(filter-out $(NO_DEPS_GOALS),$(GOALS)),)
+ifneq ($(file <$(FLAGS_STAMP)),$(flags_now))
+$(shell mkdir -p $(BUILD))
+$(file >$(FLAGS_STAMP),$(flags_now))
+endif
+ifneq ($(file <$(CG_FLAGS_STAMP)),$(cg_flags_now))
+$(shell mkdir -p $(CG))
+$(file >$(CG_FLAGS_STAMP),$(cg_flags_now))
+endif
+endif
 
 # What meta.csv records about the build (rebuilt when the Makefile changes).
 $(BUILD)/bench/meta.o: Makefile
 SB_FLAGS_STR := $(strip -std=c11 $(WARN) $(CPPFLAGS) $(CFLAGS) $(SAN_FLAGS))
+SB_CG_FLAGS_STR := $(strip -std=c11 $(WARN) $(CPPFLAGS) $(CFLAGS) $(CG_KERNEL_FLAGS))
 $(BUILD)/bench/meta.o: CPPFLAGS += -DSB_CFLAGS='"$(SB_FLAGS_STR)"' \
-	-DSB_KERNEL_FLAGS='"$(KERNEL_FLAGS)"' -DSB_CG_KERNEL_FLAGS='"$(strip $(CG_KERNEL_FLAGS))"' \
+	-DSB_KERNEL_FLAGS='"$(KERNEL_FLAGS)"' -DSB_CG_KERNEL_FLAGS='"$(SB_CG_FLAGS_STR)"' \
 	-DSB_OPENBLAS_VERSION='"$(shell pkg-config --modversion openblas 2>/dev/null)"' \
 	-DSB_CHECK_VERSION='"$(shell pkg-config --modversion check 2>/dev/null)"'
 
-$(CG)/impls/%.o: impls/%.c
+$(CG)/impls/%.o: impls/%.c $(CG_FLAGS_STAMP)
 	@mkdir -p $(@D)
 	$(call quiet,CC,$@)$(CC) $(CG_CFLAGS) $(CG_KERNEL_FLAGS) -c $< -o $@
 
-$(CG)/%.o: %.c
+$(CG)/%.o: %.c $(CG_FLAGS_STAMP)
 	@mkdir -p $(@D)
 	$(call quiet,CC,$@)$(CC) $(CG_CFLAGS) -c $< -o $@
 
-$(BUILD)/%.o: %.c
+$(BUILD)/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(@D)
 	$(call quiet,CC,$<)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
@@ -132,8 +162,17 @@ $(CG_BIN): $(CG_OBJS)
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_UTIL_OBJS) $(BUILD)/libsparse.a
 	$(call quiet,LD,$@)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ -o $@ $(LDLIBS) $(CHECK_LIBS)
 
+# The layering, checked on the built objects: no file-level call cycle in
+# bench/ or inside an impls family, no header under bench/ over 150 lines.
+check_layers = rc=0; scripts/check-cycles.sh $(BUILD) || rc=1; \
+	scripts/check-headers.sh bench 150 || rc=1; exit $$rc
+
+check-layers: $(BIN)
+	@$(check_layers)
+
+# Both halves always run, so a layering failure never hides the test results.
 test: $(TEST_BINS) $(BIN) $(CG_BIN)
-	@scripts/run-tests.sh $(TEST_BINS)
+	@ok=1; scripts/run-tests.sh $(TEST_BINS) || ok=0; ($(check_layers)) || ok=0; ((ok))
 
 sweep: $(BIN)
 	$(BIN) sweep $(or $(SWEEP),bench/sweeps/default.sweep) $(SWEEP_FLAGS)
@@ -148,9 +187,15 @@ clean:
 	rm -rf build
 
 FORMAT_SRCS = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+# format and format-check skip deps.sh (they need nothing else); scripts/deps.sh
+# installs clang-format with the rest.
+HAVE_CLANG_FORMAT = @command -v clang-format >/dev/null || \
+	{ echo "$@: clang-format not found (scripts/deps.sh installs it)" >&2; exit 1; }
 format:
+	$(HAVE_CLANG_FORMAT)
 	clang-format -i $(FORMAT_SRCS)
 format-check:
+	$(HAVE_CLANG_FORMAT)
 	clang-format --dry-run --Werror $(FORMAT_SRCS)
 
 -include $(IMPL_OBJS:.o=.d) $(BENCH_OBJS:.o=.d) $(TEST_UTIL_OBJS:.o=.d)

@@ -10,7 +10,10 @@
  * L3). The harness is built without -march=native, so clflushopt (weakly
  * ordered, several in flight) is chosen at run time from CPUID.
  */
-#include "bench.h"
+#include "measure.h"
+#include "../impls/layer.h"
+
+#include <stdint.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>

@@ -5,11 +5,14 @@
  * every bad input gets the same kind of message: the flag, the value, and
  * what is allowed, with exit status 2.
  */
-#include "bench.h"
+#include "cli.h"
+#include "../impls/layer.h"
 
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

@@ -1,5 +1,6 @@
 /* cmd_list.c - `sparsebench list`: what the registry holds. */
-#include "bench.h"
+#include "cli.h"
+#include "../impls/layer.h"
 
 #include <stdio.h>
 

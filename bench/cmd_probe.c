@@ -1,6 +1,9 @@
-/* cmd_probe.c - `sparsebench probe` (this machine's roofs) and
- * `sparsebench schema` (the results.csv columns as a Markdown table). */
-#include "bench.h"
+/* cmd_probe.c - `sparsebench probe`: this machine's roofs, as meta.csv
+ * records them. */
+#include "cli.h"
+#include "meta.h"
+#include "probe.h"
+#include "row.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -54,25 +57,5 @@ int bench_cmd_probe(int argc, char **argv)
             p.triad_array_bytes >> 20, (unsigned long long)(p.llc_reported >> 20),
             (unsigned long long)(p.llc_assumed >> 20), p.seconds);
     bench_meta_free(&m);
-    return 0;
-}
-
-int bench_cmd_schema(int argc, char **argv)
-{
-    const struct bench_cmd cmd = {
-        .name = "schema",
-        .summary = "Print the results.csv columns as the Markdown table of reports/SCHEMA.md.",
-        .usage = "",
-    };
-    bench_parse_args(&cmd, argc, argv);
-    printf("| column | unit | key | meaning |\n| --- | --- | --- | --- |\n");
-    for (size_t i = 0; i < bench_csv_ncols(); i++) {
-        const struct bench_col *c = bench_csv_col(i);
-        printf("| `%s` | %s | %s | ", c->name, c->unit[0] ? c->unit : "-",
-               c->identity ? "yes" : "");
-        for (const char *d = c->doc; *d; d++) /* a bare '|' would end the cell */
-            printf(*d == '|' ? "\\|" : "%c", *d);
-        printf(" |\n");
-    }
     return 0;
 }

@@ -1,6 +1,14 @@
 /* cmd_run.c - `sparsebench run`: check and time one layer at one point and
  * print the CSV header and row on stdout, a readable summary on stderr. */
-#include "bench.h"
+#include "cli.h"
+#include "counters/counters.h"
+#include "measure.h"
+#include "meta.h"
+#include "probe.h"
+#include "row.h"
+#include "../impls/layer.h"
+
+#include <stdint.h>
 
 #include <stdio.h>
 #include <string.h>

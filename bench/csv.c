@@ -10,11 +10,12 @@
  * into memory and written with one fwrite and a flush, so a crash never
  * leaves half a row behind a finished one.
  */
-#include "bench.h"
+#include "row.h"
 
 #include <csv.h>
 #include <math.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

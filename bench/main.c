@@ -1,5 +1,6 @@
 /* main.c - the sparsebench command line: one word picks the command. */
-#include "bench.h"
+#include "cli.h"
+#include "meta.h"
 
 #include <stdio.h>
 #include <stdlib.h>

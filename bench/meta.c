@@ -6,7 +6,12 @@
  * the git revision from `git` at run time. The file is always written to a
  * temporary name and renamed, and read back with libcsv on --resume.
  */
-#include "bench.h"
+#include "meta.h"
+#include "measure.h"
+#include "probe.h"
+#include "row.h"
+#include "table.h"
+#include "util.h"
 
 #include <csv.h>
 #include <errno.h>
@@ -14,9 +19,9 @@
 #include <papi.h>
 #endif
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -217,43 +222,6 @@ static void meta_machine(struct bench_meta *m)
     bench_meta_set(m, "cache_flush", "%s", bench_cache_method());
 }
 
-/* OpenBLAS picks its kernels for the CPU when it loads, unless
- * OPENBLAS_CORETYPE names a core. On an AVX-512 CPU a pre-AVX-512 core
- * (Haswell, Zen: AVX2) makes every sgemm, the dense baseline's above all,
- * slower than a user of this machine would get, while sparsebench's own
- * kernels, built -march=native, use AVX-512: an unfair opponent. */
-int bench_blas_below_native(char *msg, size_t len)
-{
-    static const char *const avx512_cores[] = {"SkylakeX", "Cooperlake", "SapphireRapids"};
-    const char *core = openblas_get_corename(), *env = getenv("OPENBLAS_CORETYPE");
-    __builtin_cpu_init();
-    if (!__builtin_cpu_supports("avx512f"))
-        return 0;
-    for (size_t i = 0; i < sizeof(avx512_cores) / sizeof(avx512_cores[0]); i++)
-        if (!strcasecmp(core, avx512_cores[i]))
-            return 0;
-    snprintf(msg, len,
-             "OpenBLAS runs its %s kernels on this AVX-512 CPU%s%s%s, while sparsebench's own "
-             "kernels use AVX-512: the dense baseline and every sgemm run below this machine's "
-             "full speed. For a fair baseline, unset OPENBLAS_CORETYPE or set it to SkylakeX",
-             core, env ? " (OPENBLAS_CORETYPE=" : "", env ? env : "", env ? " is set)" : "");
-    return 1;
-}
-
-void bench_blas_report(const char *cmd)
-{
-    char msg[512];
-    const char *dropped = getenv("SPARSEBENCH_DROPPED_CORETYPE");
-    if (bench_blas_below_native(msg, sizeof(msg)))
-        fprintf(stderr, "%s: warning: %s\n", cmd, msg);
-    else if (dropped)
-        fprintf(stderr,
-                "%s: OPENBLAS_CORETYPE=%s left out (AVX2 kernels on this AVX-512 CPU): OpenBLAS "
-                "runs its %s kernels, at this machine's full speed (SPARSEBENCH_KEEP_CORETYPE=1 "
-                "keeps the variable)\n",
-                cmd, dropped, openblas_get_corename());
-}
-
 void bench_meta_environment(struct bench_meta *m)
 {
     char blas_msg[512];
@@ -317,22 +285,4 @@ struct bench_roofs bench_meta_roofs(const struct bench_meta *m, int threads)
     v = bench_meta_get(m, k);
     r.bandwidth_gbps = v ? strtod(v, NULL) : 0;
     return r;
-}
-
-int bench_ticks_read(struct bench_ticks *t)
-{
-    unsigned long long v[8] = {0};
-    memset(t, 0, sizeof(*t));
-    FILE *f = fopen("/proc/stat", "r");
-    if (!f)
-        return -1;
-    int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
-                   &v[4], &v[5], &v[6], &v[7]);
-    fclose(f);
-    if (n < 4)
-        return -1;
-    for (int i = 0; i < 8; i++)
-        t->total += v[i];
-    t->steal = n >= 8 ? v[7] : 0;
-    return 0;
 }

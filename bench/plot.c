@@ -5,10 +5,12 @@
  * current directory. It runs as a child process with the directory as its
  * only argument: no shell, so no quoting trouble.
  */
-#include "bench.h"
+#include "plot.h"
+#include "util.h"
 
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>

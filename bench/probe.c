@@ -12,8 +12,10 @@
  * from sysconf but is capped at 64 MiB, because VMs report nonsense (this KVM guest: 508 MiB of
  * L3). This is "based on a variant of" STREAM, not STREAM. The whole probe takes a few seconds.
  */
-#include "bench.h"
+#include "probe.h"
+#include "util.h"
 #include "../impls/common/common.h"
+#include "../impls/layer.h"
 
 #include <cblas.h>
 #include <stdio.h>

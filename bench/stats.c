@@ -1,7 +1,7 @@
 /* stats.c - the per-point statistics of the round times: median, min, p90,
  * and nanobench's err% (median absolute percentage deviation), which says how
  * stable this one measurement was, not how it compares to another. */
-#include "bench.h"
+#include "stats.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -5,7 +5,7 @@
  * over and over flatters every sparse layer: the same experts, paths and
  * value rows stay in cache (llama.cpp PR #4480; research/fff.md section 2.2).
  */
-#include "bench.h"
+#include "measure.h"
 #include "../impls/common/common.h"
 
 int bench_tokens_create(struct bench_tokens *tk, size_t n, size_t d_model, uint64_t seed)

@@ -1,12 +1,13 @@
 /* util.c - the file operations the harness needs to never lose a good file:
  * replace-by-rename, directory creation, symlink swaps, whole-file reads;
- * and finding the files that ship beside the program. */
-#include "bench.h"
+ * a string hash; and finding the files that ship beside the program. */
+#include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>

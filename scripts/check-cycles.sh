@@ -28,6 +28,9 @@ mapfile -t objs < <(find "$build/bench" "$build/impls" -name '*.o' | sort)
 for o in "${objs[@]}"; do
     src=${o#"$build"/}
     src=${src%.o}.c
+    # An object whose source is gone (moved or deleted since that build)
+    # is not part of the program; its symbols would make phantom edges.
+    [[ -f "$src" ]] || continue
     nm -P --defined-only --extern-only "$o" | awk -v f="$src" '$2 != "U" {print "D", f, $1}'
     nm -P --undefined-only "$o" | awk -v f="$src" '{print "U", f, $1}'
 done | awk '

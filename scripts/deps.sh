@@ -6,7 +6,7 @@
 set -euo pipefail
 
 pkgs=(gcc make pkg-config libopenblas-dev libpapi-dev papi-tools libcsv-dev check
-      gnuplot-nox valgrind)
+      gnuplot-nox valgrind clang-format)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -14,7 +14,17 @@
  * Runs from the repository root (make test), which also builds
  * build/callgrind/sparsebench, the program valgrind runs. */
 #include "test_util.h"
-#include "../bench/bench.h"
+#include "../bench/cli.h"
+#include "../bench/counters/callgrind.h"
+#include "../bench/counters/cgparse.h"
+#include "../bench/counters/counters.h"
+#include "../bench/counters/papi.h"
+#include "../bench/measure.h"
+#include "../bench/meta.h"
+#include "../bench/row.h"
+#include "../bench/sweep/sweep.h"
+#include "../bench/table.h"
+#include "../bench/util.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -3,7 +3,10 @@
  * parse errors with line numbers, meta.csv round trips, and the rule that
  * reports/SCHEMA.md documents exactly the columns the code writes. */
 #include "test_util.h"
-#include "../bench/bench.h"
+#include "../bench/meta.h"
+#include "../bench/row.h"
+#include "../bench/table.h"
+#include "../bench/util.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -9,7 +9,12 @@
  *  - a finished sweep draws its plots with gnuplot.
  * Tests run from the repository root (make test), in Check's fork mode. */
 #include "test_util.h"
-#include "../bench/bench.h"
+#include "../bench/cli.h"
+#include "../bench/measure.h"
+#include "../bench/meta.h"
+#include "../bench/probe.h"
+#include "../bench/row.h"
+#include "../bench/table.h"
 #include "../impls/common/common.h"
 
 #include <math.h>
@@ -93,7 +98,7 @@ static char **row_keys(const char *results, size_t *n)
     int cols[32];
     ck_assert_msg(bench_table_read(results, &t, err, sizeof(err)) == 0, "%s", err);
     ck_assert_uint_eq(t.good_bytes, t.file_bytes);
-    int nc = bench_key_cols(&t, cols, 32, err, sizeof(err));
+    int nc = bench_table_key_cols(&t, cols, 32, err, sizeof(err));
     ck_assert_int_gt(nc, 0);
     char **keys = calloc(t.nrows + 1, sizeof(*keys));
     int status = bench_table_col(&t, "status");

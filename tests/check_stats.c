@@ -1,9 +1,11 @@
 /* check_stats.c - bench/stats.c on arrays whose statistics are known by
  * hand: median and p90 by linear interpolation between closest ranks, and
  * err% as the median absolute percentage deviation (nanobench's MdAPE);
- * bench/passes.c on a small results table with known pass ratios. */
+ * bench/sweep/passes.c on a small results table with known pass ratios. */
 #include "test_util.h"
-#include "../bench/bench.h"
+#include "../bench/stats.h"
+#include "../bench/sweep/sweep.h"
+#include "../bench/table.h"
 
 #include <math.h>
 #include <string.h>

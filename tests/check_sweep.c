@@ -1,10 +1,13 @@
-/* check_sweep.c - the sweep-file parser (bench/sweepfile.c) on good files
+/* check_sweep.c - the sweep-file parser (bench/sweep/sweepfile.c, points.c) on good files
  * (lists, ranges, sections overriding globals, impls = all, labels, the
  * Cartesian product and its order) and on a table of bad files, each of
  * which must fail with the file, the right line number and a message that
  * names the key or slot and what is allowed. */
 #include "test_util.h"
-#include "../bench/bench.h"
+#include "../bench/measure.h"
+#include "../bench/row.h"
+#include "../bench/sweep/sweep.h"
+#include "../bench/table.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -168,7 +171,7 @@ START_TEST(test_point_key_matches_row_key)
     struct bench_table t;
     ck_assert_int_eq(bench_table_parse("k.csv", buf, len, &t, err, sizeof(err)), 0);
     int cols[32];
-    int nc = bench_key_cols(&t, cols, 32, err, sizeof(err));
+    int nc = bench_table_key_cols(&t, cols, 32, err, sizeof(err));
     ck_assert_int_gt(nc, 0);
     bench_table_key(&t, 0, cols, (size_t)nc, rk, sizeof(rk));
     bench_point_key(q, &sw, pk, sizeof(pk));

@@ -1,19 +1,20 @@
-/* sweep_run.h - the state of one `sparsebench sweep` run, shared by the
- * files of the sweep command (cmd_sweep.c: plan and loop, sweep_dir.c: run
- * directory, resume and metadata, sweep_dry.c: --dry-run). Not part of the
- * harness's interface (bench.h). */
+/* sweep_run.h - private to bench/sweep/: the state of one `sparsebench
+ * sweep` run, shared by the files of the sweep command: cmd_sweep.c (flags,
+ * order, summary), plan.c, loop.c, run_dir.c, run_meta.c and dry_run.c.
+ * Every function here prints its own message and exits 1 or 2 on a
+ * failure it cannot report otherwise. */
 #ifndef SPARSEBENCH_SWEEP_RUN_H
 #define SPARSEBENCH_SWEEP_RUN_H
 
-#include "bench.h"
+#include "sweep.h"
+#include "../counters/counters.h"
+#include "../meta.h"
+#include "../row.h"
 
 #include <limits.h>
 #include <signal.h>
-
-#define BENCH_KEY_LEN (BENCH_NAME_LEN + 160)
-
-/* Set by SIGINT / SIGTERM: the current point is abandoned, the run stops. */
-extern volatile sig_atomic_t bench_sweep_stop;
+#include <stddef.h>
+#include <stdio.h>
 
 /* One sweep run: its flags, the plan, and the files it writes. */
 struct bench_sweep_run {
@@ -27,6 +28,7 @@ struct bench_sweep_run {
     unsigned char *done; /* per point: results.csv already has its row */
     size_t ndone;
     /* the run */
+    volatile sig_atomic_t *stop; /* raised by SIGINT / SIGTERM: abandon the point, stop */
     char dir[PATH_MAX - 32];
     char results[PATH_MAX], meta_path[PATH_MAX];
     int default_dir;
@@ -41,16 +43,27 @@ struct bench_sweep_run {
     size_t n_counter_failed;   /* groups whose callgrind run failed */
 };
 
-/* The layer configuration of a point (max_tokens: the point's own tokens). */
-void bench_sweep_point_config(const struct bench_point *p, const struct bench_sweep *sw,
-                              struct layer_config *cfg);
+/* ---- plan.c ---- */
 
-/* ---- sweep_dry.c ---- */
+/* Load the sweep file and expand its points (--cache, --threads and
+ * --filter applied); exits 2 on a bad file. */
+void bench_sweep_plan(struct bench_sweep_run *s);
+/* Create every slot once, at its smallest width and first supported scale;
+ * exits 2 naming the slot's line when the layer calls its knobs bad. */
+void bench_sweep_validate(const struct bench_sweep_run *s);
+
+/* ---- loop.c ---- */
+
+/* Measure every point not done yet, appending its row to s->csv. Returns 0
+ * (also when stopped), or -1 when a row could not be written. */
+int bench_sweep_run_points(struct bench_sweep_run *s);
+
+/* ---- dry_run.c ---- */
 
 /* List the points (and their times in --estimate-from); returns an exit status. */
 int bench_sweep_dry_run(struct bench_sweep_run *s);
 
-/* ---- sweep_dir.c: the run directory; each exits 1 or 2 on failure ---- */
+/* ---- run_dir.c ---- */
 
 /* A new run: create the directory, results.csv with its header (never over
  * an existing one), a copy of the sweep file, and reports/latest. */
@@ -58,6 +71,11 @@ void bench_sweep_open_new(struct bench_sweep_run *s);
 /* An earlier run: read results.csv back, cut a half-written last row, mark
  * the points it holds as done, load meta.csv, refuse other --threads/--cache. */
 void bench_sweep_open_resume(struct bench_sweep_run *s);
+/* "resume with: ..." on stderr: this command with --out DIR and --resume. */
+void bench_sweep_resume_hint(const struct bench_sweep_run *s);
+
+/* ---- run_meta.c ---- */
+
 void bench_sweep_meta_start(struct bench_sweep_run *s, int argc, char **argv);
 void bench_sweep_meta_end(struct bench_sweep_run *s, const struct bench_ticks *t0, double wall,
                           const char *status);
@@ -66,7 +84,5 @@ void bench_sweep_write_meta(struct bench_sweep_run *s);
 void bench_sweep_probe_roofs(struct bench_sweep_run *s);
 /* The roofs again after the points, with a warning when they moved. */
 void bench_sweep_probe_again(struct bench_sweep_run *s);
-/* "resume with: ..." on stderr: this command with --out DIR and --resume. */
-void bench_sweep_resume_hint(const struct bench_sweep_run *s);
 
 #endif

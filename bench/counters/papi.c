@@ -25,10 +25,15 @@
  * whole perf_event component ("libpfm4 no default PMU found"), software
  * events included, while the kernel still keeps these counts.
  */
-#include "bench.h"
+#include "papi.h"
+#include "../measure.h"
+#include "../meta.h"
+#include "../row.h"
 
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -43,6 +48,7 @@
 #define MAX_SETS       4
 #define EVENT_NAME_LEN 128
 #define WHY_LEN        320
+#define CAS_BYTES      64 /* each memory-controller CAS moves one 64-byte line */
 
 enum col_id {
     C_CYCLES,
@@ -533,7 +539,7 @@ static double column_mean(const struct bench_papi *p, int c)
     for (size_t i = 0; i < col->n; i++)
         sum += (double)col->ev[i].acc;
     if (c == C_DRAM)
-        sum *= BENCH_CG_LINE; /* each CAS moves one line */
+        sum *= CAS_BYTES;
     return sum / (double)p->forwards;
 }
 

@@ -14,19 +14,25 @@
  *
  * The sweep is the Cartesian product of each slot's lists. Every error names
  * the file, the line, the key, the bad value and what is allowed; knobs are
- * checked later, by creating the layer (cmd_sweep.c).
+ * checked later, by creating the layer (plan.c). The points of the product
+ * are points.c's.
  */
-#include "bench.h"
+#include "sweep.h"
+#include "../counters/counters.h"
+#include "../cli.h"
+#include "../measure.h"
+#include "../row.h"
+#include "../util.h"
+#include "../../impls/layer.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-#define MAX_POINTS 100000
 
 enum key_id {
     K_IMPLS,
@@ -565,104 +571,4 @@ void bench_sweep_free(struct bench_sweep *sw)
 int bench_sweep_in_all(const struct layer_ops *ops)
 {
     return !ops->summary || !strcasestr(ops->summary, "weak baseline");
-}
-
-/* ---- the Cartesian product ---- */
-
-static size_t count_points(const struct bench_sweep *sw, int threads_override)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < sw->n_slots; i++) {
-        const struct bench_slot *s = &sw->slots[i];
-        size_t nt = threads_override > 0 ? 1 : s->threads.n;
-        n += s->d_model.n * s->scale.n * nt * s->batch.n * s->seq_len.n;
-    }
-    return n * sw->repeats;
-}
-
-int bench_sweep_points(const struct bench_sweep *sw, int online_cpus, int threads_override,
-                       struct bench_point **out, size_t *n, char *err, size_t errlen)
-{
-    size_t total = count_points(sw, threads_override), k = 0, group = 0;
-    *out = NULL;
-    *n = 0;
-    if (total > MAX_POINTS) {
-        snprintf(err, errlen, "%s: %zu points, more than the %d a sweep may have", sw->path, total,
-                 MAX_POINTS);
-        return -1;
-    }
-    struct bench_point *p = calloc(total ? total : 1, sizeof(*p));
-    if (!p) {
-        snprintf(err, errlen, "%s: out of memory for %zu points", sw->path, total);
-        return -1;
-    }
-    const struct bench_list one = {.n = 1, .v = {(uint64_t)threads_override}};
-    for (unsigned r = 1; r <= sw->repeats; r++)
-        for (size_t i = 0; i < sw->n_slots; i++) {
-            const struct bench_slot *s = &sw->slots[i];
-            const struct bench_list *th = threads_override > 0 ? &one : &s->threads;
-            for (size_t d = 0; d < s->d_model.n; d++)
-                for (size_t c = 0; c < s->scale.n; c++)
-                    for (size_t t = 0; t < th->n; t++, group++)
-                        for (size_t b = 0; b < s->batch.n; b++)
-                            for (size_t q = 0; q < s->seq_len.n; q++)
-                                p[k++] = (struct bench_point){
-                                    .slot = s,
-                                    .d_model = s->d_model.v[d],
-                                    .scale = s->scale.v[c],
-                                    .batch = s->batch.v[b],
-                                    .seq_len = s->seq_len.v[q],
-                                    .threads = th->v[t] ? th->v[t] : (uint64_t)online_cpus,
-                                    .repeat = r,
-                                    .group = group,
-                                };
-        }
-    *out = p;
-    *n = k;
-    return 0;
-}
-
-/* ---- point keys, for --resume ---- */
-
-/* The identity columns, in the CSV's order (csv.c marks them): slot,
- * d_model, scale, batch, seq_len, threads, seed, cache, repeat. */
-void bench_point_key(const struct bench_point *p, const struct bench_sweep *sw, char *buf,
-                     size_t len)
-{
-    snprintf(buf, len, "%s|%llu|%llu|%llu|%llu|%llu|%llu|%s|%u", p->slot->label,
-             (unsigned long long)p->d_model, (unsigned long long)p->scale,
-             (unsigned long long)p->batch, (unsigned long long)p->seq_len,
-             (unsigned long long)p->threads, (unsigned long long)sw->seed,
-             sw->cache == BENCH_CACHE_WARM ? "warm" : "cold", p->repeat);
-}
-
-int bench_key_cols(const struct bench_table *t, int *cols, size_t max, char *err, size_t errlen)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < bench_csv_ncols(); i++) {
-        const struct bench_col *c = bench_csv_col(i);
-        if (!c->identity)
-            continue;
-        if (n == max) {
-            snprintf(err, errlen, "more than %zu identity columns", max);
-            return -1;
-        }
-        cols[n] = bench_table_col(t, c->name);
-        if (cols[n] < 0) {
-            snprintf(err, errlen, "no column '%s'", c->name);
-            return -1;
-        }
-        n++;
-    }
-    return (int)n;
-}
-
-void bench_table_key(const struct bench_table *t, size_t r, const int *cols, size_t ncols,
-                     char *buf, size_t len)
-{
-    size_t used = 0;
-    buf[0] = '\0';
-    for (size_t i = 0; i < ncols && used < len; i++)
-        used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? "|" : "",
-                                 bench_table_cell(t, r, (size_t)cols[i]));
 }

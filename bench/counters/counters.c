@@ -10,7 +10,12 @@
  * 60-150x slowdown stays in seconds), else none, and says which and why in
  * one line on stderr and in meta.csv.
  */
-#include "bench.h"
+#include "counters.h"
+#include "callgrind.h"
+#include "papi.h"
+#include "../measure.h"
+#include "../meta.h"
+#include "../../impls/layer.h"
 
 #include <stdio.h>
 #include <stdlib.h>

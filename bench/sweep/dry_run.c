@@ -1,15 +1,19 @@
-/* sweep_dry.c - `sparsebench sweep FILE --dry-run`: the points a sweep would
+/* dry_run.c - `sparsebench sweep FILE --dry-run`: the points a sweep would
  * run, in order, after the file and every slot's knobs were checked; with
  * --estimate-from an earlier results.csv, the seconds each point took there
  * (wall_s, plus create_s once per layer) and the totals per slot, which is
  * how a sweep is trimmed to its time budget.
  */
 #include "sweep_run.h"
+#include "progress.h"
+#include "sweep.h"
+#include "../cli.h"
+#include "../measure.h"
+#include "../table.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ---- dry run ---- */
 
 static int row_matches(const struct bench_table *t, size_t r, const int *c,
                        const struct bench_point *p, const struct bench_sweep *sw)

@@ -1,5 +1,5 @@
-/* csvread.c - reading a CSV file back with libcsv, for --resume, meta.csv
- * and the tests.
+/* table.c - reading a CSV file back with libcsv, for --resume, meta.csv
+ * and the tests, and the keys that name a results table's rows.
  *
  * The parser runs strict (CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL) and
  * is fed one line at a time, so after every row we know the byte offset where
@@ -7,10 +7,13 @@
  * row, and good_bytes tells the caller where to cut the file. Rows are
  * checked for the header's field count, with the line number in the message.
  */
-#include "bench.h"
+#include "table.h"
+#include "row.h"
+#include "util.h"
 
 #include <csv.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -192,4 +195,38 @@ int bench_table_col(const struct bench_table *t, const char *name)
 const char *bench_table_cell(const struct bench_table *t, size_t row, size_t col)
 {
     return row < t->nrows && col < t->ncols ? t->cells[row * t->ncols + col] : NULL;
+}
+
+/* ---- row keys: the identity columns row.h marks, joined by '|' ---- */
+
+int bench_table_key_cols(const struct bench_table *t, int *cols, size_t max, char *err,
+                         size_t errlen)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < bench_csv_ncols(); i++) {
+        const struct bench_col *c = bench_csv_col(i);
+        if (!c->identity)
+            continue;
+        if (n == max) {
+            snprintf(err, errlen, "more than %zu identity columns", max);
+            return -1;
+        }
+        cols[n] = bench_table_col(t, c->name);
+        if (cols[n] < 0) {
+            snprintf(err, errlen, "no column '%s'", c->name);
+            return -1;
+        }
+        n++;
+    }
+    return (int)n;
+}
+
+void bench_table_key(const struct bench_table *t, size_t r, const int *cols, size_t ncols,
+                     char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < ncols && used < len; i++)
+        used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? "|" : "",
+                                 bench_table_cell(t, r, (size_t)cols[i]));
 }

@@ -6,7 +6,10 @@
  * rough: the points done so far are weighted by their token counts, and the
  * rate applied to the weight still to do.
  */
-#include "bench.h"
+#include "progress.h"
+#include "sweep.h"
+#include "../row.h"
+#include "../util.h"
 
 #include <stdio.h>
 #include <sys/ioctl.h>

@@ -11,10 +11,12 @@
  * cost line may leave out trailing zero counts, so missing ones are zeros.
  * Everything else (the cost lines per function) is skipped.
  */
-#include "bench.h"
+#include "cgparse.h"
+#include "callgrind.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

@@ -6,11 +6,13 @@
  * pass (scripts/plot/agg.awk). This says, at the end of a run, how often that
  * mattered: the ratio slowest / fastest median latency of each ok point
  * measured more than once, and the worst one, so the reader knows how much
- * to trust one pass. A point is its identity columns (bench_key_cols, as
+ * to trust one pass. A point is its identity columns (bench_table_key_cols, as
  * --resume matches rows) without `repeat`.
  */
-#include "sweep_run.h"
+#include "sweep.h"
+#include "../table.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,7 +44,7 @@ static void describe_row(const struct bench_table *t, size_t r, const int *cols,
 static int point_cols(const struct bench_table *t, int *cols)
 {
     char err[128];
-    int n = bench_key_cols(t, cols, MAX_KEY_COLS, err, sizeof(err)), k = 0;
+    int n = bench_table_key_cols(t, cols, MAX_KEY_COLS, err, sizeof(err)), k = 0;
     int c_repeat = bench_table_col(t, "repeat");
     for (int i = 0; i < n; i++)
         if (cols[i] != c_repeat)

@@ -1,0 +1,102 @@
+/* measure.h - measuring one point: its input tokens (tokens.c), the cold
+ * cache (cache.c), and the runner (runner.c): create the layer, check its
+ * forward against forward_ref, then time it, with hooks a counters module
+ * plugs in around every timed forward. */
+#ifndef SPARSEBENCH_MEASURE_H
+#define SPARSEBENCH_MEASURE_H
+
+#include "../impls/layer.h"
+#include "probe.h"
+#include "row.h"
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- tokens.c: inputs ---- */
+
+struct bench_tokens {
+    float *x; /* (n, D) distinct N(0, 1) tokens */
+    size_t n, d_model;
+};
+
+int bench_tokens_create(struct bench_tokens *tk, size_t n, size_t d_model, uint64_t seed);
+void bench_tokens_destroy(struct bench_tokens *tk);
+/* The i-th window of `count` consecutive tokens; windows rotate through the pool. */
+const float *bench_tokens_window(const struct bench_tokens *tk, size_t i, size_t count);
+
+/* ---- cache.c ---- */
+
+/* Evict a layer's parameter memory from every cache level (clflushopt where
+ * the CPU has it, clflush otherwise). */
+void bench_cache_evict(const struct layer_info *info);
+/* Read one byte of every page of the parameters so none faults while timed. */
+void bench_cache_touch(const struct layer_info *info);
+/* "clflushopt", "clflush" or "none": what bench_cache_evict uses here. */
+const char *bench_cache_method(void);
+
+/* ---- runner.c: one measured point ---- */
+
+enum bench_cache_mode { BENCH_CACHE_COLD, BENCH_CACHE_WARM };
+
+/* Hooks a counters module plugs in (all members may be NULL). point_begin
+ * runs after the correctness check, before the warm-up; forward_begin and
+ * forward_end bracket every timed forward (not the warm-up ones) just
+ * outside the clock and inside the cache flush; point_end runs after the
+ * last round, once the latency columns and the noise note are set, and
+ * fills the row's counter columns (it may append to the note). */
+struct bench_hooks {
+    void *ctx;
+    int (*point_begin)(void *ctx, const struct bench_row *row);
+    void (*forward_begin)(void *ctx);
+    void (*forward_end)(void *ctx);
+    void (*point_end)(void *ctx, struct bench_row *row);
+};
+
+struct bench_opts {
+    int min_rounds;     /* >= 11 */
+    double min_round_s; /* >= 1 ms of timed forwards per round */
+    enum bench_cache_mode cache;
+    size_t check_tokens;             /* tokens checked against forward_ref */
+    struct bench_roofs roofs;        /* from bench_probe_run; 0 = roofline_frac NA */
+    const struct bench_hooks *hooks; /* may be NULL */
+    volatile sig_atomic_t *stop;     /* may be NULL; nonzero abandons the point */
+};
+
+/* Defaults: 11 rounds of >= 1 ms, cold cache, 4 checked tokens, no roofs. */
+void bench_opts_default(struct bench_opts *o);
+
+/* A created layer, what it says about itself, and its pool of input tokens,
+ * reused by every point of one configuration (impl, knobs, D, scale, threads). */
+struct bench_layer {
+    struct layer *l;
+    struct layer_info info;
+    struct bench_tokens tk;
+    size_t max_tokens;
+    double create_s; /* seconds create() and the token pool took */
+};
+
+/* Create the layer for forwards of up to max_tokens tokens. Returns 0 or a
+ * LAYER_E* code with err filled. */
+int bench_layer_open(struct bench_layer *bl, const struct layer_ops *ops,
+                     const struct layer_config *cfg, char *err, size_t errlen);
+void bench_layer_close(struct bench_layer *bl);
+
+#define BENCH_WRONG       1 /* forward disagrees with forward_ref: not timed */
+#define BENCH_INTERRUPTED 2 /* opts->stop was raised: the row is incomplete */
+
+/* Check forward against forward_ref at row->tokens tokens, then time it.
+ * row holds the identity (bench_row_init). Returns 0 (status ok), BENCH_WRONG
+ * (status wrong, no time), BENCH_INTERRUPTED, or a LAYER_E* code (status
+ * error, err filled). */
+int bench_measure(struct bench_layer *bl, const struct bench_opts *opts, struct bench_row *row,
+                  char *err, size_t errlen);
+
+/* What `run` does: open, measure, close, with the status and note set for
+ * every outcome (a create failure is status error, or skipped when the layer
+ * said the configuration is unsupported or too big). */
+int bench_run_point(const struct layer_ops *ops, const struct layer_config *cfg, size_t batch,
+                    size_t seq_len, const struct bench_opts *opts, struct bench_row *row, char *err,
+                    size_t errlen);
+
+#endif
