@@ -71,17 +71,18 @@ static void bias_gelu_parallel(float *h, const float *b1, size_t n_tokens, size_
 /* ---- the small-batch path: every weight row read once for all T tokens ---- */
 
 /* Up to this many tokens the streaming kernel beats sgemm at the same thread
- * count (OpenBLAS 0.3.21, AVX-512 kernels, D = 768, cold weights). Dense
- * (F = 3072, 2 threads, the kernel split over the pool against 2-thread
- * sgemm), median latency, three interleaved rounds each: T = 16: 1.13-1.17
- * vs 2.42-2.45 ms; 48: 2.31-2.39 vs 3.14-3.26; 64: 2.96-3.22 vs 3.65-3.84;
- * 96: 4.30-4.34 vs 4.50-4.69; 128: 5.12-5.50 vs 5.53-5.68; 192: 7.80-8.12
- * vs 6.92-8.36; 256: 10.1-11.0 vs 8.6-9.4. One thread per expert as MoE
- * runs them (24 experts of F = 1536, n rows each, 2 experts at a time, the
- * kernel against 1-thread sgemm), GB/s of weights: n = 48: 8.8 vs 6.1; 64:
- * 6.7 vs 5.2; 96: 4.5 vs 4.2; 128: 3.5 vs 3.4; 160: 2.8 vs 3.0; 256: 1.7
- * vs 2.1. sgemm packs the weights on every call, which at these shapes
- * costs about as much as the multiply. */
+ * count (OpenBLAS 0.3.21's AVX-512 kernels, D = 768, cold weights, this
+ * 2-vCPU Xeon guest). Dense, F = 3072, the kernel split over 2 threads
+ * against 2-thread sgemm, median latency over three interleaved rounds:
+ * T = 16: 1.14-1.27 vs 2.43-2.52 ms; 64: 3.17-3.34 vs 3.71-3.78; 96:
+ * 4.13-4.35 vs 4.25-4.46; 128: 4.94-5.56 vs 5.65-6.22; 160: 6.11-6.46 vs
+ * 6.00-6.76 (a tie); 192: 7.25-7.91 vs 7.10-7.58; 256: 9.99-10.7 vs
+ * 8.89-9.46. One expert per thread as MoE runs them (24 experts of
+ * F = 1536, n rows each, 2 threads, the kernel against 1-thread sgemm), GB/s
+ * of weights: n = 32: 13.2 vs 7.0; 64: 7.3 vs 5.2; 96: 4.9 vs 4.1; 128: 3.7
+ * vs 3.4; 160: 3.0 vs 3.0; 192: 2.5 vs 2.6; 256: 1.8 vs 2.0. At these
+ * shapes sgemm packs the weights on every call, which costs about as much
+ * as the multiply. */
 #define FFN_STREAM_MAX_T 128
 #define STREAM_TASK_COLS 256 /* neurons (up) or 2 x output columns (down) per task */
 
@@ -347,9 +348,10 @@ void common_ffn_forward(const struct common_ffn *ffn, const float *x, size_t n_t
                         float *y, struct common_pool *pool)
 {
     const int D = (int)ffn->d_model, F = (int)ffn->width, T = (int)n_tokens;
-    /* One token on the pool is sgemv (dense's decode step, at STREAM triad
-     * already); on one thread (an MoE expert with one row) the kernel was a
-     * little faster: 31.2 vs 30.1 GB/s in the driver above. */
+    /* One token on the pool is sgemv: dense's decode step measured 0.68-0.71
+     * ms against 0.75-0.78 with the kernel split over 2 threads. On one
+     * thread (an MoE expert with one row) the kernel was a little faster
+     * than sgemv: 31.2 vs 30.1 GB/s in the driver described below. */
     const int stream =
         T <= FFN_STREAM_MAX_T && (T > 1 || (T == 1 && common_pool_threads(pool) == 1));
     float beta = 0.0f;
