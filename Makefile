@@ -56,10 +56,14 @@ Q := @
 quiet = @printf '  %-6s %s\n' $(1) $(2);
 endif
 
-# PAPI and valgrind's client-request headers are optional: without libpapi
-# --counters=papi says "built without PAPI", without <valgrind/callgrind.h>
-# --counters=callgrind says "built without valgrind headers".
+# PAPI, libpfm4 and valgrind's client-request headers are optional: without
+# libpapi --counters=papi says "built without PAPI", without libpfm4 (it has
+# no pkg-config file) the CPU is unknown and tests/check_pmu.c skips its
+# encodings, without <valgrind/callgrind.h> --counters=callgrind says "built
+# without valgrind headers".
 HAVE_PAPI := $(shell pkg-config --exists papi 2>/dev/null && echo 1)
+HAVE_PFM := $(shell echo '\#include <perfmon/pfmlib_perf_event.h>' | \
+	$(CC) -E -x c - >/dev/null 2>&1 && echo 1)
 HAVE_VALGRIND := $(shell echo '\#include <valgrind/callgrind.h>' | \
 	$(CC) -E -x c - >/dev/null 2>&1 && echo 1)
 PKGS := openblas check $(if $(HAVE_PAPI),papi)
@@ -67,10 +71,11 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs openblas $(if $(HAVE_PAPI),papi) 2>/dev/null)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 CSV_LIBS ?= -lcsv
-LDLIBS := $(PKG_LIBS) $(CSV_LIBS) -lm -lpthread
+LDLIBS := $(PKG_LIBS) $(if $(HAVE_PFM),-lpfm) $(CSV_LIBS) -lm -lpthread
 
 CFLAGS ?= -O2 -g
-CPPFLAGS += -D_GNU_SOURCE $(if $(HAVE_PAPI),-DHAVE_PAPI) $(if $(HAVE_VALGRIND),-DHAVE_VALGRIND)
+CPPFLAGS += -D_GNU_SOURCE $(if $(HAVE_PAPI),-DHAVE_PAPI) $(if $(HAVE_PFM),-DHAVE_PFM) \
+	$(if $(HAVE_VALGRIND),-DHAVE_VALGRIND)
 WARN := $(strip -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror))
 # The layers' kernels get the full optimisation; the harness stays at -O2.
 KERNEL_FLAGS := -O3 -march=native

@@ -63,11 +63,12 @@ void bench_layer_names(char *buf, size_t len);
 
 /* ---- the commands: argv after the command's name; each returns its exit status ---- */
 
-int bench_cmd_list(int argc, char **argv);   /* cmd_list.c */
-int bench_cmd_run(int argc, char **argv);    /* cmd_run.c */
-int bench_cmd_probe(int argc, char **argv);  /* cmd_probe.c */
-int bench_cmd_schema(int argc, char **argv); /* cmd_schema.c */
-int bench_cmd_sweep(int argc, char **argv);  /* sweep/cmd_sweep.c */
+int bench_cmd_list(int argc, char **argv);     /* cmd_list.c */
+int bench_cmd_run(int argc, char **argv);      /* cmd_run.c */
+int bench_cmd_probe(int argc, char **argv);    /* cmd_probe.c */
+int bench_cmd_schema(int argc, char **argv);   /* cmd_schema.c */
+int bench_cmd_sweep(int argc, char **argv);    /* sweep/cmd_sweep.c */
+int bench_cmd_counters(int argc, char **argv); /* counters/cmd_counters.c */
 /* The hidden `_callgrind PLAN` command the callgrind parent runs under
  * valgrind (counters/callgrind_child.c). */
 int bench_cmd_callgrind_child(int argc, char **argv);

@@ -27,13 +27,12 @@ static const char run_epilog[] =
     "thread (deterministic; 60-150x slower, seconds for small points); auto takes\n"
     "papi if its instructions event counts, else callgrind for a gate-sized point\n"
     "(params <= 1e7 and params x tokens <= 1.6e8), else none.\n"
-    "--papi-events maps counter columns to PAPI events (a '+' sums several), over\n"
-    "the defaults cycles=PAPI_TOT_CYC, instructions=PAPI_TOT_INS,\n"
-    "l1_misses=PAPI_L1_DCM, ll_misses=PAPI_L3_TCM, dram_bytes_est=the six Skylake-SP\n"
-    "memory controllers' UNC_M_CAS_COUNT:RD+WR (64 B each), task_clock_ns=\n"
-    "perf::TASK-CLOCK, page_faults=perf::PAGE-FAULTS, context_switches=\n"
-    "perf::CONTEXT-SWITCHES. 'COL=' drops a column: e.g. --papi-events\n"
-    "ll_misses=PAPI_L2_TCM,dram_bytes_est=\n"
+    "Which events fill the papi columns depends on the CPU (libpfm4 detects it):\n"
+    "`sparsebench counters` lists them for this machine and why any is NA.\n"
+    "--papi-events replaces columns' events (a '+' sums several): PAPI names as\n"
+    "given, or kernel:PMU/TERMS/ for a PMU in /sys/bus/event_source/devices;\n"
+    "dram_bytes_est events count 64-byte lines. 'COL=' drops a column: e.g.\n"
+    "--papi-events ll_misses=PAPI_L2_TCM,dram_bytes_est=\n"
     "Columns: reports/SCHEMA.md (or sparsebench schema).\n"
     "Knobs of an implementation: sparsebench list --verbose.\n";
 
@@ -95,7 +94,7 @@ int bench_cmd_run(int argc, char **argv)
         {"counters", BENCH_OPT_CHOICE, &counters, 0, 0, BENCH_COUNTER_CHOICES, NULL,
          "what fills the counter columns (none)"},
         {"papi-events", BENCH_OPT_STR, &papi_events, 0, 0, NULL, "COL=EV[+EV],...",
-         "PAPI events per counter column, over the defaults (below)"},
+         "events per counter column, over this CPU's (below)"},
         {"probe", BENCH_OPT_FLAG, &probe, 0, 0, NULL, NULL,
          "measure this machine's roofs first (a few seconds) to fill roofline_frac"},
     };

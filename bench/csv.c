@@ -95,8 +95,9 @@ static const struct col cols[] = {
         "last-level cache misses of one forward (callgrind ILmr + DLmr + DLmw in the pinned 8 "
         "MiB LL; papi last-level misses)"),
     U64(dram_bytes_est, 0, "B",
-        "memory traffic of one forward: callgrind 64 x (LL misses + write-backs); papi 64 x "
-        "memory-controller CAS counts"),
+        "memory traffic of one forward: callgrind 64 x (LL misses + write-backs); papi the "
+        "memory controllers' CAS counts x 64 B, or the CPU's estimate (meta.csv "
+        "papi_dram_bytes_est says which)"),
     F64(cycles, "", "papi: core cycles per forward, mean"),
     F64(task_clock_ns, "ns", "papi: on-CPU time of the calling thread per forward, mean"),
     F64(page_faults, "", "papi: page faults per forward, mean"),

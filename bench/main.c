@@ -19,6 +19,7 @@ static const struct command commands[] = {
     {"sweep", bench_cmd_sweep, "run a sweep file into reports/<run-id>/: CSV, metadata, plots"},
     {"probe", bench_cmd_probe, "this machine's sgemm peak and STREAM-triad bandwidth"},
     {"schema", bench_cmd_schema, "the results.csv columns as a Markdown table"},
+    {"counters", bench_cmd_counters, "which counter columns --counters papi fills here, and why"},
 };
 
 /* The commands that time something, and so need OpenBLAS at full speed. */

@@ -19,6 +19,7 @@
  *    or fails, frees everything it took, sets *out = NULL and writes a
  *    one-line message into err naming the bad input, its value and what is
  *    allowed.
+ *  - check() (optional) answers what create() would, allocating nothing.
  *  - destroy(NULL) is a harmless no-op.
  *  - A layer is not re-entrant: one forward at a time per layer object.
  *  - Weights are a pure function of (cfg, knobs, seed): same inputs, same
@@ -34,7 +35,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LAYER_ABI_VERSION 1
+#define LAYER_ABI_VERSION 2 /* 2: the check op */
 
 /* One list makes both the enum and the messages (libuv's UV_ERRNO_MAP). */
 #define LAYER_ERRNO_MAP(XX)                                                                        \
@@ -131,6 +132,17 @@ struct layer_ops {
      * selection approximates an exact one, the fraction of the exact
      * top selections that forward() finds for these tokens, in [0, 1]. */
     int (*recall)(struct layer *l, const float *x, size_t n_tokens, double *out);
+
+    /* Optional (NULL: layer_check creates and destroys the layer instead):
+     * what create() would return for cfg, with the same message, without
+     * allocating anything: knobs, resolved sizes, the memory check. *bytes
+     * (when not NULL) gets the bytes create() would allocate (weights,
+     * derived tables, scratch, every part of a composite; exact up to
+     * alignment padding) when the sizes resolve, on success and on
+     * LAYER_ETOOBIG (UINT64_MAX when they overflow 64 bits), else 0. create() runs the same code
+     * first, so the two agree by construction; only a failing allocation or thread start
+     * (LAYER_ENOMEM, LAYER_ETHREAD) is create's alone. */
+    int (*check)(const struct layer_config *cfg, uint64_t *bytes, char *err, size_t errlen);
 };
 
 /* ---- registry (impls/registry.c) ---- */
@@ -142,6 +154,13 @@ const struct layer_ops *layer_find(const char *name); /* NULL if unknown */
 /* Create through the registry, checking the ABI version. */
 int layer_create(const struct layer_ops *ops, const struct layer_config *cfg, struct layer **out,
                  char *err, size_t errlen);
+
+/* What layer_create would return for cfg, without building the layer: the
+ * same ABI and size checks, then ops->check. A layer without a check op is
+ * created and destroyed (slow; *bytes then counts what it allocated). The
+ * cheap way to validate a sweep or decide a skip. bytes may be NULL. */
+int layer_check(const struct layer_ops *ops, const struct layer_config *cfg, uint64_t *bytes,
+                char *err, size_t errlen);
 void layer_destroy(struct layer *l);
 
 /* The dense FFN's parameter count at width D, F = 4D: the unit of `scale`. */

@@ -6,6 +6,7 @@
  * silently vanish (google/benchmark #1498). Adding a layer is one line here.
  */
 #include "layer.h"
+#include "common/common.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -71,10 +72,10 @@ const char *layer_strerror(int err)
     return "unknown error";
 }
 
-int layer_create(const struct layer_ops *ops, const struct layer_config *cfg, struct layer **out,
-                 char *err, size_t errlen)
+/* What every create and check refuses alike, before the family sees cfg. */
+static int check_config(const struct layer_ops *ops, const struct layer_config *cfg, char *err,
+                        size_t errlen)
 {
-    *out = NULL;
     if (ops->abi_version != LAYER_ABI_VERSION) {
         snprintf(err, errlen, "%s: built for layer ABI %d, this program speaks %d", ops->name,
                  ops->abi_version, LAYER_ABI_VERSION);
@@ -86,7 +87,37 @@ int layer_create(const struct layer_ops *ops, const struct layer_config *cfg, st
                  ops->name, cfg->d_model, cfg->scale, cfg->threads, cfg->max_tokens);
         return LAYER_EINVAL;
     }
-    return ops->create(cfg, out, err, errlen);
+    return LAYER_OK;
+}
+
+int layer_create(const struct layer_ops *ops, const struct layer_config *cfg, struct layer **out,
+                 char *err, size_t errlen)
+{
+    *out = NULL;
+    int rc = check_config(ops, cfg, err, errlen);
+    return rc ? rc : ops->create(cfg, out, err, errlen);
+}
+
+int layer_check(const struct layer_ops *ops, const struct layer_config *cfg, uint64_t *bytes,
+                char *err, size_t errlen)
+{
+    uint64_t b0, b1, calls;
+    struct layer *l = NULL;
+    if (bytes)
+        *bytes = 0;
+    int rc = check_config(ops, cfg, err, errlen);
+    if (rc)
+        return rc;
+    if (ops->check)
+        return ops->check(cfg, bytes, err, errlen);
+    /* No check op: the only exact answer is create's own. */
+    common_alloc_counts(&b0, &calls);
+    rc = ops->create(cfg, &l, err, errlen);
+    common_alloc_counts(&b1, &calls);
+    if (bytes && rc == LAYER_OK)
+        *bytes = b1 - b0;
+    layer_destroy(l);
+    return rc;
 }
 
 void layer_destroy(struct layer *l)

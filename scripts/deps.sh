@@ -5,7 +5,7 @@
 # Run as root it installs with apt-get; otherwise it prints the exact command to run.
 set -euo pipefail
 
-pkgs=(gcc make pkg-config libopenblas-dev libpapi-dev papi-tools libcsv-dev check
+pkgs=(gcc make pkg-config libopenblas-dev libpapi-dev papi-tools libpfm4-dev libcsv-dev check
       gnuplot-nox valgrind clang-format)
 
 missing=()

@@ -176,6 +176,60 @@ START_TEST(test_topk_ties_lower_index_first)
 }
 END_TEST
 
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The threshold top-k equals common_topk as a set, ties included; its
+ * candidates hold the k best, at most k + slack of them unless the
+ * threshold is exactly the k-th largest value. */
+START_TEST(test_topk_set)
+{
+    const size_t sizes[][2] = {{1, 1},    {7, 3},     {110, 80},   {736, 80}, {6400, 80},
+                               {6400, 1}, {333, 333}, {1000, 999}, {512, 33}, {123, 33}};
+    struct common_rng rng;
+    common_rng_seed(&rng, 5, 5);
+    for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+        size_t n = sizes[s][0], k = sizes[s][1];
+        float *v = malloc(n * sizeof(*v)), *tv = malloc(k * sizeof(*tv));
+        uint32_t *ti = malloc(k * sizeof(*ti)), *pos = malloc((n + 16) * sizeof(*pos));
+        uint32_t *keys = malloc(n * sizeof(*keys));
+        for (int kind = 0; kind < 4; kind++) {
+            for (size_t i = 0; i < n; i++) {
+                double g = common_rng_normal(&rng);
+                v[i] = kind == 0   ? (float)g
+                       : kind == 1 ? (float)(int)(g * 3)        /* many ties */
+                       : kind == 2 ? (i % 2 ? 0.0f : -0.0f)     /* all tied */
+                                   : (float)(g * 1e-30 * 1e-8); /* subnormals */
+            }
+            common_topk(v, n, k, tv, ti);
+            qsort(ti, k, sizeof(*ti), cmp_u32);
+            size_t c = common_topk_candidates(v, n, k, 8, pos, keys), j = 0;
+            ck_assert_uint_ge(c, k);
+            for (size_t p = 0; p < c && j < k; p++) /* both ascending: ti within pos */
+                j += pos[p] == ti[j];
+            ck_assert_msg(j == k, "n=%zu k=%zu kind=%d: a top-k position is no candidate", n, k,
+                          kind);
+            if (c > k + 8) { /* only ties at the threshold, the k-th value, allow that */
+                for (size_t p = 0; p < c; p++)
+                    ck_assert(v[pos[p]] >= tv[k - 1]);
+            }
+            common_topk_set(v, n, k, pos, keys);
+            for (j = 0; j < k; j++)
+                ck_assert_msg(pos[j] == ti[j], "n=%zu k=%zu kind=%d: slot %zu is %u, want %u", n, k,
+                              kind, j, pos[j], ti[j]);
+        }
+        free(v);
+        free(tv);
+        free(ti);
+        free(pos);
+        free(keys);
+    }
+}
+END_TEST
+
 /* ---- knobs ---- */
 
 struct tk {
@@ -349,6 +403,67 @@ START_TEST(test_mem_check)
 }
 END_TEST
 
+/* The sizing pass and the carving pass agree: pieces on the alignment, in
+ * order, inside the block, empty pieces NULL; an overflowing size is caught
+ * and refused by common_carve_fit, which weighs the sum of the blocks. */
+START_TEST(test_carve)
+{
+    struct common_carve blk[2] = {common_carve_plan(COMMON_ALIGN), common_carve_plan(4)};
+    char *p[4];
+    for (int pass = 0; pass < 2; pass++) {
+        p[0] = common_carve(&blk[0], 3, 1);
+        p[1] = common_carve(&blk[0], 0, 8); /* empty */
+        p[2] = common_carve(&blk[0], 5, sizeof(float));
+        p[3] = common_carve(&blk[1], 3, sizeof(float));
+        if (pass == 0) {
+            ck_assert_uint_eq(blk[0].used, 64 + 20); /* the second piece starts a new line */
+            ck_assert_uint_eq(blk[1].used, 12);      /* no gaps at 4 */
+            for (int i = 0; i < 4; i++)
+                ck_assert_ptr_null(p[i]);
+            ck_assert_int_eq(common_carve_alloc(blk, 2), 0);
+            ck_assert_uint_eq(blk[0].size, 84);
+            ck_assert_uint_eq(blk[0].used, 0);
+        }
+    }
+    ck_assert_ptr_eq(p[0], blk[0].base);
+    ck_assert_ptr_null(p[1]);
+    ck_assert_ptr_eq(p[2], blk[0].base + 64);
+    ck_assert_ptr_eq(p[3], blk[1].base);
+    ck_assert_uint_eq(blk[0].used, blk[0].size);
+    common_carve_free(blk, 2);
+    ck_assert_ptr_null(blk[0].base);
+
+    char err[256] = "";
+    uint64_t bytes = 0;
+    struct common_carve big = common_carve_plan(COMMON_ALIGN);
+    common_carve(&big, SIZE_MAX / 2, 4);
+    ck_assert(big.overflow);
+    ck_assert_ptr_null(common_carve(&big, 1, 1));
+    ck_assert_int_eq(common_carve_fit(&big, 1, "t", &bytes, err, sizeof(err)), LAYER_ETOOBIG);
+    ck_assert_ptr_nonnull(strstr(err, "overflow"));
+    struct common_carve two[2] = {common_carve_plan(8), common_carve_plan(8)};
+    common_carve(&two[0], 10, 1);
+    common_carve(&two[1], 7, 1);
+    ck_assert_int_eq(common_carve_fit(two, 2, "t", &bytes, err, sizeof(err)), 0);
+    ck_assert_uint_eq(bytes, 17);
+}
+END_TEST
+
+/* common_alloc counts what it hands out, so check's figures can be held
+ * against create's. */
+START_TEST(test_alloc_counts)
+{
+    uint64_t b0, c0, b1, c1;
+    common_alloc_counts(&b0, &c0);
+    void *p = common_alloc(100), *q = common_alloc(0);
+    common_alloc_counts(&b1, &c1);
+    ck_assert_uint_eq(b1 - b0, 100);
+    ck_assert_uint_eq(c1 - c0, 1);
+    ck_assert_ptr_null(q);
+    common_free(p);
+}
+END_TEST
+
 static Suite *common_suite(void)
 {
     Suite *s = suite_create("common");
@@ -362,6 +477,7 @@ static Suite *common_suite(void)
     tcase_add_test(tc, test_rng_below_and_permutation);
     tcase_add_test(tc, test_topk_vs_sort);
     tcase_add_test(tc, test_topk_ties_lower_index_first);
+    tcase_add_test(tc, test_topk_set);
     tcase_add_test(tc, test_knobs_good);
     tcase_add_test(tc, test_knobs_bad);
     tcase_add_test(tc, test_knobs_help_lists_everything);
@@ -369,6 +485,8 @@ static Suite *common_suite(void)
     tcase_add_test(tc, test_gather_reduce_vs_ref);
     tcase_add_test(tc, test_ffn_blas_vs_loops);
     tcase_add_test(tc, test_mem_check);
+    tcase_add_test(tc, test_carve);
+    tcase_add_test(tc, test_alloc_counts);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,13 +1,16 @@
 /* check_contract.c - the layer.h contract, run against every registered
  * layer (one loop iteration per registry entry): create/destroy,
  * destroy(NULL), determinism by seed, forward == forward_ref, honest stats
- * and description, refusal of unknown knobs and oversized batches.
+ * and description, refusal of unknown knobs and oversized batches, and
+ * check agreeing with create (code, message, bytes) without allocating.
  *
  * Every layer joins this suite by being in impls/registry.c. The shared
  * configuration is small (D = 64, scale 4) so every family fits it.
  */
 #include "test_util.h"
+#include "../impls/common/common.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -154,6 +157,154 @@ START_TEST(test_registry)
 }
 END_TEST
 
+/* ---- check agrees with create ---- */
+
+/* The grid every layer is checked on; each case is small enough to build
+ * in milliseconds or far too big for any machine, so the test stays fast:
+ * D = 2^20 is 32 TiB of dense weights, 2^36 tokens terabytes of scratch,
+ * scale 2^20 at D = 512 more experts, sub-keys or tree memory than any
+ * layer allows or any machine holds (dense ignores the scale and fits). */
+static const struct check_case {
+    size_t d_model;
+    unsigned scale;
+    int threads;
+    size_t max_tokens;
+    const char *knobs;
+} check_grid[] = {
+    {64, 4, 1, 16, ""},              /* the contract's own configuration */
+    {96, 2, 2, 5, ""},               /* another width, two workers */
+    {48, 8, 1, 1, ""},               /* one token */
+    {64, 1, 1, 4, ""},               /* scale 1: memory layers have no memory left */
+    {64, 4, 1, 4, "no_such_knob=1"}, /* a bad knob */
+    {64, 4, 1, 4, "no_equals_sign"}, /* a knob without a value */
+    {64, 4, 1, 4, "preset=no_such"}, /* an unknown preset (or no presets at all) */
+    {64, 4, 1, 4, "concurrent=1"},   /* a composite's two threads, with one */
+    {1 << 20, 4, 1, 1, ""},          /* weights far beyond memory */
+    {64, 4, 1, (size_t)1 << 36, ""}, /* scratch far beyond memory */
+    {512, 1u << 20, 1, 1, ""},       /* a scale no memory layer reaches */
+};
+
+/* Family knobs each refused or accepted for its own reason: out of range,
+ * sizes that do not fit together, the largest legal sizes. A layer whose
+ * knobs these are not refuses them as unknown, which must agree too. */
+static const char *const check_knobs[] = {
+    "width=100,bias=0",                  /* dense */
+    "top_k=9,experts=8",                 /* moe: more active than experts */
+    "granularity=3",                     /* moe: does not divide the width */
+    "routing=zipf:1.2,shared_experts=1", /* moe: the Zipf tables */
+    "preset=2in34",                      /* moe */
+    "key_dim=3",                         /* pkm: odd */
+    "topk=8,heads=2,key_dim=32",         /* pkm */
+    "topk=4000,n_keys=100",              /* pkm: more than the sub-keys */
+    "preset=xlm",                        /* pkm: 2^18 value rows */
+    "expand=5",                          /* ultramem: not a square */
+    "filter=signed,tucker_rank=3",       /* ultramem */
+    "value_dim=33,cores=2",              /* ultramem: not divisible */
+    "trees=1048576,depth=24",            /* fff: a parameter block beyond memory */
+    "trees=4,depth=3,bias=0",            /* fff */
+    "preset=1x11",                       /* fff */
+    "concurrent=1,pkm.topk=8",           /* sum: side by side, two threads */
+    "pkm.key_dim=3",                     /* sum: a part's bad knob */
+    "ultramem.topm=16,dense.width=96",   /* sum: both parts' knobs */
+};
+
+/* The free-memory figure of a LAYER_ETOOBIG message may move between two
+ * calls; everything else must be equal. */
+static void mask_available(char *msg)
+{
+    char *p = strstr(msg, "only ");
+    for (p = p ? p + 5 : NULL; p && *p && *p != ' '; p++)
+        if (isdigit((unsigned char)*p))
+            *p = '#';
+}
+
+static void check_agrees(const struct layer_ops *ops, const struct layer_config *cfg)
+{
+    char cerr[512] = "", err[512] = "";
+    uint64_t bytes = 12345, b0, b1, c0, c1, nb0, nb1;
+    struct layer *l = NULL;
+
+    common_alloc_counts(&b0, &c0);
+    int crc = layer_check(ops, cfg, &bytes, cerr, sizeof(cerr));
+    common_alloc_counts(&b1, &c1);
+    ck_assert_msg(c1 == c0, "%s D=%zu scale=%u knobs='%s': check allocated %llu blocks", ops->name,
+                  cfg->d_model, cfg->scale, cfg->knobs, (unsigned long long)(c1 - c0));
+    char nerr[512] = "";
+    ck_assert_int_eq(layer_check(ops, cfg, NULL, nerr, sizeof(nerr)), crc); /* bytes may be NULL */
+
+    common_alloc_counts(&nb0, &c0);
+    int rc = layer_create(ops, cfg, &l, err, sizeof(err));
+    common_alloc_counts(&nb1, &c1);
+    ck_assert_msg(rc == crc, "%s D=%zu scale=%u T=%zu knobs='%s': check %d (%s), create %d (%s)",
+                  ops->name, cfg->d_model, cfg->scale, cfg->max_tokens, cfg->knobs, crc, cerr, rc,
+                  err);
+    if (rc == LAYER_OK) {
+        /* Every block is asked for at its exact size; common_alloc's
+         * rounding to 64 bytes (or 2 MiB) is the only padding it adds. */
+        uint64_t got = nb1 - nb0;
+        ck_assert_msg(bytes == got,
+                      "%s D=%zu scale=%u T=%zu knobs='%s': check says %llu bytes, create "
+                      "allocated %llu in %llu blocks",
+                      ops->name, cfg->d_model, cfg->scale, cfg->max_tokens, cfg->knobs,
+                      (unsigned long long)bytes, (unsigned long long)got,
+                      (unsigned long long)(c1 - c0));
+        struct layer_info info;
+        memset(&info, 0, sizeof(info));
+        l->ops->describe(l, &info);
+        ck_assert_uint_ge(bytes, 4 * info.params_total);
+        layer_destroy(l);
+        return;
+    }
+    ck_assert_ptr_null(l);
+    mask_available(cerr);
+    mask_available(err);
+    ck_assert_msg(strcmp(cerr, err) == 0, "%s knobs='%s': check says '%s', create '%s'", ops->name,
+                  cfg->knobs, cerr, err);
+    if (rc == LAYER_ETOOBIG)
+        ck_assert_msg(bytes > 0, "%s: too big, but check names no size", ops->name);
+    else
+        ck_assert_msg(bytes == 0, "%s: refused with %d, but check names %llu bytes", ops->name, rc,
+                      (unsigned long long)bytes);
+}
+
+START_TEST(test_check_agrees_with_create)
+{
+    const struct layer_ops *ops = ops_at(_i);
+    ck_assert_ptr_nonnull(ops->check); /* every registered layer has one */
+    for (size_t k = 0; k < sizeof(check_grid) / sizeof(check_grid[0]); k++) {
+        const struct check_case *c = &check_grid[k];
+        struct layer_config cfg = {c->d_model, c->scale, 3, c->threads, c->max_tokens, c->knobs};
+        check_agrees(ops, &cfg);
+    }
+    for (size_t k = 0; k < sizeof(check_knobs) / sizeof(check_knobs[0]); k++) {
+        struct layer_config cfg = {C_D, C_SCALE, 3, 2, 8, check_knobs[k]};
+        check_agrees(ops, &cfg);
+    }
+}
+END_TEST
+
+/* A layer without a check op is created and destroyed by layer_check, and
+ * the bytes are what it allocated. */
+START_TEST(test_check_fallback_creates)
+{
+    struct layer_ops nocheck = *layer_find("dense");
+    nocheck.check = NULL;
+    struct layer_config good = {C_D, C_SCALE, 1, 1, 4, ""}, bad = {C_D, C_SCALE, 1, 1, 4, "x=1"};
+    uint64_t bytes = 0, want = 0;
+    char err[512] = "";
+    ck_assert_int_eq(layer_check(&nocheck, &good, &bytes, err, sizeof(err)), 0);
+    ck_assert_int_eq(layer_check(layer_find("dense"), &good, &want, err, sizeof(err)), 0);
+    ck_assert_uint_eq(bytes, want);
+    ck_assert_int_eq(layer_check(&nocheck, &bad, &bytes, err, sizeof(err)), LAYER_EKNOB);
+    ck_assert_uint_eq(bytes, 0);
+    nocheck.abi_version = LAYER_ABI_VERSION - 1;
+    ck_assert_int_eq(layer_check(&nocheck, &good, &bytes, err, sizeof(err)), LAYER_EABI);
+    struct layer_config zero = {0, C_SCALE, 1, 1, 4, ""};
+    ck_assert_int_eq(layer_check(layer_find("dense"), &zero, &bytes, err, sizeof(err)),
+                     LAYER_EINVAL);
+}
+END_TEST
+
 static Suite *contract_suite(void)
 {
     Suite *s = suite_create("contract");
@@ -167,6 +318,8 @@ static Suite *contract_suite(void)
     tcase_add_loop_test(tc, test_stats_and_describe, 0, n);
     tcase_add_loop_test(tc, test_unknown_knob_refused, 0, n);
     tcase_add_loop_test(tc, test_too_many_tokens_refused, 0, n);
+    tcase_add_loop_test(tc, test_check_agrees_with_create, 0, n);
+    tcase_add_test(tc, test_check_fallback_creates);
     suite_add_tcase(s, tc);
     return s;
 }

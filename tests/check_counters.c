@@ -197,7 +197,9 @@ START_TEST(test_papi_probe_says_why)
         ck_assert(row.instructions != BENCH_NA && row.instructions > 0);
     } else {
         const char *why = bench_papi_hardware_why(c.papi);
-        ck_assert_msg(strstr(why, "PAPI_TOT_INS") && strlen(why) > 20, "reason: %s", why);
+        /* the machine's reason (no hardware PMU), or the event that failed */
+        ck_assert_msg((strstr(why, "no hardware PMU") || strstr(why, "INST")) && strlen(why) > 20,
+                      "reason: %s", why);
         ck_assert_msg(strstr(c.why, "instructions") && strstr(c.why, "NA ("), "%s", c.why);
         ck_assert_uint_eq(row.instructions, BENCH_NA);
         ck_assert_uint_eq(row.ll_misses, BENCH_NA);
@@ -233,7 +235,7 @@ START_TEST(test_papi_unknown_event_is_na)
     const char *l1 = bench_meta_get(&m, "papi_l1_misses");
     ck_assert_msg(l1 && strstr(l1, "NA") && strstr(l1, "NO_SUCH_EVENT_XYZ"), "%s", l1);
     const char *cyc = bench_meta_get(&m, "papi_cycles");
-    ck_assert_msg(cyc && strstr(cyc, "no event configured"), "%s", cyc);
+    ck_assert_msg(cyc && strstr(cyc, "NA: dropped by --papi-events"), "%s", cyc);
     ck_assert(row.task_clock_ns > 0);
     bench_meta_free(&m);
     bench_counters_close(&c);

@@ -246,6 +246,18 @@ START_TEST(test_fff_bad_knobs)
     expect_knob_error("preset=2x10", "1x11", LAYER_EKNOB);
     expect_knob_error("leaf=4", "unknown knob 'leaf'", LAYER_EKNOB);
     expect_knob_error("trees=1048576,depth=24", "GiB", LAYER_ETOOBIG);
+    /* 2^45 nodes of 2 x 65536 floats: the parameter bytes overflow 64 bits;
+     * check says so as create does, with the size it cannot count. */
+    struct layer_config cfg = {65536, 1, 1, 1, 1, "trees=1048576,depth=24"};
+    char err[512] = "";
+    uint64_t bytes = 0;
+    ck_assert_int_eq(layer_check(layer_find("fff"), &cfg, &bytes, err, sizeof(err)), LAYER_ETOOBIG);
+    ck_assert_ptr_nonnull(strstr(err, "overflow 64 bits"));
+    ck_assert_uint_eq(bytes, UINT64_MAX);
+    char cerr[512] = "";
+    ck_assert_int_eq(tu_create_fails("fff", 65536, 1, cfg.knobs, cerr, sizeof(cerr)),
+                     LAYER_ETOOBIG);
+    ck_assert_str_eq(cerr, err);
 }
 END_TEST
 

@@ -15,6 +15,7 @@
 #include "../bench/probe.h"
 #include "../bench/row.h"
 #include "../bench/table.h"
+#include "../bench/util.h"
 #include "../impls/common/common.h"
 
 #include <math.h>
@@ -248,6 +249,27 @@ START_TEST(test_dry_run_writes_nothing)
 }
 END_TEST
 
+/* The dry run asks each layer's check op what it would do, without
+ * building it: a memory layer at scale 1 is listed as skipped with the
+ * layer's own reason, the others with the memory they would allocate. */
+START_TEST(test_dry_run_checks_layers)
+{
+    make_dir();
+    const char *file = path_in("skip.sweep");
+    write_text(file, "d_model = 32\nseq_len = 1 4\nthreads = 1\n[dense]\n[pkm]\nscale = 1\n");
+    const char *out = path_in("dry.txt");
+    ck_assert_ptr_nonnull(freopen(out, "w", stdout));
+    ck_assert_int_eq(sweep(file, "--dry-run", NULL), 0);
+    fflush(stdout);
+    size_t len;
+    char *text = bench_read_file(out, &len);
+    ck_assert_ptr_nonnull(text);
+    ck_assert_msg(strstr(text, "skip: pkm: scale 1 leaves no memory") != NULL, "%s", text);
+    ck_assert_msg(strstr(text, "checked: 2 points run, 2 skipped, 0 in error") != NULL, "%s", text);
+    free(text);
+}
+END_TEST
+
 START_TEST(test_sweep_draws_plots)
 {
     make_dir();
@@ -438,6 +460,7 @@ static Suite *harness_suite(void)
     tcase_add_exit_test(sw, test_bad_file_exits_2, BENCH_EXIT_USAGE);
     tcase_add_exit_test(sw, test_bad_knob_exits_2, BENCH_EXIT_USAGE);
     tcase_add_test(sw, test_dry_run_writes_nothing);
+    tcase_add_test(sw, test_dry_run_checks_layers);
     tcase_add_test(sw, test_sweep_draws_plots);
     suite_add_tcase(s, sw);
     return s;

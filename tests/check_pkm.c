@@ -112,19 +112,12 @@ END_TEST
 
 static void check_select(const float *s1, const float *s2, size_t n, size_t k, const char *what)
 {
-    size_t M = pkm_candidate_count(k, n), wide = n > M ? n : M, kh = k < n ? k : n;
+    /* The scratch as forward lays it out: sized, then carved. */
     struct pkm_select_scratch sc;
-    sc.key = malloc(wide * sizeof(int32_t));
-    sc.tie = malloc(wide * sizeof(uint32_t));
-    sc.ws = malloc((wide + 16) * sizeof(float));
-    sc.above = malloc((wide + 16) * sizeof(uint32_t));
-    sc.equal = malloc((wide + 16) * sizeof(uint32_t));
-    sc.win = malloc(k * sizeof(uint32_t));
-    sc.half = malloc(2 * kh * sizeof(struct pkm_pick));
-    sc.gs = malloc(M * sizeof(float));
-    sc.gs1 = malloc(M * sizeof(float));
-    sc.gs2 = malloc(M * sizeof(float));
-    sc.gidx = malloc(M * sizeof(uint32_t));
+    struct common_carve c = common_carve_plan(COMMON_ALIGN);
+    pkm_select_layout(&sc, n, k, &c);
+    ck_assert_int_eq(common_carve_alloc(&c, 1), 0);
+    pkm_select_layout(&sc, n, k, &c);
     struct pkm_pick *got = malloc(k * sizeof(*got)), *want = malloc(k * sizeof(*want));
     pkm_select_head(s1, s2, n, k, &sc, got);
     pkm_ref_select_head(s1, s2, n, k, want);
@@ -134,17 +127,7 @@ static void check_select(const float *s1, const float *s2, size_t n, size_t k, c
                       what, n, k, i, got[i].idx, got[i].score, want[i].idx, want[i].score);
     free(got);
     free(want);
-    free(sc.key);
-    free(sc.tie);
-    free(sc.ws);
-    free(sc.above);
-    free(sc.equal);
-    free(sc.win);
-    free(sc.half);
-    free(sc.gs);
-    free(sc.gs1);
-    free(sc.gs2);
-    free(sc.gidx);
+    common_carve_free(&c, 1);
 }
 
 START_TEST(test_pkm_select_exact)

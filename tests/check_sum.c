@@ -7,6 +7,7 @@
  * which may change OpenBLAS's summation order by a few ulp.
  */
 #include "test_util.h"
+#include "../impls/common/common.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,6 +144,29 @@ START_TEST(test_dense_pkm)
 }
 END_TEST
 
+/* A part refused at its size is refused before the other is built: the
+ * memory check of pkm at D = 8192, scale 512 (a TiB of values) used to
+ * come after 2 GiB of dense weights were drawn (issue 12). Also the whole
+ * is weighed: check's bytes are both parts' and the second output's. */
+START_TEST(test_refused_part_builds_nothing)
+{
+    struct layer_config big = {8192, 512, 1, 1, 1, ""}, small = {D, 4, 1, 1, 8, ""};
+    struct layer *l = NULL;
+    char err[512] = "";
+    uint64_t b0, b1, calls, whole = 0, part[2] = {0, 0};
+    common_alloc_counts(&b0, &calls);
+    int rc = layer_create(layer_find("dense+pkm"), &big, &l, err, sizeof(err));
+    common_alloc_counts(&b1, &calls);
+    ck_assert_int_eq(rc, LAYER_ETOOBIG);
+    ck_assert_ptr_nonnull(strstr(err, "part pkm"));
+    ck_assert_uint_eq(b1 - b0, 0);
+    ck_assert_int_eq(layer_check(layer_find("dense+pkm"), &small, &whole, err, sizeof(err)), 0);
+    ck_assert_int_eq(layer_check(layer_find("dense"), &small, &part[0], err, sizeof(err)), 0);
+    ck_assert_int_eq(layer_check(layer_find("pkm"), &small, &part[1], err, sizeof(err)), 0);
+    ck_assert_uint_eq(whole, part[0] + part[1] + 8 * D * sizeof(float));
+}
+END_TEST
+
 static Suite *sum_suite(void)
 {
     Suite *s = suite_create("sum");
@@ -153,6 +177,7 @@ static Suite *sum_suite(void)
     tcase_add_test(tc, test_sum_describe_and_recall);
     tcase_add_test(tc, test_sum_knobs);
     tcase_add_test(tc, test_dense_pkm);
+    tcase_add_test(tc, test_refused_part_builds_nothing);
     suite_add_tcase(s, tc);
     return s;
 }

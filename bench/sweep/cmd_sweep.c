@@ -85,7 +85,7 @@ static void parse_flags(struct bench_sweep_run *s, int argc, char **argv)
         {"counters", BENCH_OPT_CHOICE, &s->counters, 0, 0, BENCH_COUNTER_CHOICES, NULL,
          "counter columns (overrides the file's counters =; default none)"},
         {"papi-events", BENCH_OPT_STR, &s->papi_events, 0, 0, NULL, "COL=EV[+EV],...",
-         "PAPI events per counter column, over the defaults (sparsebench run --help)"},
+         "events per counter column, over this CPU's (sparsebench counters)"},
         {"filter", BENCH_OPT_STR, &s->filter, 0, 0, NULL, "GLOB",
          "run only the slots whose label matches (fnmatch)"},
         {"dry-run", BENCH_OPT_FLAG, &s->dry_run, 0, 0, NULL, NULL,

@@ -1,5 +1,7 @@
 /* dry_run.c - `sparsebench sweep FILE --dry-run`: the points a sweep would
- * run, in order, after the file and every slot's knobs were checked; with
+ * run, in order, after the file and every slot's knobs were checked, each
+ * with what its layer's check op says (run or skip, and the memory the layer
+ * would allocate, without allocating it); with
  * --estimate-from an earlier results.csv, the seconds each point took there
  * (wall_s, plus create_s once per layer) and the totals per slot, which is
  * how a sweep is trimmed to its time budget.
@@ -10,7 +12,9 @@
 #include "../cli.h"
 #include "../measure.h"
 #include "../table.h"
+#include "../../impls/layer.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +56,28 @@ static double estimate(const struct bench_table *t, const int *c, const struct b
     return -1;
 }
 
+/* What the layer of the group starting at point lo would do: its check at
+ * the group's largest token count, as the sweep's loop runs it. */
+struct group_check {
+    int rc;
+    uint64_t bytes;
+    char err[512];
+};
+
+static void check_group(const struct bench_sweep_run *s, size_t lo, struct group_check *gc)
+{
+    struct layer_config cfg;
+    size_t max_t = 0;
+    for (size_t i = lo; i < s->npts && s->pts[i].group == s->pts[lo].group; i++)
+        if (s->pts[i].batch * s->pts[i].seq_len > max_t)
+            max_t = s->pts[i].batch * s->pts[i].seq_len;
+    bench_point_config(&s->pts[lo], &s->sw, &cfg);
+    cfg.max_tokens = max_t;
+    gc->bytes = 0;
+    gc->err[0] = '\0';
+    gc->rc = layer_check(s->pts[lo].slot->ops, &cfg, &gc->bytes, gc->err, sizeof(gc->err));
+}
+
 int bench_sweep_dry_run(struct bench_sweep_run *s)
 {
     struct bench_table t, *tp = NULL;
@@ -76,13 +102,18 @@ int bench_sweep_dry_run(struct bench_sweep_run *s)
     printf("%s: %zu slots, %zu points, %u repeat%s, %s cache\n", s->sw.path, s->sw.n_slots, s->npts,
            s->sw.repeats, s->sw.repeats == 1 ? "" : "s",
            s->sw.cache == BENCH_CACHE_WARM ? "warm" : "cold");
-    printf("%6s %-24s %7s %5s %6s %7s %7s %7s %6s %9s\n", "point", "slot", "d_model", "scale",
-           "batch", "seq_len", "tokens", "threads", "repeat", "est_s");
-    double total = 0, slot_total = 0;
-    size_t known = 0;
+    printf("%6s %-24s %7s %5s %6s %7s %7s %7s %6s %9s %9s %s\n", "point", "slot", "d_model",
+           "scale", "batch", "seq_len", "tokens", "threads", "repeat", "est_s", "layer_MiB",
+           "check");
+    double total = 0, slot_total = 0, peak = 0;
+    size_t known = 0, n_skip = 0, n_bad = 0;
+    struct group_check gc = {0};
+    char last_err[512] = "";
     for (size_t i = 0; i < s->npts; i++) {
         const struct bench_point *p = &s->pts[i];
         int first = i == 0 || s->pts[i - 1].group != p->group;
+        if (first)
+            check_group(s, i, &gc);
         double e = estimate(tp, c, p, &s->sw, first);
         char est[32] = "?";
         if (e >= 0) {
@@ -91,11 +122,27 @@ int bench_sweep_dry_run(struct bench_sweep_run *s)
             slot_total += e;
             known++;
         }
-        printf("%6zu %-24s %7llu %5llu %6llu %7llu %7llu %7llu %6u %9s\n", i + 1, p->slot->label,
-               (unsigned long long)p->d_model, (unsigned long long)p->scale,
+        const char *verdict = gc.rc == 0                                              ? "ok"
+                              : gc.rc == LAYER_EUNSUPPORTED || gc.rc == LAYER_ETOOBIG ? "skip"
+                                                                                      : "error";
+        char mib[32] = "-";
+        if (gc.bytes && gc.bytes != UINT64_MAX)
+            snprintf(mib, sizeof(mib), "%.1f", gc.bytes / 1048576.0);
+        if (gc.rc == 0 && gc.bytes != UINT64_MAX && gc.bytes / 1048576.0 > peak)
+            peak = gc.bytes / 1048576.0;
+        n_skip += gc.rc == LAYER_EUNSUPPORTED || gc.rc == LAYER_ETOOBIG;
+        n_bad += gc.rc && gc.rc != LAYER_EUNSUPPORTED && gc.rc != LAYER_ETOOBIG;
+        printf("%6zu %-24s %7llu %5llu %6llu %7llu %7llu %7llu %6u %9s %9s %s", i + 1,
+               p->slot->label, (unsigned long long)p->d_model, (unsigned long long)p->scale,
                (unsigned long long)p->batch, (unsigned long long)p->seq_len,
                (unsigned long long)(p->batch * p->seq_len), (unsigned long long)p->threads,
-               p->repeat, est);
+               p->repeat, est, mib, verdict);
+        /* The reason once per run of points that share it, as the sweep says it. */
+        if (gc.rc && strcmp(gc.err, last_err)) {
+            printf(": %s", gc.err);
+            snprintf(last_err, sizeof(last_err), "%s", gc.err);
+        }
+        printf("\n");
         if (tp && (i + 1 == s->npts || s->pts[i + 1].slot != p->slot)) {
             char d[32];
             bench_format_duration(slot_total, d, sizeof(d));
@@ -103,6 +150,9 @@ int bench_sweep_dry_run(struct bench_sweep_run *s)
             slot_total = 0;
         }
     }
+    printf("checked: %zu points run, %zu skipped, %zu in error; the largest layer allocates "
+           "%.1f MiB\n",
+           s->npts - n_skip - n_bad, n_skip, n_bad, peak);
     if (tp) {
         char d[32];
         bench_format_duration(total, d, sizeof(d));

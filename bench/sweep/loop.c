@@ -50,7 +50,8 @@ static void init_row(const struct bench_sweep_run *s, const struct bench_point *
                    s->sw.cache == BENCH_CACHE_COLD, p->repeat);
 }
 
-/* The layer could not be created: one row per point, the reason once. */
+/* The layer failed its check or could not be created: one row per point,
+ * the reason once. */
 static int group_failed(struct bench_sweep_run *s, size_t lo, size_t hi, int rc, const char *err,
                         struct bench_progress *pr)
 {
@@ -138,7 +139,11 @@ static int run_group(struct bench_sweep_run *s, size_t lo, size_t hi, struct ben
     bench_point_config(p0, &s->sw, &cfg);
     cfg.max_tokens = max_t;
     bench_progress_show(pr, p0);
-    int rc = bench_layer_open(&bl, p0->slot->ops, &cfg, err, sizeof(err));
+    /* Decide a skip without building anything: a configuration too big for
+     * this machine costs nothing but the check. */
+    int rc = layer_check(p0->slot->ops, &cfg, NULL, err, sizeof(err));
+    if (rc == 0)
+        rc = bench_layer_open(&bl, p0->slot->ops, &cfg, err, sizeof(err));
     if (rc)
         return group_failed(s, lo, hi, rc, err, pr);
 

@@ -47,8 +47,9 @@ void bench_sweep_plan(struct bench_sweep_run *s)
     }
 }
 
-/* Create a slot's layer at width d and scale sc (one thread, one token) and
- * exit 2 when the layer calls its knobs bad. Returns the create status. */
+/* Check a slot's layer at width d and scale sc (one thread, one token)
+ * without building it, and exit 2 when the layer calls its knobs bad.
+ * Returns what create would return. */
 static int try_slot(const struct bench_sweep_run *s, const struct bench_slot *sl, uint64_t d,
                     uint64_t sc)
 {
@@ -58,10 +59,8 @@ static int try_slot(const struct bench_sweep_run *s, const struct bench_slot *sl
                                .threads = 1,
                                .max_tokens = 1,
                                .knobs = sl->knobs};
-    struct layer *l = NULL;
     char err[512] = "";
-    int rc = layer_create(sl->ops, &cfg, &l, err, sizeof(err));
-    layer_destroy(l);
+    int rc = layer_check(sl->ops, &cfg, NULL, err, sizeof(err));
     if (rc == LAYER_EKNOB || rc == LAYER_EINVAL) {
         fprintf(stderr, "sparsebench sweep: %s:%d: slot '%s': %s\n", s->sw.path, sl->line, sl->spec,
                 err);
@@ -70,7 +69,7 @@ static int try_slot(const struct bench_sweep_run *s, const struct bench_slot *sl
     return rc;
 }
 
-/* A bad knob is a bad sweep file: create every slot once before measuring
+/* A bad knob is a bad sweep file: check every slot once before measuring
  * anything, at its smallest width and scale; when the layer does not support
  * that scale (a memory layer at scale 1), at its next scales. */
 void bench_sweep_validate(const struct bench_sweep_run *s)

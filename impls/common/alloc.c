@@ -8,12 +8,16 @@
 #include "common.h"
 #include "../layer.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
 #define HUGE_ADVICE_MIN (4u << 20)
+
+/* Only create allocates, so the counts cost nothing where it matters. */
+static atomic_uint_fast64_t alloc_bytes, alloc_calls;
 
 void *common_alloc(size_t bytes)
 {
@@ -33,7 +37,15 @@ void *common_alloc(size_t bytes)
         return NULL;
     }
     memset(p, 0, rounded);
+    atomic_fetch_add_explicit(&alloc_bytes, bytes, memory_order_relaxed);
+    atomic_fetch_add_explicit(&alloc_calls, 1, memory_order_relaxed);
     return p;
+}
+
+void common_alloc_counts(uint64_t *bytes, uint64_t *calls)
+{
+    *bytes = atomic_load_explicit(&alloc_bytes, memory_order_relaxed);
+    *calls = atomic_load_explicit(&alloc_calls, memory_order_relaxed);
 }
 
 void common_free(void *p)

@@ -1,9 +1,10 @@
 /* common.h - shared kernels and helpers for every layer family.
  *
  * Everything here is small and dependency-free apart from libm and pthreads:
- * seeded RNG, aligned allocation and a memory-fit check, exact-erf GELU,
- * top-k selection, the key=value knob parser, a tiny thread pool and the
- * gather-reduce used by the memory layers. Each piece has its own file.
+ * seeded RNG, aligned allocation, a memory-fit check and the layouts carved
+ * out of those blocks, exact-erf GELU, top-k selection, the key=value knob
+ * parser, a tiny thread pool and the gather-reduce used by the memory
+ * layers. Each piece has its own file.
  */
 #ifndef SPARSEBENCH_COMMON_H
 #define SPARSEBENCH_COMMON_H
@@ -27,6 +28,44 @@ int common_mem_check(uint64_t bytes, const char *who, char *err, size_t errlen);
 
 /* Bytes the kernel says are available now (MemAvailable), 0 if unknown. */
 uint64_t common_mem_available(void);
+
+/* Bytes and blocks common_alloc handed out since the program started, for
+ * the tests that hold check's figure against what create allocated. */
+void common_alloc_counts(uint64_t *bytes, uint64_t *calls);
+
+/* ---- carve.c: one layout sizes a block and carves it ----
+ * A layout function takes every piece of a block in order with
+ * common_carve. Its first run, on a carve from common_carve_plan (no
+ * base), only adds the sizes up; common_carve_alloc allocates the block at
+ * that size and rewinds it; the second run hands out the pieces. */
+
+struct common_carve {
+    char *base;    /* NULL in the sizing pass */
+    uint64_t used; /* bytes laid out so far */
+    uint64_t size; /* the block's bytes, set by common_carve_alloc */
+    size_t align;  /* every piece starts on a multiple of it: a power of 2, <= COMMON_ALIGN */
+    int overflow;  /* a size did not fit in 64 bits; used is then UINT64_MAX */
+};
+
+static inline struct common_carve common_carve_plan(size_t align)
+{
+    return (struct common_carve){NULL, 0, 0, align, 0};
+}
+
+/* The next n x size bytes of the block, on the alignment: a pointer into
+ * base, or NULL in the sizing pass and for an empty piece (n x size = 0). */
+void *common_carve(struct common_carve *c, size_t n, size_t size);
+
+/* Allocate n sized blocks (common_alloc, zeroed) and rewind them for the
+ * second pass; LAYER_ENOMEM when one fails (free them all the same). An
+ * empty block stays NULL. */
+int common_carve_alloc(struct common_carve *blocks, size_t n);
+void common_carve_free(struct common_carve *blocks, size_t n); /* NULL bases are no-ops */
+
+/* *bytes = the sum of n sized blocks, and the memory check of that sum
+ * (common_mem_check, or LAYER_ETOOBIG when a size overflowed). */
+int common_carve_fit(const struct common_carve *blocks, size_t n, const char *who, uint64_t *bytes,
+                     char *err, size_t errlen);
 
 /* ---- rng.c: xoshiro256** seeded by splitmix64 ---- */
 
@@ -59,8 +98,23 @@ void common_bias_gelu(float *h, const float *b, size_t n_tokens, size_t width);
 
 /* The k largest of v[0..n) with their indices, sorted by value descending;
  * equal values are ordered by index ascending, so ties are deterministic.
- * Requires 1 <= k <= n and no NaN in v. */
+ * Requires 1 <= k <= n and no NaN in v. A heap: for small k. */
 void common_topk(const float *v, size_t n, size_t k, float *out_val, uint32_t *out_idx);
+
+/* The same k as a set: their positions into pos[0..k), ascending (all n
+ * when k >= n). Scratch: pos n + 16 entries, keys n. Requires 1 <= k, no
+ * NaN in v. A threshold search: for k/n that is not tiny. */
+void common_topk_set(const float *v, size_t n, size_t k, uint32_t *pos, uint32_t *keys);
+
+/* Candidates for the k best of v[0..n): pos[0..c) = the positions,
+ * ascending, of every value at or above a threshold no larger than the
+ * k-th largest value, so the k best are among them; returns c >= min(k, n).
+ * c <= k + slack unless ties at the threshold prevent it, and then the
+ * threshold is exactly the k-th largest value. keys[i] is left holding
+ * v[i]'s order-preserving integer image (equal floats, -0 and +0 included,
+ * get equal keys). Scratch as common_topk_set. */
+size_t common_topk_candidates(const float *v, size_t n, size_t k, size_t slack, uint32_t *pos,
+                              uint32_t *keys);
 
 /* ---- knobs.c: "key=value,..." strings ---- */
 

@@ -34,13 +34,18 @@ static const struct common_knob_set dense_knob_set = {
     .n_knobs = sizeof(dense_knob_table) / sizeof(dense_knob_table[0]),
 };
 
+enum { DENSE_PARAMS, DENSE_SCRATCH, DENSE_BLOCKS };
+
 struct dense {
     struct layer base;
     struct dense_knobs knobs;
+    size_t d_model;
     size_t max_tokens;
     int threads;
     struct common_ffn ffn;
-    float *params; /* one block: w1 (F, D), w2 (F, D), b1 (F), b2 (D) */
+    float *w1, *b1, *w2, *b2;              /* ffn's tensors, writable for the init */
+    struct common_carve blk[DENSE_BLOCKS]; /* the parameter block and the scratch */
+    uint64_t bytes;                        /* both blocks: what check reports */
     size_t param_bytes;
     float *h; /* (max_tokens, F) scratch */
     struct common_pool *pool;
@@ -52,31 +57,50 @@ static void dense_destroy(struct layer *l)
     if (!d)
         return;
     common_pool_destroy(d->pool);
-    common_free(d->h);
-    common_free(d->params);
+    common_carve_free(d->blk, DENSE_BLOCKS);
     free(d);
 }
 
-static int dense_alloc(struct dense *d, const struct layer_config *cfg, char *err, size_t errlen)
+/* Every byte create allocates: the parameters back to back, w1 (F, D),
+ * w2 (F, D), b1 (F), b2 (D), as one block forward streams whole; then the
+ * hidden activations. */
+static void dense_layout(struct dense *d, struct common_carve blk[DENSE_BLOCKS])
 {
-    size_t D = cfg->d_model, F = (size_t)d->knobs.width;
-    size_t n_params = 2 * F * D + (d->knobs.bias ? F + D : 0);
-    d->param_bytes = n_params * sizeof(float);
-    uint64_t need = d->param_bytes + (uint64_t)cfg->max_tokens * F * sizeof(float);
-    int rc = common_mem_check(need, "dense", err, errlen);
+    size_t D = d->d_model, F = (size_t)d->knobs.width;
+    d->w1 = common_carve(&blk[DENSE_PARAMS], F * D, sizeof(float));
+    d->w2 = common_carve(&blk[DENSE_PARAMS], F * D, sizeof(float));
+    d->b1 = common_carve(&blk[DENSE_PARAMS], d->knobs.bias ? F : 0, sizeof(float));
+    d->b2 = common_carve(&blk[DENSE_PARAMS], d->knobs.bias ? D : 0, sizeof(float));
+    d->ffn = (struct common_ffn){D, F, d->w1, d->b1, d->w2, d->b2};
+    d->h = common_carve(&blk[DENSE_SCRATCH], d->max_tokens * F, sizeof(float));
+}
+
+/* Knobs, sizes and the memory check: all that create decides before it
+ * allocates, and all that check does. */
+static int dense_plan(struct dense *d, const struct layer_config *cfg, char *err, size_t errlen)
+{
+    d->knobs = (struct dense_knobs){.width = 0, .bias = 1};
+    int rc = common_knobs_parse(&dense_knob_set, cfg->knobs, &d->knobs, NULL, err, errlen);
     if (rc)
         return rc;
-    d->params = common_alloc(d->param_bytes);
-    d->h = common_alloc(cfg->max_tokens * F * sizeof(float));
-    if (!d->params || !d->h) {
-        snprintf(err, errlen, "dense: out of memory allocating %zu parameters", n_params);
-        return LAYER_ENOMEM;
-    }
-    float *w1 = d->params, *w2 = w1 + F * D;
-    float *b1 = d->knobs.bias ? w2 + F * D : NULL, *b2 = b1 ? b1 + F : NULL;
-    d->ffn = (struct common_ffn){D, F, w1, b1, w2, b2};
-    common_ffn_init(w1, b1, w2, b2, D, F, cfg->seed, 0);
-    return LAYER_OK;
+    if (d->knobs.width == 0)
+        d->knobs.width = (long)(4 * cfg->d_model);
+    d->d_model = cfg->d_model;
+    d->max_tokens = cfg->max_tokens;
+    d->threads = cfg->threads;
+    d->blk[DENSE_PARAMS] = common_carve_plan(sizeof(float)); /* no gaps: param_bytes is exact */
+    d->blk[DENSE_SCRATCH] = common_carve_plan(COMMON_ALIGN);
+    dense_layout(d, d->blk);
+    return common_carve_fit(d->blk, DENSE_BLOCKS, "dense", &d->bytes, err, errlen);
+}
+
+static int dense_check(const struct layer_config *cfg, uint64_t *bytes, char *err, size_t errlen)
+{
+    struct dense d = {0};
+    int rc = dense_plan(&d, cfg, err, errlen);
+    if (bytes)
+        *bytes = d.bytes;
+    return rc;
 }
 
 static int dense_create(const struct layer_config *cfg, struct layer **out, char *err,
@@ -87,17 +111,18 @@ static int dense_create(const struct layer_config *cfg, struct layer **out, char
     *out = NULL;
     if (!d)
         return LAYER_ENOMEM;
-    d->knobs = (struct dense_knobs){.width = 0, .bias = 1};
-    rc = common_knobs_parse(&dense_knob_set, cfg->knobs, &d->knobs, NULL, err, errlen);
+    rc = dense_plan(d, cfg, err, errlen);
     if (rc)
         goto out_destroy;
-    if (d->knobs.width == 0)
-        d->knobs.width = (long)(4 * cfg->d_model);
-    d->max_tokens = cfg->max_tokens;
-    d->threads = cfg->threads;
-    rc = dense_alloc(d, cfg, err, errlen);
-    if (rc)
+    rc = common_carve_alloc(d->blk, DENSE_BLOCKS);
+    if (rc) {
+        snprintf(err, errlen, "dense: out of memory allocating %llu bytes",
+                 (unsigned long long)d->bytes);
         goto out_destroy;
+    }
+    dense_layout(d, d->blk);
+    d->param_bytes = (size_t)d->blk[DENSE_PARAMS].size;
+    common_ffn_init(d->w1, d->b1, d->w2, d->b2, d->d_model, d->ffn.width, cfg->seed, 0);
     rc = common_pool_create(&d->pool, cfg->threads);
     if (rc) {
         snprintf(err, errlen, "dense: %s", layer_strerror(rc));
@@ -150,7 +175,7 @@ static void dense_describe(const struct layer *l, struct layer_info *info)
     info->unit = "neuron";
     common_knobs_format(&dense_knob_set, &d->knobs, info->knobs, sizeof(info->knobs));
     info->n_regions = 1;
-    info->regions[0] = (struct layer_region){d->params, d->param_bytes};
+    info->regions[0] = (struct layer_region){d->blk[DENSE_PARAMS].base, d->param_bytes};
 }
 
 static void dense_help(char *buf, size_t len)
@@ -163,6 +188,7 @@ const struct layer_ops dense_ops = {
     .name = "dense",
     .summary = "dense GELU FFN, OpenBLAS sgemm/sgemv (the baseline; F = 4D by default)",
     .create = dense_create,
+    .check = dense_check,
     .destroy = dense_destroy,
     .forward = dense_forward,
     .forward_ref = dense_forward_ref,

@@ -46,13 +46,18 @@ static const struct common_knob_set paper_knob_set = {
     .n_knobs = sizeof(paper_knob_table) / sizeof(paper_knob_table[0]),
 };
 
+enum { PAPER_PARAMS, PAPER_SCRATCH, PAPER_BLOCKS };
+
 struct paper {
     struct layer base;
     struct paper_knobs knobs;
+    size_t d_model;
     size_t max_tokens;
     int threads;
     struct common_ffn ffn;
-    float *params; /* one block like dense: w1 (F, D), w2 (F, D), b1 (F), b2 (D) */
+    float *w1, *b1, *w2, *b2;              /* ffn's tensors, writable for the init */
+    struct common_carve blk[PAPER_BLOCKS]; /* the parameter block and the scratch */
+    uint64_t bytes;                        /* both blocks: what check reports */
     size_t param_bytes;
     float *h; /* (threads, F) per-worker hidden values of dense-l2 */
     struct common_pool *pool;
@@ -64,31 +69,49 @@ static void paper_destroy(struct layer *l)
     if (!p)
         return;
     common_pool_destroy(p->pool);
-    common_free(p->h);
-    common_free(p->params);
+    common_carve_free(p->blk, PAPER_BLOCKS);
     free(p);
 }
 
-static int paper_alloc(struct paper *p, const struct layer_config *cfg, char *err, size_t errlen)
+/* Every byte create allocates: the parameters as dense lays them out (one
+ * block: w1 (F, D), w2 (F, D), b1 (F), b2 (D)), then the hidden values. */
+static void paper_layout(struct paper *p, struct common_carve blk[PAPER_BLOCKS])
 {
-    size_t D = cfg->d_model, F = (size_t)p->knobs.width;
-    size_t n_params = 2 * F * D + (p->knobs.bias ? F + D : 0);
-    p->param_bytes = n_params * sizeof(float);
-    uint64_t need = p->param_bytes + (uint64_t)cfg->threads * F * sizeof(float);
-    int rc = common_mem_check(need, "dense-paper", err, errlen);
+    size_t D = p->d_model, F = (size_t)p->knobs.width;
+    p->w1 = common_carve(&blk[PAPER_PARAMS], F * D, sizeof(float));
+    p->w2 = common_carve(&blk[PAPER_PARAMS], F * D, sizeof(float));
+    p->b1 = common_carve(&blk[PAPER_PARAMS], p->knobs.bias ? F : 0, sizeof(float));
+    p->b2 = common_carve(&blk[PAPER_PARAMS], p->knobs.bias ? D : 0, sizeof(float));
+    p->ffn = (struct common_ffn){D, F, p->w1, p->b1, p->w2, p->b2};
+    p->h = common_carve(&blk[PAPER_SCRATCH], (size_t)p->threads * F, sizeof(float));
+}
+
+/* Knobs, sizes and the memory check: all that create decides before it
+ * allocates, and all that check does. */
+static int paper_plan(struct paper *p, const struct layer_config *cfg, char *err, size_t errlen)
+{
+    p->knobs = (struct paper_knobs){.width = 0, .bias = 1};
+    int rc = common_knobs_parse(&paper_knob_set, cfg->knobs, &p->knobs, NULL, err, errlen);
     if (rc)
         return rc;
-    p->params = common_alloc(p->param_bytes);
-    p->h = common_alloc((size_t)cfg->threads * F * sizeof(float));
-    if (!p->params || !p->h) {
-        snprintf(err, errlen, "dense-paper: out of memory allocating %zu parameters", n_params);
-        return LAYER_ENOMEM;
-    }
-    float *w1 = p->params, *w2 = w1 + F * D;
-    float *b1 = p->knobs.bias ? w2 + F * D : NULL, *b2 = b1 ? b1 + F : NULL;
-    p->ffn = (struct common_ffn){D, F, w1, b1, w2, b2};
-    common_ffn_init(w1, b1, w2, b2, D, F, cfg->seed, 0); /* dense's streams: same weights */
-    return LAYER_OK;
+    if (p->knobs.width == 0)
+        p->knobs.width = (long)(4 * cfg->d_model);
+    p->d_model = cfg->d_model;
+    p->max_tokens = cfg->max_tokens;
+    p->threads = cfg->threads;
+    p->blk[PAPER_PARAMS] = common_carve_plan(sizeof(float)); /* no gaps: param_bytes is exact */
+    p->blk[PAPER_SCRATCH] = common_carve_plan(COMMON_ALIGN);
+    paper_layout(p, p->blk);
+    return common_carve_fit(p->blk, PAPER_BLOCKS, "dense-paper", &p->bytes, err, errlen);
+}
+
+static int paper_check(const struct layer_config *cfg, uint64_t *bytes, char *err, size_t errlen)
+{
+    struct paper p = {0};
+    int rc = paper_plan(&p, cfg, err, errlen);
+    if (bytes)
+        *bytes = p.bytes;
+    return rc;
 }
 
 static int paper_create(const struct layer_config *cfg, const struct layer_ops *ops,
@@ -99,17 +122,19 @@ static int paper_create(const struct layer_config *cfg, const struct layer_ops *
     *out = NULL;
     if (!p)
         return LAYER_ENOMEM;
-    p->knobs = (struct paper_knobs){.width = 0, .bias = 1};
-    rc = common_knobs_parse(&paper_knob_set, cfg->knobs, &p->knobs, NULL, err, errlen);
+    rc = paper_plan(p, cfg, err, errlen);
     if (rc)
         goto out_destroy;
-    if (p->knobs.width == 0)
-        p->knobs.width = (long)(4 * cfg->d_model);
-    p->max_tokens = cfg->max_tokens;
-    p->threads = cfg->threads;
-    rc = paper_alloc(p, cfg, err, errlen);
-    if (rc)
+    rc = common_carve_alloc(p->blk, PAPER_BLOCKS);
+    if (rc) {
+        snprintf(err, errlen, "dense-paper: out of memory allocating %llu bytes",
+                 (unsigned long long)p->bytes);
         goto out_destroy;
+    }
+    paper_layout(p, p->blk);
+    p->param_bytes = (size_t)p->blk[PAPER_PARAMS].size;
+    /* dense's streams: same weights */
+    common_ffn_init(p->w1, p->b1, p->w2, p->b2, p->d_model, p->ffn.width, cfg->seed, 0);
     rc = common_pool_create(&p->pool, cfg->threads);
     if (rc) {
         snprintf(err, errlen, "dense-paper: %s", layer_strerror(rc));
@@ -238,7 +263,7 @@ static void paper_describe(const struct layer *l, struct layer_info *info)
     info->unit = "neuron";
     common_knobs_format(&paper_knob_set, &p->knobs, info->knobs, sizeof(info->knobs));
     info->n_regions = 1;
-    info->regions[0] = (struct layer_region){p->params, p->param_bytes};
+    info->regions[0] = (struct layer_region){p->blk[PAPER_PARAMS].base, p->param_bytes};
 }
 
 static void paper_help(char *buf, size_t len)
@@ -252,6 +277,7 @@ const struct layer_ops dense_l1_ops = {
     .summary = "dense FFN by sdot+saxpy per neuron per token (UltraFastBERT's BLAS-1 FF): "
                "paper-style weak baseline, not the default opponent",
     .create = l1_create,
+    .check = paper_check,
     .destroy = paper_destroy,
     .forward = l1_forward,
     .forward_ref = paper_forward_ref,
@@ -265,6 +291,7 @@ const struct layer_ops dense_l2_ops = {
     .summary = "dense FFN by two sgemv per token (UltraFastBERT's BLAS-2 FF): "
                "paper-style weak baseline, not the default opponent",
     .create = l2_create,
+    .check = paper_check,
     .destroy = paper_destroy,
     .forward = l2_forward,
     .forward_ref = paper_forward_ref,

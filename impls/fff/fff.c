@@ -339,6 +339,7 @@ const struct layer_ops fff_ops = {
     .name = "fff",
     .summary = "UltraFastBERT FFF, level-by-level over node-sorted token tiles (preset=1x11)",
     .create = fff_create,
+    .check = fff_check_level,
     .destroy = fff_destroy,
     .forward = fff_forward,
     .forward_ref = fff_forward_ref,

@@ -40,6 +40,9 @@ struct fff_knobs {
     int bias;   /* node input bias, as the released checkpoint (linear_in bias=True) */
 };
 
+/* The blocks create allocates (fff_layer.c's fff_layout lays them out). */
+enum { FFF_PARAMS, FFF_SCRATCH, FFF_BLOCKS };
+
 struct fff {
     struct layer base;
     struct fff_knobs knobs;
@@ -48,7 +51,10 @@ struct fff {
     size_t n_nodes;    /* N = K * NN */
     size_t max_tokens;
     int threads;
-    float *params; /* the block above */
+    int level_kernel; /* fff.c's scratch is allocated */
+    struct common_carve blk[FFF_BLOCKS];
+    uint64_t bytes; /* all of blk: what check reports */
+    float *params;  /* the block above */
     size_t param_bytes;
     const float *w_in;  /* (N, D) */
     const float *w_out; /* (N, D) */
@@ -79,6 +85,10 @@ struct fff {
 int fff_create_layer(const struct layer_config *cfg, const struct layer_ops *ops, int level_kernel,
                      struct fff **out, char *err, size_t errlen);
 void fff_destroy(struct layer *l);
+/* What fff_create_layer would return, without allocating (layer_ops.check
+ * of fff and of fff-token). */
+int fff_check_level(const struct layer_config *cfg, uint64_t *bytes, char *err, size_t errlen);
+int fff_check_token(const struct layer_config *cfg, uint64_t *bytes, char *err, size_t errlen);
 void fff_describe(const struct layer *l, struct layer_info *info);
 void fff_help(char *buf, size_t len);
 

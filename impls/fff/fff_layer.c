@@ -98,38 +98,42 @@ static uint64_t param_block_bytes(const struct fff *f)
     return n;
 }
 
-static int alloc_scratch(struct fff *f, int level_kernel)
+/* Every byte create allocates, sized and carved by this one function: the
+ * parameter block (fff.h), then the stats counters, the reference's
+ * pre-activations and, with the level kernel, fff.c's scratch. */
+static void fff_layout(struct fff *f, struct common_carve blk[FFF_BLOCKS])
 {
-    size_t W = (size_t)f->threads;
-    f->marks = common_alloc(W * f->n_nodes);
-    f->visits = common_alloc(W * 8 * sizeof(*f->visits));
-    f->ref_z = common_alloc(f->n_nodes * sizeof(*f->ref_z));
-    if (!f->marks || !f->visits || !f->ref_z)
-        return LAYER_ENOMEM;
-    if (!level_kernel)
-        return LAYER_OK;
-    size_t full = (size_t)1 << f->knobs.depth;
-    f->sort_buckets = full < FFF_SORT_MAX ? full : FFF_SORT_MAX;
-    f->tile_bytes =
-        (FFF_TILE_ARRAYS * FFF_TILE * 4 + COMMON_ALIGN - 1) / COMMON_ALIGN * COMMON_ALIGN;
-    f->node_of = common_alloc(f->max_tokens * sizeof(*f->node_of));
-    f->order = common_alloc(f->max_tokens * sizeof(*f->order));
-    f->counts = common_alloc((f->sort_buckets + 1) * sizeof(*f->counts));
-    f->tile_scratch = common_alloc(W * f->tile_bytes);
-    f->acts = common_alloc(f->max_tokens * (size_t)(f->knobs.depth + 1) * sizeof(float));
-    if (!f->node_of || !f->order || !f->counts || !f->tile_scratch || !f->acts)
-        return LAYER_ENOMEM;
-    return LAYER_OK;
+    size_t W = (size_t)f->threads, N = f->n_nodes, T = f->max_tokens;
+    struct common_carve *s = &blk[FFF_SCRATCH];
+    f->params = common_carve(&blk[FFF_PARAMS], f->param_bytes / sizeof(float), sizeof(float));
+    f->marks = common_carve(s, W * N, 1);
+    f->visits = common_carve(s, W * 8, sizeof(*f->visits));
+    f->ref_z = common_carve(s, N, sizeof(*f->ref_z));
+    if (!f->level_kernel)
+        return;
+    f->node_of = common_carve(s, T, sizeof(*f->node_of));
+    f->order = common_carve(s, T, sizeof(*f->order));
+    f->counts = common_carve(s, f->sort_buckets + 1, sizeof(*f->counts));
+    f->tile_scratch = common_carve(s, W * f->tile_bytes, 1);
+    f->acts = common_carve(s, T * (size_t)(f->knobs.depth + 1), sizeof(float));
 }
 
-static int alloc_layer(struct fff *f, const struct layer_config *cfg, int level_kernel, char *err,
-                       size_t errlen)
+/* Knobs, sizes and the memory check: all that create decides before it
+ * allocates, and all that check does. */
+static int fff_plan(struct fff *f, const struct layer_config *cfg, int level_kernel, char *err,
+                    size_t errlen)
 {
+    uint64_t given = 0, bytes = 0;
+    f->knobs = (struct fff_knobs){.trees = 1, .depth = 11, .bias = 1};
+    int rc = common_knobs_parse(&fff_knob_set, cfg->knobs, &f->knobs, &given, err, errlen);
+    if (rc)
+        return rc;
+    resolve_knobs(&f->knobs, given, cfg);
     f->d_model = cfg->d_model;
     f->tree_nodes = ((size_t)1 << (f->knobs.depth + 1)) - 1;
     f->max_tokens = cfg->max_tokens;
     f->threads = cfg->threads;
-    uint64_t bytes = 0;
+    f->level_kernel = level_kernel;
     if (!__builtin_mul_overflow((uint64_t)f->knobs.trees, (uint64_t)f->tree_nodes, &bytes)) {
         f->n_nodes = (size_t)bytes;
         bytes = param_block_bytes(f);
@@ -137,27 +141,41 @@ static int alloc_layer(struct fff *f, const struct layer_config *cfg, int level_
     if (bytes == 0) {
         snprintf(err, errlen, "fff: trees=%ld x depth=%ld nodes of width %zu overflow 64 bits",
                  f->knobs.trees, f->knobs.depth, f->d_model);
+        f->bytes = UINT64_MAX; /* as common_carve_fit says an overflow */
         return LAYER_ETOOBIG;
     }
-    uint64_t scratch = (uint64_t)(cfg->threads + 1) * f->n_nodes * sizeof(float) +
-                       (uint64_t)cfg->max_tokens * (8 + 4 * (uint64_t)(f->knobs.depth + 1));
-    int rc = common_mem_check(bytes + scratch, "fff", err, errlen);
-    if (rc)
-        return rc;
     f->param_bytes = (size_t)bytes;
-    f->params = common_alloc(f->param_bytes);
-    rc = f->params ? alloc_scratch(f, level_kernel) : LAYER_ENOMEM;
-    if (rc) {
-        snprintf(err, errlen, "fff: out of memory for %zu nodes of width %zu", f->n_nodes,
-                 f->d_model);
-        return rc;
+    if (level_kernel) {
+        size_t full = (size_t)1 << f->knobs.depth;
+        f->sort_buckets = full < FFF_SORT_MAX ? full : FFF_SORT_MAX;
+        f->tile_bytes =
+            (FFF_TILE_ARRAYS * FFF_TILE * 4 + COMMON_ALIGN - 1) / COMMON_ALIGN * COMMON_ALIGN;
     }
-    size_t N = f->n_nodes, D = f->d_model;
-    f->w_in = f->params;
-    f->w_out = f->params + N * D;
-    f->b = f->knobs.bias ? f->params + 2 * N * D : NULL;
-    init_weights(f, cfg->seed);
-    return LAYER_OK;
+    f->blk[FFF_PARAMS] = common_carve_plan(sizeof(float));
+    f->blk[FFF_SCRATCH] = common_carve_plan(COMMON_ALIGN);
+    fff_layout(f, f->blk);
+    return common_carve_fit(f->blk, FFF_BLOCKS, "fff", &f->bytes, err, errlen);
+}
+
+static int check_variant(const struct layer_config *cfg, int level_kernel, uint64_t *bytes,
+                         char *err, size_t errlen)
+{
+    struct fff f;
+    memset(&f, 0, sizeof(f));
+    int rc = fff_plan(&f, cfg, level_kernel, err, errlen);
+    if (bytes)
+        *bytes = f.bytes;
+    return rc;
+}
+
+int fff_check_level(const struct layer_config *cfg, uint64_t *bytes, char *err, size_t errlen)
+{
+    return check_variant(cfg, 1, bytes, err, errlen);
+}
+
+int fff_check_token(const struct layer_config *cfg, uint64_t *bytes, char *err, size_t errlen)
+{
+    return check_variant(cfg, 0, bytes, err, errlen);
 }
 
 void fff_destroy(struct layer *l)
@@ -166,15 +184,7 @@ void fff_destroy(struct layer *l)
     if (!f)
         return;
     common_pool_destroy(f->pool);
-    common_free(f->acts);
-    common_free(f->tile_scratch);
-    common_free(f->counts);
-    common_free(f->order);
-    common_free(f->node_of);
-    common_free(f->ref_z);
-    common_free(f->visits);
-    common_free(f->marks);
-    common_free(f->params);
+    common_carve_free(f->blk, FFF_BLOCKS);
     free(f);
 }
 
@@ -182,19 +192,25 @@ int fff_create_layer(const struct layer_config *cfg, const struct layer_ops *ops
                      struct fff **out, char *err, size_t errlen)
 {
     struct fff *f = calloc(1, sizeof(*f));
-    uint64_t given = 0;
     int rc;
     *out = NULL;
     if (!f)
         return LAYER_ENOMEM;
-    f->knobs = (struct fff_knobs){.trees = 1, .depth = 11, .bias = 1};
-    rc = common_knobs_parse(&fff_knob_set, cfg->knobs, &f->knobs, &given, err, errlen);
+    rc = fff_plan(f, cfg, level_kernel, err, errlen);
     if (rc)
         goto out_destroy;
-    resolve_knobs(&f->knobs, given, cfg);
-    rc = alloc_layer(f, cfg, level_kernel, err, errlen);
-    if (rc)
+    rc = common_carve_alloc(f->blk, FFF_BLOCKS);
+    if (rc) {
+        snprintf(err, errlen, "fff: out of memory for %zu nodes of width %zu", f->n_nodes,
+                 f->d_model);
         goto out_destroy;
+    }
+    fff_layout(f, f->blk);
+    size_t N = f->n_nodes, D = f->d_model;
+    f->w_in = f->params;
+    f->w_out = f->params + N * D;
+    f->b = f->knobs.bias ? f->params + 2 * N * D : NULL;
+    init_weights(f, cfg->seed);
     rc = common_pool_create(&f->pool, cfg->threads);
     if (rc) {
         snprintf(err, errlen, "fff: %s", layer_strerror(rc));

@@ -107,6 +107,7 @@ const struct layer_ops fff_token_ops = {
     .name = "fff-token",
     .summary = "UltraFastBERT FFF, per-token tree walk (dot + axpy per node; preset=1x11)",
     .create = fff_token_create,
+    .check = fff_check_token,
     .destroy = fff_destroy,
     .forward = fff_token_forward,
     .forward_ref = fff_forward_ref,

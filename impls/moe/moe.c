@@ -180,50 +180,34 @@ static size_t round_up16(uint64_t n)
     return (size_t)((n + 15) / 16 * 16);
 }
 
-static uint64_t scratch_bytes(const struct moe *m, size_t T)
+/* Every byte create allocates, sized and carved by this one function. The
+ * dense block: the router, then the shared experts' FFN (w1, w2, b1, b2 back
+ * to back, as common_ffn reads them), each padded to a cache line. The
+ * experts: E blocks of expert_stride floats. The scratch, for T = max_tokens
+ * and P = T K (token, slot) pairs, with the expert views and Zipf tables. */
+static void moe_layout(struct moe *m, struct common_carve blk[MOE_BLOCKS])
 {
-    uint64_t P = (uint64_t)T * m->K;
-    uint64_t floats = T * m->E + P + P * (2 * m->D + m->F) + T * m->S * m->F;
-    uint64_t words = 3 * P + 2 * m->E + 1;
-    return 4 * (floats + words) + (P + m->E) * sizeof(struct moe_task);
-}
-
-static int alloc_scratch(struct moe *m, size_t T)
-{
-    size_t P = T * m->K;
-    m->logits = common_alloc(T * m->E * sizeof(float));
-    m->sel = common_alloc(P * sizeof(uint32_t));
-    m->sel_w = common_alloc(P * sizeof(float));
-    m->count = common_alloc(m->E * sizeof(uint32_t));
-    m->offset = common_alloc((m->E + 1) * sizeof(uint32_t));
-    m->row_pair = common_alloc(P * sizeof(uint32_t));
-    m->pair_row = common_alloc(P * sizeof(uint32_t));
-    m->tasks = common_alloc((P + m->E) * sizeof(struct moe_task));
-    m->xg = common_alloc(P * m->D * sizeof(float));
-    m->hg = common_alloc(P * m->F * sizeof(float));
-    m->yg = common_alloc(P * m->D * sizeof(float));
-    if (m->S)
-        m->hs = common_alloc(T * m->S * m->F * sizeof(float));
-    if (!m->logits || !m->sel || !m->sel_w || !m->count || !m->offset || !m->row_pair ||
-        !m->pair_row || !m->tasks || !m->xg || !m->hg || !m->yg || (m->S && !m->hs))
-        return LAYER_ENOMEM;
-    return LAYER_OK;
-}
-
-static void free_scratch(struct moe *m)
-{
-    common_free(m->hs);
-    common_free(m->yg);
-    common_free(m->hg);
-    common_free(m->xg);
-    common_free(m->tasks);
-    common_free(m->pair_row);
-    common_free(m->row_pair);
-    common_free(m->offset);
-    common_free(m->count);
-    common_free(m->sel_w);
-    common_free(m->sel);
-    common_free(m->logits);
+    size_t T = m->max_tokens, P = T * m->K, D = m->D, E = m->E;
+    struct common_carve *s = &blk[MOE_SCRATCH];
+    uint64_t shared_params = m->S ? ffn_params(D, m->S * m->F, m->knobs.bias) : 0;
+    m->dense_block = common_carve(&blk[MOE_DENSE], round_up16((uint64_t)D * E), sizeof(float));
+    m->shared_block = common_carve(&blk[MOE_DENSE], round_up16(shared_params), sizeof(float));
+    m->expert_block = common_carve(&blk[MOE_EXPERTS], E * m->expert_stride, sizeof(float));
+    m->logits = common_carve(s, T * E, sizeof(float));
+    m->sel = common_carve(s, P, sizeof(uint32_t));
+    m->sel_w = common_carve(s, P, sizeof(float));
+    m->count = common_carve(s, E, sizeof(uint32_t));
+    m->offset = common_carve(s, E + 1, sizeof(uint32_t));
+    m->row_pair = common_carve(s, P, sizeof(uint32_t));
+    m->pair_row = common_carve(s, P, sizeof(uint32_t));
+    m->tasks = common_carve(s, P + E, sizeof(struct moe_task));
+    m->xg = common_carve(s, P * D, sizeof(float));
+    m->hg = common_carve(s, P * m->F, sizeof(float));
+    m->yg = common_carve(s, P * D, sizeof(float));
+    m->hs = common_carve(s, T * m->S * m->F, sizeof(float));
+    m->ffn = common_carve(s, E, sizeof(*m->ffn));
+    m->zipf_cdf = common_carve(s, m->routing == MOE_ROUTING_ZIPF ? E : 0, sizeof(*m->zipf_cdf));
+    m->zipf_perm = common_carve(s, m->routing == MOE_ROUTING_ZIPF ? E : 0, sizeof(*m->zipf_perm));
 }
 
 /* Expert e is common_ffn stream e, exactly like dense's stream 0: expert 0
@@ -252,7 +236,7 @@ static void init_dense_block(struct moe *m)
     common_rng_fill_normal(&r, m->router, D * m->E, MOE_ROUTER_STD);
     if (!m->S)
         return;
-    float *w1 = m->router + round_up16(D * m->E), *w2 = w1 + FS * D;
+    float *w1 = m->shared_block, *w2 = w1 + FS * D;
     float *b1 = m->knobs.bias ? w2 + FS * D : NULL, *b2 = b1 ? b1 + FS : NULL;
     m->shared = (struct common_ffn){D, FS, w1, b1, w2, b2};
     common_ffn_init(w1, b1, w2, b2, D, FS, m->seed, MOE_STREAM_SHARED);
@@ -271,33 +255,39 @@ static void init_zipf(struct moe *m)
     }
 }
 
-static int alloc_params(struct moe *m, const struct layer_config *cfg, char *err, size_t errlen)
+/* Knobs, sizes and the memory check: all that create decides before it
+ * allocates, and all that check does. */
+static int moe_plan(struct moe *m, const struct layer_config *cfg, char *err, size_t errlen)
 {
-    size_t D = m->D;
-    int bias = m->knobs.bias;
-    m->expert_params = ffn_params(D, m->F, bias);
-    m->expert_stride = round_up16(m->expert_params);
-    uint64_t shared_params = m->S ? ffn_params(D, m->S * m->F, bias) : 0;
-    m->dense_bytes = 4 * ((uint64_t)D * m->E + shared_params);
-    uint64_t dense_floats = round_up16((uint64_t)D * m->E) + round_up16(shared_params);
-    uint64_t expert_floats = (uint64_t)m->E * m->expert_stride;
-    uint64_t need = 4 * (dense_floats + expert_floats) + scratch_bytes(m, cfg->max_tokens);
-    int rc = common_mem_check(need, "moe", err, errlen);
+    uint64_t set = 0;
+    m->knobs = (struct moe_knobs){.top_k = 2, .granularity = 1, .bias = 1, .routing = "router"};
+    int rc = common_knobs_parse(&moe_knob_set, cfg->knobs, &m->knobs, &set, err, errlen);
     if (rc)
         return rc;
-    m->dense_block = common_alloc(dense_floats * sizeof(float));
-    m->expert_block = common_alloc(expert_floats * sizeof(float));
-    m->ffn = calloc(m->E, sizeof(*m->ffn));
-    if (m->routing == MOE_ROUTING_ZIPF) {
-        m->zipf_cdf = calloc(m->E, sizeof(*m->zipf_cdf));
-        m->zipf_perm = calloc(m->E, sizeof(*m->zipf_perm));
-    }
-    rc = alloc_scratch(m, cfg->max_tokens);
-    if (rc || !m->dense_block || !m->expert_block || !m->ffn ||
-        (m->routing == MOE_ROUTING_ZIPF && (!m->zipf_cdf || !m->zipf_perm))) {
-        snprintf(err, errlen, "moe: out of memory allocating %llu bytes", (unsigned long long)need);
+    rc = resolve_knobs(m, cfg, set, err, errlen);
+    if (rc)
+        return rc;
+    m->seed = cfg->seed;
+    m->threads = cfg->threads;
+    m->max_tokens = cfg->max_tokens;
+    m->expert_params = ffn_params(m->D, m->F, m->knobs.bias);
+    m->expert_stride = round_up16(m->expert_params);
+    m->dense_bytes =
+        4 * ((uint64_t)m->D * m->E + (m->S ? ffn_params(m->D, m->S * m->F, m->knobs.bias) : 0));
+    for (int b = 0; b < MOE_BLOCKS; b++)
+        m->blk[b] = common_carve_plan(COMMON_ALIGN);
+    moe_layout(m, m->blk);
+    return common_carve_fit(m->blk, MOE_BLOCKS, "moe", &m->bytes, err, errlen);
+}
+
+static int moe_alloc(struct moe *m, char *err, size_t errlen)
+{
+    if (common_carve_alloc(m->blk, MOE_BLOCKS)) {
+        snprintf(err, errlen, "moe: out of memory allocating %llu bytes",
+                 (unsigned long long)m->bytes);
         return LAYER_ENOMEM;
     }
+    moe_layout(m, m->blk);
     init_dense_block(m);
     init_experts(m);
     if (m->routing == MOE_ROUTING_ZIPF)
@@ -313,34 +303,30 @@ static void moe_destroy(struct layer *l)
     if (!m)
         return;
     common_pool_destroy(m->pool);
-    free_scratch(m);
-    free(m->zipf_perm);
-    free(m->zipf_cdf);
-    free(m->ffn);
-    common_free(m->expert_block);
-    common_free(m->dense_block);
+    common_carve_free(m->blk, MOE_BLOCKS);
     free(m);
+}
+
+static int moe_check(const struct layer_config *cfg, uint64_t *bytes, char *err, size_t errlen)
+{
+    struct moe m = {0};
+    int rc = moe_plan(&m, cfg, err, errlen);
+    if (bytes)
+        *bytes = m.bytes;
+    return rc;
 }
 
 static int moe_create(const struct layer_config *cfg, struct layer **out, char *err, size_t errlen)
 {
     struct moe *m = calloc(1, sizeof(*m));
-    uint64_t set = 0;
     int rc;
     *out = NULL;
     if (!m)
         return LAYER_ENOMEM;
-    m->knobs = (struct moe_knobs){.top_k = 2, .granularity = 1, .bias = 1, .routing = "router"};
-    rc = common_knobs_parse(&moe_knob_set, cfg->knobs, &m->knobs, &set, err, errlen);
+    rc = moe_plan(m, cfg, err, errlen);
     if (rc)
         goto out_destroy;
-    rc = resolve_knobs(m, cfg, set, err, errlen);
-    if (rc)
-        goto out_destroy;
-    m->seed = cfg->seed;
-    m->threads = cfg->threads;
-    m->max_tokens = cfg->max_tokens;
-    rc = alloc_params(m, cfg, err, errlen);
+    rc = moe_alloc(m, err, errlen);
     if (rc)
         goto out_destroy;
     rc = common_pool_create(&m->pool, cfg->threads);
@@ -366,11 +352,8 @@ static void moe_describe(const struct layer *l, struct layer_info *info)
     info->unit = "expert";
     common_knobs_format(&moe_knob_set, &m->knobs, info->knobs, sizeof(info->knobs));
     info->n_regions = 2;
-    info->regions[0] = (struct layer_region){
-        m->dense_block, 4 * (round_up16((uint64_t)m->D * m->E) +
-                             (m->S ? round_up16(common_ffn_params(&m->shared)) : 0))};
-    info->regions[1] =
-        (struct layer_region){m->expert_block, 4 * (uint64_t)m->E * m->expert_stride};
+    info->regions[0] = (struct layer_region){m->dense_block, m->blk[MOE_DENSE].size};
+    info->regions[1] = (struct layer_region){m->expert_block, m->blk[MOE_EXPERTS].size};
 }
 
 static void moe_help(char *buf, size_t len)
@@ -384,6 +367,7 @@ const struct layer_ops moe_ops = {
     .summary = "Mixture-of-Experts: softmax top-k router, dropless grouped expert GEMMs "
                "(default k = 2, E = 2 x scale, iso-compute experts)",
     .create = moe_create,
+    .check = moe_check,
     .destroy = moe_destroy,
     .forward = moe_forward,
     .forward_ref = moe_forward_ref,

@@ -41,6 +41,9 @@ struct moe_task {
     uint32_t expert, row0, rows;
 };
 
+/* The blocks create allocates (moe.c's moe_layout lays them out). */
+enum { MOE_DENSE, MOE_EXPERTS, MOE_SCRATCH, MOE_BLOCKS };
+
 struct moe {
     struct layer base;
     struct moe_knobs knobs;
@@ -52,10 +55,14 @@ struct moe {
     int threads;
     size_t max_tokens;
 
+    struct common_carve blk[MOE_BLOCKS];
+    uint64_t bytes; /* all of blk: what check reports */
+
     /* ---- parameters: two blocks, the regions describe() reports ---- */
     float *dense_block;       /* router then the shared FFN: read by every forward */
     size_t dense_bytes;       /* parameter bytes in dense_block */
     float *router;            /* (D, E): column e scores expert e, see moe_route.c */
+    float *shared_block;      /* the shared FFN's tensors in dense_block, NULL when S = 0 */
     struct common_ffn shared; /* width S F; width 0 when S = 0 */
     float *expert_block;      /* E expert blocks of expert_stride floats */
     size_t expert_stride;     /* floats per expert block, 64-byte multiple */

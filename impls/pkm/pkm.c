@@ -56,39 +56,6 @@ static const struct common_knob_set pkm_knob_set = {
     .n_presets = sizeof(pkm_presets) / sizeof(pkm_presets[0]),
 };
 
-/* ---- create / destroy ---- */
-
-static void pkm_destroy(struct layer *l)
-{
-    struct pkm *p = (struct pkm *)l;
-    if (!p)
-        return;
-    common_pool_destroy(p->pool);
-    common_free(p->params);
-    common_free(p->values);
-    common_free(p->wq_raw);
-    common_free(p->q);
-    common_free(p->s);
-    common_free(p->picks);
-    common_free(p->w);
-    common_free(p->y_part);
-    common_free(p->work);
-    common_free(p->work_mem);
-    common_free(p->key_norm);
-    common_free(p->rl.row);
-    common_free(p->rl.start);
-    common_free(p->rl.tok);
-    common_free(p->rl.wt);
-    common_free(p->rl.bitmap);
-    common_free(p->rl.row_uid);
-    common_free(p->ref_q);
-    common_free(p->ref_s);
-    common_free(p->ref_y);
-    common_free(p->ref_picks);
-    common_free(p->ref_w);
-    free(p);
-}
-
 /* n = round(sqrt((s - 1) P / D)) makes the n^2 rows of D floats hold (s - 1)
  * times the dense FFN's P parameters (DESIGN.md, iso-parameter slots). */
 static int resolve_sizes(struct pkm *p, const struct layer_config *cfg, char *err, size_t errlen)
@@ -143,136 +110,58 @@ static int resolve_sizes(struct pkm *p, const struct layer_config *cfg, char *er
     return LAYER_OK;
 }
 
-static size_t front_floats(const struct pkm *p)
+/* One worker's scratch: the selection's, its K + 1 picks, and a near
+ * tie's exact query and half scores. */
+static void layout_worker(const struct pkm *p, struct pkm_worker *w, struct common_carve *c)
 {
-    size_t H = (size_t)p->knobs.heads, n = (size_t)p->knobs.n_keys;
-    return p->q_dim * p->d_model + p->q_dim + 4 * p->q_dim + H * 2 * n * p->half;
+    size_t n = (size_t)p->knobs.n_keys;
+    pkm_select_layout(&w->sel, n, p->n_sel, c);
+    w->picks = common_carve(c, p->n_sel, sizeof(struct pkm_pick));
+    w->q = common_carve(c, 2 * p->half, sizeof(float));
+    w->s1 = common_carve(c, n, sizeof(float));
+    w->s2 = common_carve(c, n, sizeof(float));
 }
 
-/* Bytes of each array of one worker's scratch (struct pkm_worker). */
-struct worker_sizes {
-    size_t half, picks, key, ws, above, equal, tie, win, gidx, grid, q, s;
-};
-
-static struct worker_sizes worker_sizes(const struct pkm *p)
-{
-    size_t K = p->n_sel, M = p->n_cands, n = (size_t)p->knobs.n_keys;
-    size_t wide = n > M ? n : M, padded = wide + 16, kh = K < n ? K : n;
-    return (struct worker_sizes){
-        .half = 2 * kh * sizeof(struct pkm_pick),
-        .picks = K * sizeof(struct pkm_pick),
-        .key = wide * sizeof(int32_t),
-        .ws = padded * sizeof(float),
-        .above = padded * sizeof(uint32_t),
-        .equal = padded * sizeof(uint32_t),
-        .tie = wide * sizeof(uint32_t),
-        .win = K * sizeof(uint32_t),
-        .gidx = M * sizeof(uint32_t),
-        .grid = M * sizeof(float),
-        .q = 2 * p->half * sizeof(float),
-        .s = n * sizeof(float),
-    };
-}
-
-static size_t round_line(size_t bytes)
-{
-    return (bytes + COMMON_ALIGN - 1) / COMMON_ALIGN * COMMON_ALIGN;
-}
-
-static size_t worker_bytes(const struct pkm *p)
-{
-    struct worker_sizes z = worker_sizes(p);
-    return round_line(z.half) + round_line(z.picks) + round_line(z.key) + round_line(z.ws) +
-           round_line(z.above) + round_line(z.equal) + round_line(z.tie) + round_line(z.win) +
-           round_line(z.gidx) + 3 * round_line(z.grid) + round_line(z.q) + 2 * round_line(z.s);
-}
-
-static void *take(char **mem, size_t bytes)
-{
-    void *p = *mem;
-    *mem += round_line(bytes);
-    return p;
-}
-
-static void carve_workers(struct pkm *p)
-{
-    struct worker_sizes z = worker_sizes(p);
-    char *mem = p->work_mem;
-    for (int i = 0; i < p->threads; i++) {
-        struct pkm_worker *w = &p->work[i];
-        w->sel.half = take(&mem, z.half);
-        w->picks = take(&mem, z.picks);
-        w->sel.key = take(&mem, z.key);
-        w->sel.ws = take(&mem, z.ws);
-        w->sel.above = take(&mem, z.above);
-        w->sel.equal = take(&mem, z.equal);
-        w->sel.tie = take(&mem, z.tie);
-        w->sel.win = take(&mem, z.win);
-        w->sel.gidx = take(&mem, z.gidx);
-        w->sel.gs = take(&mem, z.grid);
-        w->sel.gs1 = take(&mem, z.grid);
-        w->sel.gs2 = take(&mem, z.grid);
-        w->q = take(&mem, z.q);
-        w->s1 = take(&mem, z.s);
-        w->s2 = take(&mem, z.s);
-    }
-}
-
-static int pkm_alloc(struct pkm *p, char *err, size_t errlen)
+/* Every byte create allocates, sized and carved by this one function: the
+ * parameters forward reads back to back (wq, bq, bn, keys; region 0), the
+ * values (region 1), the unfolded query Linear, and the scratch of forward
+ * (T = max_tokens, R = T H K value reads, one slice per worker) and of
+ * forward_ref. */
+static void pkm_layout(struct pkm *p, struct common_carve blk[PKM_BLOCKS])
 {
     size_t H = (size_t)p->knobs.heads, K = (size_t)p->knobs.topk, n = (size_t)p->knobs.n_keys;
-    size_t T = p->max_tokens, D = p->d_model, N = p->n_values;
-    size_t reads = T * H * K, uniq = reads < N ? reads : N;
-    size_t words = (N + 63) / 64, thr = (size_t)p->threads;
-    size_t work_bytes = worker_bytes(p);
-
-    p->param_bytes = front_floats(p) * sizeof(float);
-    uint64_t need = p->param_bytes + (uint64_t)N * D * sizeof(float) +
-                    (uint64_t)(p->q_dim * D + p->q_dim) * sizeof(float) +
-                    (uint64_t)T * (p->q_dim + H * 2 * n) * sizeof(float) +
-                    (uint64_t)reads * 2 * (sizeof(struct pkm_pick) + 2 * sizeof(float)) +
-                    (uint64_t)N * sizeof(uint32_t) + (uint64_t)thr * work_bytes +
-                    (uint64_t)(thr - 1) * T * D * sizeof(float);
-    int rc = common_mem_check(need, "pkm", err, errlen);
-    if (rc)
-        return rc;
-
-    p->params = common_alloc(p->param_bytes);
-    p->values = common_alloc(N * D * sizeof(float));
-    p->wq_raw = common_alloc((p->q_dim * D + p->q_dim) * sizeof(float));
-    p->q = common_alloc(T * p->q_dim * sizeof(float));
-    p->s = common_alloc(H * 2 * T * n * sizeof(float));
-    p->picks = common_alloc(reads * sizeof(struct pkm_pick));
-    p->w = common_alloc(reads * sizeof(float));
-    p->y_part = thr > 1 ? common_alloc((thr - 1) * T * D * sizeof(float)) : NULL;
-    p->work_mem = common_alloc(thr * work_bytes);
-    p->work = common_alloc(thr * sizeof(*p->work));
-    p->key_norm = common_alloc(2 * H * sizeof(float));
-    p->rl.row = common_alloc(uniq * sizeof(uint32_t));
-    p->rl.start = common_alloc((uniq + 1) * sizeof(uint32_t));
-    p->rl.tok = common_alloc(reads * sizeof(uint32_t));
-    p->rl.wt = common_alloc(reads * sizeof(float));
-    p->rl.bitmap = common_alloc(words * sizeof(uint64_t));
-    p->rl.row_uid = common_alloc(N * sizeof(uint32_t));
-    p->ref_q = common_alloc(p->q_dim * sizeof(float));
-    p->ref_s = common_alloc(2 * n * sizeof(float));
-    p->ref_y = common_alloc(D * sizeof(double));
-    p->ref_picks = common_alloc(reads * sizeof(struct pkm_pick));
-    p->ref_w = common_alloc(reads * sizeof(float));
-    if (!p->params || !p->values || !p->wq_raw || !p->q || !p->s || !p->picks || !p->w ||
-        !p->work_mem || !p->work || !p->key_norm || (thr > 1 && !p->y_part) || !p->rl.row ||
-        !p->rl.start || !p->rl.tok || !p->rl.wt || !p->rl.bitmap || !p->rl.row_uid || !p->ref_q ||
-        !p->ref_s || !p->ref_y || !p->ref_picks || !p->ref_w) {
-        snprintf(err, errlen, "pkm: out of memory allocating %zu value rows of %zu floats", N, D);
-        return LAYER_ENOMEM;
+    size_t T = p->max_tokens, D = p->d_model, N = p->n_values, Q = p->q_dim;
+    size_t reads = T * H * K, uniq = reads < N ? reads : N, thr = (size_t)p->threads;
+    struct common_carve *s = &blk[PKM_SCRATCH];
+    p->wq = common_carve(&blk[PKM_PARAMS], Q * D, sizeof(float));
+    p->bq = common_carve(&blk[PKM_PARAMS], Q, sizeof(float));
+    p->bn = common_carve(&blk[PKM_PARAMS], 4 * Q, sizeof(float));
+    p->keys = common_carve(&blk[PKM_PARAMS], H * 2 * n * p->half, sizeof(float));
+    p->values = common_carve(&blk[PKM_VALUES], N * D, sizeof(float));
+    p->wq_raw = common_carve(&blk[PKM_RAW], Q * D, sizeof(float));
+    p->bq_raw = common_carve(&blk[PKM_RAW], Q, sizeof(float));
+    p->q = common_carve(s, T * Q, sizeof(float));
+    p->s = common_carve(s, H * 2 * T * n, sizeof(float));
+    p->picks = common_carve(s, reads, sizeof(struct pkm_pick));
+    p->w = common_carve(s, reads, sizeof(float));
+    p->y_part = common_carve(s, (thr - 1) * T * D, sizeof(float));
+    p->work = common_carve(s, thr, sizeof(*p->work));
+    for (size_t i = 0; i < thr; i++) {
+        struct pkm_worker unused, *w = p->work ? &p->work[i] : &unused;
+        layout_worker(p, w, s);
     }
-    p->wq = p->params;
-    p->bq = p->wq + p->q_dim * D;
-    p->bn = p->bq + p->q_dim;
-    p->keys = p->bn + 4 * p->q_dim;
-    p->bq_raw = p->wq_raw + p->q_dim * D;
-    carve_workers(p);
-    return LAYER_OK;
+    p->key_norm = common_carve(s, 2 * H, sizeof(float));
+    p->rl.row = common_carve(s, uniq, sizeof(uint32_t));
+    p->rl.start = common_carve(s, uniq + 1, sizeof(uint32_t));
+    p->rl.tok = common_carve(s, reads, sizeof(uint32_t));
+    p->rl.wt = common_carve(s, reads, sizeof(float));
+    p->rl.bitmap = common_carve(s, (N + 63) / 64, sizeof(uint64_t));
+    p->rl.row_uid = common_carve(s, N, sizeof(uint32_t));
+    p->ref_q = common_carve(s, Q, sizeof(float));
+    p->ref_s = common_carve(s, 2 * n, sizeof(float));
+    p->ref_y = common_carve(s, D, sizeof(double));
+    p->ref_picks = common_carve(s, reads, sizeof(struct pkm_pick));
+    p->ref_w = common_carve(s, reads, sizeof(float));
 }
 
 /* XLM's initialisation (research/ultramem_pkm.md section 3.2): the query
@@ -334,6 +223,48 @@ static void pkm_init(struct pkm *p, uint64_t seed)
     }
 }
 
+/* ---- plan, create, destroy ---- */
+
+/* Knobs, sizes and the memory check: all that create decides before it
+ * allocates, and all that check does. */
+static int pkm_plan(struct pkm *p, const struct layer_config *cfg, char *err, size_t errlen)
+{
+    p->knobs =
+        (struct pkm_knobs){.heads = 4, .topk = 32, .key_dim = 256, .n_keys = 0, .batchnorm = 1};
+    int rc = common_knobs_parse(&pkm_knob_set, cfg->knobs, &p->knobs, NULL, err, errlen);
+    if (rc)
+        return rc;
+    rc = resolve_sizes(p, cfg, err, errlen);
+    if (rc)
+        return rc;
+    /* No gaps in the parameter blocks: param_bytes is exactly the tensors. */
+    p->blk[PKM_PARAMS] = common_carve_plan(sizeof(float));
+    p->blk[PKM_VALUES] = common_carve_plan(sizeof(float));
+    p->blk[PKM_RAW] = common_carve_plan(sizeof(float));
+    p->blk[PKM_SCRATCH] = common_carve_plan(COMMON_ALIGN);
+    pkm_layout(p, p->blk);
+    return common_carve_fit(p->blk, PKM_BLOCKS, "pkm", &p->bytes, err, errlen);
+}
+
+static int pkm_check(const struct layer_config *cfg, uint64_t *bytes, char *err, size_t errlen)
+{
+    struct pkm p = {0};
+    int rc = pkm_plan(&p, cfg, err, errlen);
+    if (bytes)
+        *bytes = p.bytes;
+    return rc;
+}
+
+static void pkm_destroy(struct layer *l)
+{
+    struct pkm *p = (struct pkm *)l;
+    if (!p)
+        return;
+    common_pool_destroy(p->pool);
+    common_carve_free(p->blk, PKM_BLOCKS);
+    free(p);
+}
+
 static int pkm_create(const struct layer_config *cfg, struct layer **out, char *err, size_t errlen)
 {
     struct pkm *p = calloc(1, sizeof(*p));
@@ -341,17 +272,17 @@ static int pkm_create(const struct layer_config *cfg, struct layer **out, char *
     *out = NULL;
     if (!p)
         return LAYER_ENOMEM;
-    p->knobs =
-        (struct pkm_knobs){.heads = 4, .topk = 32, .key_dim = 256, .n_keys = 0, .batchnorm = 1};
-    rc = common_knobs_parse(&pkm_knob_set, cfg->knobs, &p->knobs, NULL, err, errlen);
+    rc = pkm_plan(p, cfg, err, errlen);
     if (rc)
         goto out_destroy;
-    rc = resolve_sizes(p, cfg, err, errlen);
-    if (rc)
+    rc = common_carve_alloc(p->blk, PKM_BLOCKS);
+    if (rc) {
+        snprintf(err, errlen, "pkm: out of memory allocating %zu value rows of %zu floats",
+                 p->n_values, p->d_model);
         goto out_destroy;
-    rc = pkm_alloc(p, err, errlen);
-    if (rc)
-        goto out_destroy;
+    }
+    pkm_layout(p, p->blk);
+    p->param_bytes = (size_t)p->blk[PKM_PARAMS].size;
     pkm_init(p, cfg->seed);
     rc = common_pool_create(&p->pool, cfg->threads);
     if (rc) {
@@ -381,8 +312,8 @@ static void pkm_describe(const struct layer *l, struct layer_info *info)
     info->unit = "value";
     common_knobs_format(&pkm_knob_set, &p->knobs, info->knobs, sizeof(info->knobs));
     info->n_regions = 2;
-    info->regions[0] = (struct layer_region){p->params, p->param_bytes};
-    info->regions[1] = (struct layer_region){p->values, p->n_values * D * sizeof(float)};
+    info->regions[0] = (struct layer_region){p->blk[PKM_PARAMS].base, p->param_bytes};
+    info->regions[1] = (struct layer_region){p->values, (size_t)p->blk[PKM_VALUES].size};
 }
 
 static void pkm_help(char *buf, size_t len)
@@ -407,6 +338,7 @@ const struct layer_ops pkm_ops = {
     .summary = "product-key memory (Lample 2019): BN-folded query, exact product top-k, "
                "softmax, value-major gather",
     .create = pkm_create,
+    .check = pkm_check,
     .destroy = pkm_destroy,
     .forward = pkm_forward,
     .forward_ref = pkm_forward_ref,

@@ -11,15 +11,7 @@
  *             w = softmax over the k selected scores
  *   y = sum over heads and slots of w * V[i*n + j]     (V is (n^2, D))
  *
- * ---- The ranking order (both paths, and the reason for it) ----
- * Keys are ranked by score = s1_i + s2_j (an fp32 add) descending; an exact
- * tie of that sum goes to the larger s1_i, then the larger s2_j, then the
- * smaller index i*n + j. The two middle keys only ever matter when two fp32
- * sums round to the same float. They make the product argument hold in
- * floating point: with score first and index second only, s1_i' > s1_i could
- * round to an equal sum and the pair (i', j) lose on its larger index, so a
- * row outside the per-half top-k could enter the answer and the fast path
- * would no longer equal the brute force.
+ * The ranking order of the keys is pkm_select.h's.
  *
  * ---- Near ties (why forward and forward_ref still pick the same keys) ----
  * forward computes the query with the folded Linear in OpenBLAS's order,
@@ -43,6 +35,7 @@
 
 #include "../common/common.h"
 #include "../layer.h"
+#include "pkm_select.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -57,13 +50,6 @@ struct pkm_knobs {
     int batchnorm;
 };
 
-/* One (token, head) selection record: score and index of the k winners. */
-struct pkm_pick {
-    float score; /* s1_i + s2_j */
-    float s1, s2;
-    uint32_t idx; /* i * n + j */
-};
-
 /* Value-major work list: the unique rows of a batch, ascending, each with the
  * (token, weight) pairs that read it. */
 struct pkm_rowlist {
@@ -76,6 +62,9 @@ struct pkm_rowlist {
     uint32_t *row_uid; /* (N) unique id of a seen row; valid only for seen rows */
 };
 
+/* The blocks create allocates (pkm.c's pkm_layout lays them out). */
+enum { PKM_PARAMS, PKM_VALUES, PKM_RAW, PKM_SCRATCH, PKM_BLOCKS };
+
 struct pkm {
     struct layer base;
     struct pkm_knobs knobs;
@@ -86,8 +75,10 @@ struct pkm {
     size_t max_tokens; /* T_max */
     int threads;
 
-    /* Parameters forward reads: one block, listed as region 0. */
-    float *params;
+    struct common_carve blk[PKM_BLOCKS];
+    uint64_t bytes; /* all of blk: what check reports */
+
+    /* Parameters forward reads: block PKM_PARAMS, listed as region 0. */
     size_t param_bytes;
     float *wq;     /* (H d_k, D) query Linear with BN folded in */
     float *bq;     /* (H d_k) its bias, BN folded in */
@@ -109,7 +100,6 @@ struct pkm {
     size_t n_sel;            /* K' = min(K + 1, N): the extra pick witnesses the boundary */
     size_t n_cands;          /* M = pkm_candidate_count(K', n) */
     float *key_norm;         /* (H, 2) largest sub-key norm of each head's half */
-    void *work_mem;          /* storage of the per-worker scratch */
     struct pkm_worker *work; /* (threads) */
     uint64_t last_exact;     /* near ties the last forward rescored */
     struct pkm_rowlist rl;
@@ -123,38 +113,6 @@ struct pkm {
     float *ref_w;               /* (T, H, K) */
 };
 
-/* ---- pkm_select.c: the exact product top-k ---- */
-
-/* 1 when pick a ranks below pick b in the order above. */
-static inline int pkm_ranks_below(const struct pkm_pick *a, const struct pkm_pick *b)
-{
-    if (a->score != b->score)
-        return a->score < b->score;
-    if (a->s1 != b->s1)
-        return a->s1 < b->s1;
-    if (a->s2 != b->s2)
-        return a->s2 < b->s2;
-    return a->idx > b->idx;
-}
-
-/* A list of m candidates, structure of arrays; idx NULL means idx[i] = i. */
-struct pkm_cands {
-    const float *score, *s1, *s2;
-    const uint32_t *idx;
-};
-
-/* Scratch of pkm_select_head for up to K keys of n per half; M =
- * pkm_candidate_count(K, n). */
-struct pkm_select_scratch {
-    int32_t *key;            /* (max(n, M)) ordered integer images of scores */
-    uint32_t *win, *tie;     /* (K), (max(n, M)) candidate numbers */
-    float *ws;               /* (max(n, M) + 16) scores of the collected candidates */
-    uint32_t *above, *equal; /* (max(n, M) + 16) their places */
-    struct pkm_pick *half;   /* (2, K) the per-half top-k, best first */
-    float *gs, *gs1, *gs2;   /* (M) each: the candidate grid */
-    uint32_t *gidx;          /* (M) */
-};
-
 /* One pool worker's scratch. */
 struct pkm_worker {
     struct pkm_select_scratch sel;
@@ -163,19 +121,6 @@ struct pkm_worker {
     uint64_t n_exact;       /* rescorings this forward */
     _Alignas(64) char end;  /* one cache line of its own for n_exact */
 };
-
-/* Candidate sums pkm_select_head forms for the top K with n sub-keys per
- * half: the pairs of per-half ranks (a, b), counted from 1, a, b <= n,
- * a b <= K. */
-size_t pkm_candidate_count(size_t k, size_t n);
-
-/* The top K keys (K <= n^2) of one head from its per-half scores s1 (n) and
- * s2 (n), in the order above, best first, into out (K). */
-void pkm_select_head(const float *s1, const float *s2, size_t n, size_t k,
-                     const struct pkm_select_scratch *sc, struct pkm_pick *out);
-
-/* w (K) = softmax over the K scores of picks (sorted, best first). */
-void pkm_softmax(const struct pkm_pick *picks, size_t k, float *w);
 
 /* ---- pkm_gather.c: the value read ---- */
 

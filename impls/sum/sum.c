@@ -14,7 +14,9 @@
  * both parts: dense ignores it and the memory's (s - 1) x dense-parameter
  * rule makes the composite about s x the dense FFN. The memory part is found
  * by name at create, so `dense+pkm` fails cleanly until a `pkm` layer is
- * registered. Left out: the skip itself (input from block a, output added
+ * registered. create checks both parts (layer_check) and the memory of the
+ * whole before it builds either, so a memory refused at its size costs no
+ * dense FFN built in vain. Left out: the skip itself (input from block a, output added
  * after block b); a layer benchmark has no blocks to skip.
  */
 #include "../common/common.h"
@@ -55,8 +57,12 @@ struct sum {
     struct sum_knobs knobs;
     struct layer *part[2];
     size_t D, max_tokens;
-    float *yb;                /* (max_tokens, D) part B's output */
-    struct common_pool *pool; /* 2 threads when concurrent, else NULL */
+    char *knob_buf;            /* holds own and part_knobs, from the plan */
+    char *own, *part_knobs[2]; /* cfg->knobs split: the sum's and each part's */
+    struct common_carve blk;   /* the sum's own scratch: yb */
+    uint64_t bytes;            /* both parts and blk: what check reports */
+    float *yb;                 /* (max_tokens, D) part B's output */
+    struct common_pool *pool;  /* 2 threads when concurrent, else NULL */
     char unit[32];
 };
 
@@ -106,22 +112,20 @@ static int split_knobs(const struct sum_kind *k, const char *str, char *own, cha
     return LAYER_OK;
 }
 
-/* ---- lifecycle ---- */
+/* ---- plan: knobs and both parts checked, nothing built ---- */
 
-static void sum_destroy(struct layer *l)
+/* The part's config: the composite's, its own knobs, one thread each when
+ * the parts run side by side. */
+static struct layer_config part_config(const struct sum *s, int i, const struct layer_config *cfg)
 {
-    struct sum *s = (struct sum *)l;
-    if (!s)
-        return;
-    common_pool_destroy(s->pool);
-    common_free(s->yb);
-    layer_destroy(s->part[1]);
-    layer_destroy(s->part[0]);
-    free(s);
+    struct layer_config pc = *cfg;
+    pc.knobs = s->part_knobs[i];
+    pc.threads = s->knobs.concurrent ? 1 : cfg->threads;
+    return pc;
 }
 
-static int create_part(struct sum *s, int i, const struct layer_config *cfg, const char *knobs,
-                       char *err, size_t errlen)
+static int check_part(struct sum *s, int i, const struct layer_config *cfg, uint64_t *bytes,
+                      char *err, size_t errlen)
 {
     const char *fam = s->kind->knob_set.family, *name = s->kind->part[i];
     const struct layer_ops *ops = layer_find(name);
@@ -133,48 +137,100 @@ static int create_part(struct sum *s, int i, const struct layer_config *cfg, con
                  fam, name, s->kind->part[0]);
         return LAYER_EUNSUPPORTED;
     }
-    struct layer_config pc = *cfg;
-    pc.knobs = knobs;
-    pc.threads = s->knobs.concurrent ? 1 : cfg->threads;
-    int rc = layer_create(ops, &pc, &s->part[i], part_err, sizeof(part_err));
+    struct layer_config pc = part_config(s, i, cfg);
+    int rc = layer_check(ops, &pc, bytes, part_err, sizeof(part_err));
     if (rc)
         snprintf(err, errlen, "%s: part %s: %s", fam, name, part_err);
     return rc;
 }
 
-static int create_parts(struct sum *s, const struct layer_config *cfg, char *err, size_t errlen)
+/* Knobs, both parts' checks and the memory check of the whole: all that
+ * create decides before it builds anything (a part refused at its size is
+ * refused before the other is built), and all that check does. */
+static int sum_plan(struct sum *s, const struct sum_kind *kind, const struct layer_config *cfg,
+                    char *err, size_t errlen)
 {
     size_t len = (cfg->knobs ? strlen(cfg->knobs) : 0) + 1;
-    char *own = calloc(1, len), *part[2] = {calloc(1, len), calloc(1, len)};
-    const char *fam = s->kind->knob_set.family;
-    int rc = LAYER_ENOMEM;
-    if (!own || !part[0] || !part[1])
-        goto out_free;
-    rc = split_knobs(s->kind, cfg->knobs, own, part, len, err, errlen);
+    const char *fam = kind->knob_set.family;
+    uint64_t part_bytes[2] = {0, 0};
+    s->kind = kind;
+    s->D = cfg->d_model;
+    s->max_tokens = cfg->max_tokens;
+    s->knob_buf = calloc(3, len);
+    if (!s->knob_buf)
+        return LAYER_ENOMEM;
+    s->own = s->knob_buf;
+    s->part_knobs[0] = s->knob_buf + len;
+    s->part_knobs[1] = s->knob_buf + 2 * len;
+    int rc = split_knobs(kind, cfg->knobs, s->own, s->part_knobs, len, err, errlen);
     if (rc)
-        goto out_free;
-    rc = common_knobs_parse(&s->kind->knob_set, own, &s->knobs, NULL, err, errlen);
+        return rc;
+    rc = common_knobs_parse(&kind->knob_set, s->own, &s->knobs, NULL, err, errlen);
     if (rc) {
         size_t used = strlen(err);
         snprintf(err + used, errlen - used, "; a part's knobs take its name: %s.KEY=V, %s.KEY=V",
-                 s->kind->part[0], s->kind->part[1]);
-        goto out_free;
+                 kind->part[0], kind->part[1]);
+        return rc;
     }
     if (s->knobs.concurrent && cfg->threads < 2) {
         snprintf(err, errlen,
                  "%s: concurrent=1 runs the two parts on two threads, one each; give threads "
                  ">= 2 or concurrent=0",
                  fam);
-        rc = LAYER_EUNSUPPORTED;
-        goto out_free;
+        return LAYER_EUNSUPPORTED;
     }
-    rc = create_part(s, 0, cfg, part[0], err, errlen);
-    if (!rc)
-        rc = create_part(s, 1, cfg, part[1], err, errlen);
-out_free:
-    free(part[1]);
-    free(part[0]);
-    free(own);
+    for (int i = 0; i < 2; i++) {
+        rc = check_part(s, i, cfg, &part_bytes[i], err, errlen);
+        if (rc) {
+            s->bytes = rc == LAYER_ETOOBIG ? part_bytes[i] : 0;
+            return rc;
+        }
+    }
+    uint64_t own;
+    s->blk = common_carve_plan(COMMON_ALIGN);
+    s->yb = common_carve(&s->blk, cfg->max_tokens * cfg->d_model, sizeof(float));
+    rc = common_carve_fit(&s->blk, 1, fam, &own, err, errlen);
+    s->bytes = own + part_bytes[0] + part_bytes[1];
+    return rc ? rc : common_mem_check(s->bytes, fam, err, errlen);
+}
+
+/* ---- lifecycle ---- */
+
+static void sum_destroy(struct layer *l)
+{
+    struct sum *s = (struct sum *)l;
+    if (!s)
+        return;
+    common_pool_destroy(s->pool);
+    common_carve_free(&s->blk, 1);
+    layer_destroy(s->part[1]);
+    layer_destroy(s->part[0]);
+    free(s->knob_buf);
+    free(s);
+}
+
+static int sum_check(const struct sum_kind *kind, const struct layer_config *cfg, uint64_t *bytes,
+                     char *err, size_t errlen)
+{
+    struct sum s;
+    memset(&s, 0, sizeof(s));
+    int rc = sum_plan(&s, kind, cfg, err, errlen);
+    free(s.knob_buf);
+    if (bytes)
+        *bytes = s.bytes;
+    return rc;
+}
+
+static int create_part(struct sum *s, int i, const struct layer_config *cfg, char *err,
+                       size_t errlen)
+{
+    char part_err[512] = "";
+    struct layer_config pc = part_config(s, i, cfg);
+    int rc =
+        layer_create(layer_find(s->kind->part[i]), &pc, &s->part[i], part_err, sizeof(part_err));
+    if (rc)
+        snprintf(err, errlen, "%s: part %s: %s", s->kind->knob_set.family, s->kind->part[i],
+                 part_err);
     return rc;
 }
 
@@ -186,18 +242,20 @@ static int create_kind(const struct sum_kind *kind, const struct layer_config *c
     *out = NULL;
     if (!s)
         return LAYER_ENOMEM;
-    s->kind = kind;
-    s->D = cfg->d_model;
-    s->max_tokens = cfg->max_tokens;
-    rc = create_parts(s, cfg, err, errlen);
+    rc = sum_plan(s, kind, cfg, err, errlen);
     if (rc)
         goto out_destroy;
-    s->yb = common_alloc(cfg->max_tokens * cfg->d_model * sizeof(float));
-    if (!s->yb) {
+    rc = create_part(s, 0, cfg, err, errlen);
+    if (!rc)
+        rc = create_part(s, 1, cfg, err, errlen);
+    if (rc)
+        goto out_destroy;
+    if (common_carve_alloc(&s->blk, 1)) {
         snprintf(err, errlen, "%s: out of memory for the second output", kind->knob_set.family);
         rc = LAYER_ENOMEM;
         goto out_destroy;
     }
+    s->yb = common_carve(&s->blk, cfg->max_tokens * cfg->d_model, sizeof(float));
     if (s->knobs.concurrent) {
         rc = common_pool_create(&s->pool, 2);
         if (rc) {
@@ -230,6 +288,18 @@ static int sum_dense_pkm_create(const struct layer_config *cfg, struct layer **o
                                 size_t errlen)
 {
     return create_kind(&sum_kinds[1], cfg, out, err, errlen);
+}
+
+static int sum_dense_ultramem_check(const struct layer_config *cfg, uint64_t *bytes, char *err,
+                                    size_t errlen)
+{
+    return sum_check(&sum_kinds[0], cfg, bytes, err, errlen);
+}
+
+static int sum_dense_pkm_check(const struct layer_config *cfg, uint64_t *bytes, char *err,
+                               size_t errlen)
+{
+    return sum_check(&sum_kinds[1], cfg, bytes, err, errlen);
 }
 
 /* ---- forward ---- */
@@ -363,6 +433,7 @@ const struct layer_ops sum_dense_ultramem_ops = {
     .name = "dense+ultramem",
     .summary = "dense FFN + UltraMem on the same input, outputs added (concurrent=1: overlapped)",
     .create = sum_dense_ultramem_create,
+    .check = sum_dense_ultramem_check,
     .destroy = sum_destroy,
     .forward = sum_forward,
     .forward_ref = sum_forward_ref,
@@ -376,6 +447,7 @@ const struct layer_ops sum_dense_pkm_ops = {
     .name = "dense+pkm",
     .summary = "dense FFN + PKM on the same input, outputs added (concurrent=1: overlapped)",
     .create = sum_dense_pkm_create,
+    .check = sum_dense_pkm_check,
     .destroy = sum_destroy,
     .forward = sum_forward,
     .forward_ref = sum_forward_ref,

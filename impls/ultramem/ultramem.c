@@ -10,12 +10,13 @@
  *   scores; shuffle; implicit value expansion into pooled[E][Dv], each core
  *   weighting its own Dv/h slice; y = W_o flatten(pooled). No softmax.
  * The files: ultramem_init.c (weights, key LN, SVD, near-tie bounds),
- * ultramem_score.c (the retrieval's query and key scores over the batch),
- * ultramem_select.c (the per-(token, head) filter, top-m and near-tie
- * guard), ultramem_topk.c (its top-k), ultramem_gather.c (lookup,
- * projection, stats, forward), ultramem_merged.c (the folded tables),
- * ultramem_ref.c (the plain-loop reference, the exact brute-force top-m and
- * recall).
+ * ultramem_forward.c (the forward, its stats, recall), ultramem_score.c
+ * (the retrieval's query and key scores over the batch), ultramem_select.c
+ * (the per-(token, head) filter, top-m and near-tie guard, its top-k
+ * common_topk_set), ultramem_gather.c (lookup and projection), ultramem_merged.c
+ * (the folded tables), ultramem_exact.c (the arithmetic the reference and
+ * the near-tie guard share bit for bit), ultramem_ref.c (the plain-loop
+ * reference and the exact brute-force top-m).
  *
  * The rank-1 filter is approximate, and on fresh weights worse than the
  * issue assumed: the v1 code keeps the top-m rows of a = S_row u and the
@@ -180,161 +181,89 @@ static int resolve_sizes(struct ultramem *u, const struct layer_config *cfg, cha
 
 /* ---- memory ---- */
 
-static size_t dense_floats(const struct ultramem *u)
-{
-    size_t rr = u->r * u->r;
-    return 2 * u->H * u->np * u->r * u->Dk + 2 * u->Dk * u->D + u->Dk + u->h * u->H * rr +
-           u->H * rr + 2 * u->H * u->r;
-}
-
-static size_t work_bytes(const struct ultramem *u)
+/* One worker's slice of the scratch. */
+static void layout_work(const struct ultramem *u, struct ultramem_work *w, struct common_carve *c)
 {
     size_t f = sizeof(float), i = sizeof(uint32_t);
     size_t surv = u->np > u->max_cand ? u->np : u->max_cand;
-    size_t b = 3 * u->np * f + surv * 2 * i + 16 * i + 2 * u->np + 4 * u->ms * i + 4 * u->ms +
-               u->r * 2 * u->ms * f + 2 * u->ms * f + u->max_cand * (f + i) + 2 * u->H * u->m * i +
-               2 * u->Dk * f + u->np * (2 * i + f + 2) +
-               64 * 21; /* 21 carves, padded to 64 bytes */
-    return (b + 63) / 64 * 64;
+    w->a = common_carve(c, u->np, f);
+    w->b = common_carve(c, u->np, f);
+    w->neg = common_carve(c, u->np, f);
+    w->surv_key = common_carve(c, surv, i);
+    w->surv_pos = common_carve(c, surv + 16, i);
+    w->row_flag = common_carve(c, u->np, 1);
+    w->col_flag = common_carve(c, u->np, 1);
+    w->rows = common_carve(c, 2 * u->ms, i);
+    w->cols = common_carve(c, 2 * u->ms, i);
+    w->rowf = common_carve(c, 2 * u->ms, 1);
+    w->colf = common_carve(c, 2 * u->ms, 1);
+    w->col_score = common_carve(c, u->r * 2 * u->ms, f);
+    w->row_buf = common_carve(c, 2 * u->ms, f);
+    w->cand_val = common_carve(c, u->max_cand, f);
+    w->cand_vidx = common_carve(c, u->max_cand, i);
+    w->hit_row = common_carve(c, u->H * u->m, i);
+    w->hit_blk = common_carve(c, u->H * u->m, i);
+    w->q_exact = common_carve(c, 2 * u->Dk, f);
+    w->near_idx = common_carve(c, 2 * u->np, i);
+    w->near_val = common_carve(c, u->np, f);
+    w->exact_key = common_carve(c, 2 * u->np, 1);
 }
 
-static size_t ref_bytes(const struct ultramem *u)
-{
-    size_t f = sizeof(float), i = sizeof(uint32_t), list = u->m > u->ms ? u->m : u->ms;
-    return 2 * u->Dk * f + 2 * u->np * u->r * f + u->np * u->np * f + u->np * f + 2 * u->np +
-           list * (f + i) + u->H * u->m * (i + u->h * f) + u->E * u->Dv * f +
-           64 * 12; /* 12 carves, each padded to 64 bytes */
-}
-
-static size_t scratch_bytes(const struct ultramem *u)
-{
-    size_t T = u->max_tokens, f = sizeof(float), i = sizeof(uint32_t);
-    size_t hm = u->H * u->m;
-    return T * (2 * u->Dk + 2 * u->H * u->np * u->r) * f + T * hm * (2 * i + u->h * f) +
-           (u->merged ? 0 : T * u->E * u->Dv * f) + (u->n_units + 63) / 64 * 8;
-}
-
-static uint64_t total_bytes(const struct ultramem *u)
-{
-    uint64_t b = dense_floats(u) * 4ull + (uint64_t)u->D * u->E * u->Dv * 4 +
-                 (uint64_t)u->N * u->Dv * 4 + (uint64_t)u->E * u->N * 4 + scratch_bytes(u) +
-                 (uint64_t)u->threads * work_bytes(u) + ref_bytes(u);
-    if (u->merged)
-        b += (uint64_t)u->E * u->N * u->h * u->D * 4;
-    return b;
-}
-
-/* Carve `bytes` from *p, keeping 64-byte alignment for the next carve. */
-static void *carve(char **p, size_t bytes)
-{
-    void *r = *p;
-    *p += (bytes + 63) / 64 * 64;
-    return r;
-}
-
-static void carve_work(struct ultramem *u, struct ultramem_work *w, char *p)
-{
-    size_t f = sizeof(float), i = sizeof(uint32_t);
-    size_t surv = u->np > u->max_cand ? u->np : u->max_cand;
-    w->a = carve(&p, u->np * f);
-    w->b = carve(&p, u->np * f);
-    w->neg = carve(&p, u->np * f);
-    w->surv_key = carve(&p, surv * i);
-    w->surv_pos = carve(&p, (surv + 16) * i);
-    w->row_flag = carve(&p, u->np);
-    w->col_flag = carve(&p, u->np);
-    w->rows = carve(&p, 2 * u->ms * i);
-    w->cols = carve(&p, 2 * u->ms * i);
-    w->rowf = carve(&p, 2 * u->ms);
-    w->colf = carve(&p, 2 * u->ms);
-    w->col_score = carve(&p, u->r * 2 * u->ms * f);
-    w->row_buf = carve(&p, 2 * u->ms * f);
-    w->cand_val = carve(&p, u->max_cand * f);
-    w->cand_vidx = carve(&p, u->max_cand * i);
-    w->hit_row = carve(&p, u->H * u->m * i);
-    w->hit_blk = carve(&p, u->H * u->m * i);
-    w->q_exact = carve(&p, 2 * u->Dk * f);
-    w->near_idx = carve(&p, 2 * u->np * i);
-    w->near_val = carve(&p, u->np * f);
-    w->exact_key = carve(&p, 2 * u->np);
-}
-
-static void carve_ref(struct ultramem *u, char *p)
+/* forward_ref's slice of the scratch. */
+static void layout_ref(struct ultramem *u, struct common_carve *c)
 {
     struct ultramem_ref_scratch *s = &u->ref;
     size_t f = sizeof(float), i = sizeof(uint32_t), list = u->m > u->ms ? u->m : u->ms;
-    s->q = carve(&p, 2 * u->Dk * f);
-    s->sr = carve(&p, u->np * u->r * f);
-    s->sc = carve(&p, u->np * u->r * f);
-    s->grid = carve(&p, u->np * u->np * f);
-    s->a = carve(&p, u->np * f);
-    s->rkeep = carve(&p, u->np);
-    s->ckeep = carve(&p, u->np);
-    s->list_val = carve(&p, list * f);
-    s->list_idx = carve(&p, list * i);
-    s->vidx = carve(&p, u->H * u->m * i);
-    s->score = carve(&p, u->H * u->m * u->h * f);
-    s->pooled = carve(&p, u->E * u->Dv * f);
+    s->q = common_carve(c, 2 * u->Dk, f);
+    s->sr = common_carve(c, u->np * u->r, f);
+    s->sc = common_carve(c, u->np * u->r, f);
+    s->grid = common_carve(c, u->np * u->np, f);
+    s->a = common_carve(c, u->np, f);
+    s->rkeep = common_carve(c, u->np, 1);
+    s->ckeep = common_carve(c, u->np, 1);
+    s->list_val = common_carve(c, list, f);
+    s->list_idx = common_carve(c, list, i);
+    s->vidx = common_carve(c, u->H * u->m, i);
+    s->score = common_carve(c, u->H * u->m * u->h, f);
+    s->pooled = common_carve(c, u->E * u->Dv, f);
 }
 
-static void carve_dense(struct ultramem *u)
+/* Every byte create allocates, sized and carved by this one function: the
+ * dense tensors back to back (every forward reads them all), values_proj,
+ * the value table, the shuffle, the merged variant's folded tables, then
+ * the forward scratch for T = max_tokens, one slice per worker and
+ * forward_ref's. */
+static void ultramem_layout(struct ultramem *u, struct common_carve blk[UM_BLOCKS])
 {
-    size_t rr = u->r * u->r;
-    float *p = u->dense;
-    /* No padding between the tensors: dense_bytes is exactly their sum. */
-    u->keys = p;
-    p += 2 * u->H * u->np * u->r * u->Dk;
-    u->wq_t = p;
-    p += 2 * u->Dk * u->D;
-    u->q_ln = p;
-    p += u->Dk;
-    u->cores = p;
-    p += u->h * u->H * rr;
-    u->core_sum = p;
-    p += u->H * rr;
-    u->u = p;
-    p += u->H * u->r;
-    u->v = p;
-}
-
-static int alloc_all(struct ultramem *u, char *err, size_t errlen)
-{
-    const char *fam = u->knob_set->family;
-    int rc = common_mem_check(total_bytes(u), fam, err, errlen);
-    if (rc)
-        return rc;
+    size_t f = sizeof(float), i = sizeof(uint32_t), rr = u->r * u->r;
     size_t T = u->max_tokens, hm = u->H * u->m;
-    u->dense_bytes = dense_floats(u) * sizeof(float);
-    u->dense = common_alloc(u->dense_bytes);
-    u->wo = common_alloc(u->D * u->E * u->Dv * sizeof(float));
-    u->values = common_alloc(u->N * u->Dv * sizeof(float));
-    u->shuffle = common_alloc(u->E * u->N * sizeof(uint32_t));
-    u->q = common_alloc(T * 2 * u->Dk * sizeof(float));
-    u->sr = common_alloc(T * u->H * u->np * u->r * sizeof(float));
-    u->sc = common_alloc(T * u->H * u->np * u->r * sizeof(float));
-    u->sel = common_alloc(T * hm * sizeof(uint32_t));
-    u->sel_score = common_alloc(T * hm * u->h * sizeof(float));
-    u->hit_row = common_alloc(T * hm * sizeof(uint32_t));
-    u->touched = common_alloc((u->n_units + 63) / 64 * sizeof(uint64_t));
-    u->work = calloc((size_t)u->threads, sizeof(*u->work));
-    u->work_block = common_alloc((size_t)u->threads * work_bytes(u));
-    u->ref_block = common_alloc(ref_bytes(u));
-    if (!u->merged)
-        u->pooled = common_alloc(T * u->E * u->Dv * sizeof(float));
-    else
-        u->folded = common_alloc(u->E * u->N * u->h * u->D * sizeof(float));
-    if (!u->dense || !u->wo || !u->values || !u->shuffle || !u->q || !u->sr || !u->sc || !u->sel ||
-        !u->sel_score || !u->hit_row || !u->touched || !u->work || !u->work_block ||
-        !u->ref_block || (!u->merged && !u->pooled) || (u->merged && !u->folded)) {
-        snprintf(err, errlen, "%s: out of memory allocating %.2f GiB", fam,
-                 total_bytes(u) / 1073741824.0);
-        return LAYER_ENOMEM;
+    struct common_carve *d = &blk[UM_DENSE], *s = &blk[UM_SCRATCH];
+    u->keys = common_carve(d, 2 * u->H * u->np * u->r * u->Dk, f);
+    u->wq_t = common_carve(d, 2 * u->Dk * u->D, f);
+    u->q_ln = common_carve(d, u->Dk, f);
+    u->cores = common_carve(d, u->h * u->H * rr, f);
+    u->core_sum = common_carve(d, u->H * rr, f);
+    u->u = common_carve(d, u->H * u->r, f);
+    u->v = common_carve(d, u->H * u->r, f);
+    /* The merged variant needs values and values_proj only to fold them. */
+    u->wo = common_carve(&blk[UM_WO], u->D * u->E * u->Dv, f);
+    u->values = common_carve(&blk[UM_VALUES], u->N * u->Dv, f);
+    u->shuffle = common_carve(&blk[UM_SHUFFLE], u->E * u->N, i);
+    u->folded = common_carve(&blk[UM_FOLDED], u->merged ? u->E * u->N * u->h * u->D : 0, f);
+    u->q = common_carve(s, T * 2 * u->Dk, f);
+    u->sr = common_carve(s, T * u->H * u->np * u->r, f);
+    u->sc = common_carve(s, T * u->H * u->np * u->r, f);
+    u->sel = common_carve(s, T * hm, i);
+    u->sel_score = common_carve(s, T * hm * u->h, f);
+    u->hit_row = common_carve(s, T * hm, i);
+    u->pooled = common_carve(s, u->merged ? 0 : T * u->E * u->Dv, f);
+    u->touched = common_carve(s, (u->n_units + 63) / 64, sizeof(uint64_t));
+    u->work = common_carve(s, (size_t)u->threads, sizeof(*u->work));
+    for (int t = 0; t < u->threads; t++) {
+        struct ultramem_work unused, *w = u->work ? &u->work[t] : &unused;
+        layout_work(u, w, s);
     }
-    carve_dense(u);
-    for (int t = 0; t < u->threads; t++)
-        carve_work(u, &u->work[t], (char *)u->work_block + (size_t)t * work_bytes(u));
-    carve_ref(u, u->ref_block);
-    return LAYER_OK;
+    layout_ref(u, s);
 }
 
 /* ---- lifecycle ---- */
@@ -345,22 +274,7 @@ static void ultramem_destroy(struct layer *l)
     if (!u)
         return;
     common_pool_destroy(u->pool);
-    common_free(u->ref_block);
-    common_free(u->work_block);
-    free(u->work);
-    common_free(u->touched);
-    common_free(u->pooled);
-    common_free(u->hit_row);
-    common_free(u->sel_score);
-    common_free(u->sel);
-    common_free(u->sc);
-    common_free(u->sr);
-    common_free(u->q);
-    common_free(u->folded);
-    common_free(u->shuffle);
-    common_free(u->values);
-    common_free(u->wo);
-    common_free(u->dense);
+    common_carve_free(u->blk, UM_BLOCKS);
     free(u);
 }
 
@@ -368,10 +282,45 @@ static void ultramem_destroy(struct layer *l)
  * were needed to build them and are never read again. */
 static void drop_unfolded(struct ultramem *u)
 {
-    common_free(u->values);
-    common_free(u->wo);
+    common_carve_free(&u->blk[UM_WO], 1);
+    common_carve_free(&u->blk[UM_VALUES], 1);
     u->values = NULL;
     u->wo = NULL;
+}
+
+/* Knobs, sizes and the memory check: all that create decides before it
+ * allocates, and all that check does. */
+static int ultramem_plan(struct ultramem *u, const struct layer_config *cfg, int merged, char *err,
+                         size_t errlen)
+{
+    u->merged = merged;
+    u->knob_set = merged ? &ultramem_merged_knob_set : &ultramem_knob_set;
+    u->knobs = (struct ultramem_knobs){.heads = 2, .tucker_rank = 2, .cores = 2, .expand = 4};
+    strcpy(u->knobs.filter, "top");
+    u->max_tokens = cfg->max_tokens;
+    u->threads = cfg->threads;
+    int rc = common_knobs_parse(u->knob_set, cfg->knobs, &u->knobs, NULL, err, errlen);
+    if (rc)
+        return rc;
+    rc = resolve_sizes(u, cfg, err, errlen);
+    if (rc)
+        return rc;
+    for (int b = 0; b < UM_BLOCKS; b++) /* parameters without gaps, scratch on cache lines */
+        u->blk[b] = common_carve_plan(b == UM_SCRATCH ? COMMON_ALIGN : sizeof(float));
+    ultramem_layout(u, u->blk);
+    u->dense_bytes = (size_t)u->blk[UM_DENSE].used;
+    return common_carve_fit(u->blk, UM_BLOCKS, u->knob_set->family, &u->bytes, err, errlen);
+}
+
+static int check_common(const struct layer_config *cfg, int merged, uint64_t *bytes, char *err,
+                        size_t errlen)
+{
+    struct ultramem u;
+    memset(&u, 0, sizeof(u));
+    int rc = ultramem_plan(&u, cfg, merged, err, errlen);
+    if (bytes)
+        *bytes = u.bytes;
+    return rc;
 }
 
 static int create_common(const struct layer_config *cfg, int merged, struct layer **out, char *err,
@@ -382,21 +331,16 @@ static int create_common(const struct layer_config *cfg, int merged, struct laye
     *out = NULL;
     if (!u)
         return LAYER_ENOMEM;
-    u->merged = merged;
-    u->knob_set = merged ? &ultramem_merged_knob_set : &ultramem_knob_set;
-    u->knobs = (struct ultramem_knobs){.heads = 2, .tucker_rank = 2, .cores = 2, .expand = 4};
-    strcpy(u->knobs.filter, "top");
-    u->max_tokens = cfg->max_tokens;
-    u->threads = cfg->threads;
-    rc = common_knobs_parse(u->knob_set, cfg->knobs, &u->knobs, NULL, err, errlen);
+    rc = ultramem_plan(u, cfg, merged, err, errlen);
     if (rc)
         goto out_destroy;
-    rc = resolve_sizes(u, cfg, err, errlen);
-    if (rc)
+    rc = common_carve_alloc(u->blk, UM_BLOCKS);
+    if (rc) {
+        snprintf(err, errlen, "%s: out of memory allocating %.2f GiB", u->knob_set->family,
+                 u->bytes / 1073741824.0);
         goto out_destroy;
-    rc = alloc_all(u, err, errlen);
-    if (rc)
-        goto out_destroy;
+    }
+    ultramem_layout(u, u->blk);
     rc = common_pool_create(&u->pool, cfg->threads);
     if (rc) {
         snprintf(err, errlen, "%s: %s", u->knob_set->family, layer_strerror(rc));
@@ -429,6 +373,17 @@ static int ultramem_merged_create(const struct layer_config *cfg, struct layer *
     return create_common(cfg, 1, out, err, errlen);
 }
 
+static int ultramem_check(const struct layer_config *cfg, uint64_t *bytes, char *err, size_t errlen)
+{
+    return check_common(cfg, 0, bytes, err, errlen);
+}
+
+static int ultramem_merged_check(const struct layer_config *cfg, uint64_t *bytes, char *err,
+                                 size_t errlen)
+{
+    return check_common(cfg, 1, bytes, err, errlen);
+}
+
 /* ---- description ---- */
 
 static void ultramem_describe(const struct layer *l, struct layer_info *info)
@@ -448,18 +403,10 @@ static void ultramem_describe(const struct layer *l, struct layer_info *info)
     info->unit = "value";
     common_knobs_format(u->knob_set, &u->knobs, info->knobs, sizeof(info->knobs));
     info->n_regions = 0;
-    info->regions[info->n_regions++] = (struct layer_region){u->dense, u->dense_bytes};
-    if (u->merged) {
-        info->regions[info->n_regions++] =
-            (struct layer_region){u->folded, u->E * u->N * u->h * u->D * sizeof(float)};
-    } else {
-        info->regions[info->n_regions++] =
-            (struct layer_region){u->wo, u->D * u->E * u->Dv * sizeof(float)};
-        info->regions[info->n_regions++] =
-            (struct layer_region){u->values, u->N * u->Dv * sizeof(float)};
-    }
-    info->regions[info->n_regions++] =
-        (struct layer_region){u->shuffle, u->E * u->N * sizeof(uint32_t)};
+    for (int b = 0; b < UM_BLOCKS; b++) /* every parameter block, the scratch excepted */
+        if (b != UM_SCRATCH && u->blk[b].base)
+            info->regions[info->n_regions++] =
+                (struct layer_region){u->blk[b].base, (size_t)u->blk[b].size};
 }
 
 static void ultramem_help(char *buf, size_t len)
@@ -472,6 +419,7 @@ const struct layer_ops ultramem_ops = {
     .name = "ultramem",
     .summary = "UltraMem v1: TDQKR + multi-core scoring + implicit value expansion (no softmax)",
     .create = ultramem_create,
+    .check = ultramem_check,
     .destroy = ultramem_destroy,
     .forward = ultramem_forward,
     .forward_ref = ultramem_forward_ref,
@@ -485,6 +433,7 @@ const struct layer_ops ultramem_merged_ops = {
     .name = "ultramem-merged",
     .summary = "UltraMem v1 with values_proj folded into E x cores tables (memory for compute)",
     .create = ultramem_merged_create,
+    .check = ultramem_merged_check,
     .destroy = ultramem_destroy,
     .forward = ultramem_forward,
     .forward_ref = ultramem_forward_ref,

@@ -42,7 +42,7 @@
  * margin of the m-th total, forward_ref's top-m is forward's whatever it
  * keeps there. Otherwise, or when the m-th total leads the (m+1)-th by at
  * most the margin, the (token, head) is redone with the reference's own
- * functions (ultramem_ref_*): its query, the exact key scores of the keys
+ * functions (ultramem_exact.c): its query, the exact key scores of the keys
  * that matter, the windows' choices, the exact totals of the candidates
  * that can still win, the top-m; its selection and the winners' per-core
  * scores are then forward_ref's to the bit (ultramem_select.c). On random
@@ -69,7 +69,7 @@
 /* Mean and (biased) variance of x (len), in double: the part of a LayerNorm
  * all three of its users share. Each applies them its own way on purpose:
  * keys at create (ultramem_init.c), the query in forward in float
- * (ultramem_score.c) and in forward_ref in double (ultramem_ref.c). */
+ * (ultramem_score.c) and in forward_ref in double (ultramem_exact.c). */
 static inline void ultramem_ln_moments(const float *x, size_t len, double *mean, double *var)
 {
     double m = 0, v = 0;
@@ -94,12 +94,12 @@ struct ultramem_knobs {
     char filter[COMMON_KNOB_STR_LEN]; /* "top" (the v1 code) or "signed" */
 };
 
-/* One worker's scratch for the selection and gather tasks; carved out of
- * one block per worker so workers never share a cache line. */
+/* One worker's scratch for the selection and gather tasks; every array is
+ * carved on a cache line of its own, so workers never share one. */
 struct ultramem_work {
     float *a, *b;        /* (np) rank-1 row / column scores */
     float *neg;          /* (np) -a or -b, for the bottom-ms of the signed filter */
-    uint32_t *surv_key;  /* (max(np, max_cand)) ultramem_topk_set scratch */
+    uint32_t *surv_key;  /* (max(np, max_cand)) common_topk_set scratch */
     uint32_t *surv_pos;  /* (max(np, max_cand) + 16) its result in the first k */
     uint8_t *row_flag;   /* (np) bit 0: kept as a top row, bit 1: as a bottom row */
     uint8_t *col_flag;   /* (np) */
@@ -137,6 +137,10 @@ struct ultramem_ref_scratch {
     float *pooled;  /* (E, Dv) */
 };
 
+/* The blocks create allocates (ultramem.c's ultramem_layout lays them out):
+ * the parameters, each its own region in this order, and the scratch. */
+enum { UM_DENSE, UM_FOLDED, UM_WO, UM_VALUES, UM_SHUFFLE, UM_SCRATCH, UM_BLOCKS };
+
 struct ultramem {
     struct layer base;
     struct ultramem_knobs knobs; /* resolved: every size filled in */
@@ -148,11 +152,13 @@ struct ultramem {
     size_t max_tokens;
     int threads;
 
+    struct common_carve blk[UM_BLOCKS];
+    uint64_t bytes; /* all of blk, the merged variant's wo and values too: what check reports */
+
     /* ---- parameters and inference constants ---- */
-    float *dense;       /* one block holding the tensors below */
-    size_t dense_bytes; /* every byte of it is read by every forward */
+    size_t dense_bytes; /* block UM_DENSE, the tensors below: every forward reads all of it */
     float *keys;        /* (2, H, np, r, Dk) LayerNorm applied at create; side 0 rows, 1 cols */
-    float *wq_t;        /* (D, 2 Dk) query_proj.weight, transposed (ultramem_ref_query) */
+    float *wq_t;        /* (D, 2 Dk) query_proj.weight, transposed (ultramem_exact_query) */
     float *q_ln;        /* (Dk) query_norm.weight, shared by both halves */
     float *cores;       /* (h, H, r, r) tucker_core[c][head] */
     float *core_sum;    /* (H, r, r) sum over the cores */
@@ -179,10 +185,8 @@ struct ultramem {
     float *pooled;              /* (T, E Dv); unused when merged */
     uint64_t *touched;          /* (N or E N bits) units touched by this batch */
     size_t n_units;             /* N, or E N when merged */
-    struct ultramem_work *work; /* (threads) */
-    void *work_block;
+    struct ultramem_work *work; /* (threads), each with its own slice of the scratch */
     struct ultramem_ref_scratch ref;
-    void *ref_block;
     struct common_pool *pool;
 };
 
@@ -201,13 +205,6 @@ void ultramem_svd_leading(const float *c, size_t r, float *u_out, float *v_out, 
  * the keys, u, v and the cores (see "Near ties"). Called by
  * ultramem_init_weights; call again after changing any of those. */
 void ultramem_init_tie_bounds(struct ultramem *u);
-
-/* ---- ultramem_topk.c ---- */
-
-/* The positions of the k best of v[0..n) (larger value first, then smaller
- * position, as common_topk) into pos[0..k), ascending. Scratch: pos n + 16
- * entries, keys n. Requires 1 <= k, no NaN in v. */
-void ultramem_topk_set(const float *v, size_t n, size_t k, uint32_t *pos, uint32_t *keys);
 
 /* ---- ultramem_score.c ---- */
 
@@ -246,9 +243,20 @@ void ultramem_select_head(struct ultramem *u, struct ultramem_work *w, const flo
 
 /* ---- ultramem_gather.c ---- */
 
+/* The value read of the batch's selections (u->sel, u->sel_score): y (T, D)
+ * through pooled and values_proj, or straight from the folded tables; also
+ * fills u->hit_row and adds the multiply-adds to u->work[*].macs. */
+void ultramem_gather(struct ultramem *u, float *y, size_t n_tokens);
+
+/* ---- ultramem_forward.c ---- */
+
 /* The optimized forward of both variants (layer_ops.forward). */
 int ultramem_forward(struct layer *l, const float *x, float *y, size_t n_tokens,
                      struct layer_stats *st);
+
+/* layer_ops.recall: fraction of the exact top-m (per token and head) that
+ * the optimized selection finds. */
+int ultramem_recall(struct layer *l, const float *x, size_t n_tokens, double *out);
 
 /* ---- ultramem_merged.c ---- */
 
@@ -256,7 +264,7 @@ int ultramem_forward(struct layer *l, const float *x, float *y, size_t n_tokens,
  * OpenBLAS. u->values and u->wo must be filled; they are not changed. */
 void ultramem_merged_fold(struct ultramem *u);
 
-/* ---- ultramem_ref.c ---- */
+/* ---- ultramem_exact.c ---- */
 
 /* Core c's own score of pair (i, j): S_row[i]^T C_c S_col[j], in this order.
  * Both paths score their winners with it, so a pair scored from the same
@@ -276,19 +284,21 @@ static inline float ultramem_core_score(const float *si /* (r) */, const float *
 
 /* The reference's arithmetic, one piece each, shared with forward's
  * near-tie recomputation so that both produce the same bits:
- *   ultramem_ref_query: q (2 Dk) = LN(W_q x) per half, for token x (D);
- *   ultramem_ref_key_scores: s (np, r) = the side's query half (q) against
+ *   ultramem_exact_query: q (2 Dk) = LN(W_q x) per half, for token x (D);
+ *   ultramem_exact_key_scores: s (np, r) = the side's query half (q) against
  *     head hd's keys of that side (0 rows, 1 columns), for the rows listed
  *     in rows[0..n_rows) (other rows of s untouched), all rows if NULL;
- *   ultramem_ref_rank1: row i's rank-1 filter score s_i (r) . dir (r);
- *   ultramem_ref_pair_score: grid total of pair (i, j), the sum over the
+ *   ultramem_exact_rank1: row i's rank-1 filter score s_i (r) . dir (r);
+ *   ultramem_exact_pair_score: grid total of pair (i, j), the sum over the
  *     cores of ultramem_core_score, what the top-m ranks. */
-void ultramem_ref_query(const struct ultramem *u, const float *x, float *q);
-void ultramem_ref_key_scores(const struct ultramem *u, size_t hd, int side, const float *q,
-                             const uint32_t *rows, size_t n_rows, float *s);
-float ultramem_ref_rank1(const struct ultramem *u, const float *si, const float *dir);
-float ultramem_ref_pair_score(const struct ultramem *u, size_t hd, const float *si,
-                              const float *sj);
+void ultramem_exact_query(const struct ultramem *u, const float *x, float *q);
+void ultramem_exact_key_scores(const struct ultramem *u, size_t hd, int side, const float *q,
+                               const uint32_t *rows, size_t n_rows, float *s);
+float ultramem_exact_rank1(const struct ultramem *u, const float *si, const float *dir);
+float ultramem_exact_pair_score(const struct ultramem *u, size_t hd, const float *si,
+                                const float *sj);
+
+/* ---- ultramem_ref.c ---- */
 
 /* layer_ops.forward_ref: the full Tucker grid by brute force, then the
  * same rank-1 filter and top-m as forward, in plain loops. */
@@ -297,12 +307,9 @@ int ultramem_forward_ref(struct layer *l, const float *x, float *y, size_t n_tok
 /* The exact layer: top-m of the full grid with no filter, plain loops. */
 int ultramem_forward_exact(struct layer *l, const float *x, float *y, size_t n_tokens);
 
-/* layer_ops.recall: fraction of the exact top-m (per token and head) that
- * the optimized selection finds. */
-int ultramem_recall(struct layer *l, const float *x, size_t n_tokens, double *out);
-
-/* The reference selection of one token x (D): vidx (H, m) virtual indices
- * best first, filtered as forward does (exact = 0) or not (exact = 1). */
-void ultramem_ref_select(struct ultramem *u, const float *x, int exact, uint32_t *vidx);
+/* The reference selection of one token x (D): (H, m) virtual indices best
+ * first, filtered as forward does (exact = 0) or not (exact = 1). Points
+ * into u->ref, valid until the next reference call. */
+const uint32_t *ultramem_ref_select(struct ultramem *u, const float *x, int exact);
 
 #endif

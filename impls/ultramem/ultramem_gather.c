@@ -1,5 +1,5 @@
-/* ultramem_gather.c - UltraMem v1's value read and the forward of both
- * variants (research/ultramem_pkm.md section 1.3 steps 7-9).
+/* ultramem_gather.c - UltraMem v1's value read and output projection, for
+ * both variants (research/ultramem_pkm.md section 1.3 steps 7-9).
  *
  * Implicit value expansion: the selected virtual index goes through the fixed
  * shuffle, t = shuffle[i n' + j]; physical row t mod N, virtual block
@@ -151,64 +151,14 @@ static void project_out(struct ultramem *u, float *y, size_t T)
     ultramem_gemm_run(u, &g, 1);
 }
 
-/* ---- forward ---- */
-
-/* Distinct units (physical rows, or folded rows) the batch touched. */
-static uint64_t count_touched(struct ultramem *u, size_t T)
+void ultramem_gather(struct ultramem *u, float *y, size_t n_tokens)
 {
-    size_t n = T * u->H * u->m;
-    uint64_t count = 0;
-    memset(u->touched, 0, (u->n_units + 63) / 64 * sizeof(uint64_t));
-    for (size_t k = 0; k < n; k++) {
-        uint32_t row = u->hit_row[k];
-        uint64_t bit = 1ull << (row & 63);
-        if (!(u->touched[row >> 6] & bit)) {
-            u->touched[row >> 6] |= bit;
-            count++;
-        }
-    }
-    return count;
-}
-
-int ultramem_forward(struct layer *l, const float *x, float *y, size_t n_tokens,
-                     struct layer_stats *st)
-{
-    struct ultramem *u = (struct ultramem *)l;
-    if (n_tokens > u->max_tokens)
-        return LAYER_EINVAL;
-    memset(st, 0, sizeof(*st));
-    st->units_total = u->n_units;
-    if (n_tokens == 0)
-        return LAYER_OK;
-
-    ultramem_select_batch(u, x, n_tokens);
     /* Fewer tokens than threads: split each token's columns instead. */
     size_t groups = n_tokens < (size_t)u->threads ? (size_t)u->threads : 1;
     struct gather_job job = {u, y, groups};
     common_pool_run(u->pool, n_tokens * groups, gather_task, &job);
-    st->units_touched = count_touched(u, n_tokens);
     if (!u->merged) {
         project_out(u, y, n_tokens);
         u->work[0].macs += n_tokens * u->E * u->Dv * u->D;
     }
-
-    /* flops: every multiply-add of the BLAS calls, the rank-1 filter, the
-     * candidate and per-core scores, the near-tie bound, near-tie windows and
-     * recomputations (u->last_tie_macs) and the gather; LayerNorm and top-k
-     * comparisons are not multiply-adds. dense_bytes: the dense block (keys,
-     * W_q, the LN weight, the cores and their derived sum, u and v) and W_o.
-     * The shuffle entries read per hit (4 bytes each) are an index, not
-     * parameters, and are not counted. */
-    uint64_t macs = 0;
-    for (int k = 0; k < u->threads; k++)
-        macs += u->work[k].macs;
-    st->flops = 2 * macs;
-    if (u->merged) {
-        st->dense_bytes = u->dense_bytes;
-        st->sparse_bytes = st->units_touched * u->h * u->D * sizeof(float);
-    } else {
-        st->dense_bytes = u->dense_bytes + u->D * u->E * u->Dv * sizeof(float);
-        st->sparse_bytes = st->units_touched * u->Dv * sizeof(float);
-    }
-    return LAYER_OK;
 }

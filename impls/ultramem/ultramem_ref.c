@@ -1,6 +1,6 @@
 /* ultramem_ref.c - UltraMem v1 in plain loops, one token at a time: the
  * oracle the optimized forward is checked against (research/ultramem_pkm.md
- * section 1.9), the exact filter-free layer, and recall.
+ * section 1.9) and the exact filter-free layer recall is measured against.
  *
  * For every head it computes the full Tucker score grid over all n'^2 pairs
  * by brute force, every pair and every core: grid[i][j] = sum_c
@@ -11,118 +11,27 @@
  *     kept pairs: the same function as forward, which the harness requires
  *     before it times anything;
  *   - forward_exact takes the top-m of the whole grid, no filter: the layer
- *     the filter approximates. recall compares forward's selection with it.
+ *     the filter approximates. recall (ultramem_forward.c) compares
+ *     forward's selection with it.
  * Every ranking is "larger score first, then smaller index first", the
- * order the optimized path ranks by (ultramem_topk.c). Scratch comes from create.
- * The query, key-score, rank-1 and pair-total arithmetic is exported
- * (ultramem_ref_*): forward recomputes a near tie with these very functions,
- * so that it gets forward_ref's bits (ultramem.h, "Near ties").
+ * order the optimized path ranks by (common_topk_set). Scratch comes from
+ * create. The query, key scores, rank-1 scores and pair totals are
+ * ultramem_exact.c's, the functions forward recomputes a near tie with, so
+ * that it gets forward_ref's bits (ultramem.h, "Near ties").
  */
 #include "ultramem.h"
 
 #include <math.h>
 #include <string.h>
 
-/* ---- query and key scores ---- */
-
-static void ref_layer_norm(float *x, const float *w, size_t len)
-{
-    double mean, var;
-    ultramem_ln_moments(x, len, &mean, &var);
-    for (size_t d = 0; d < len; d++)
-        x[d] = (float)((x[d] - mean) / sqrt(var + ULTRAMEM_LN_EPS)) * w[d];
-}
-
-/* out8[b] = p[b] . x (len) for b < 8, each dot summed in float in the order
- * d = 0, 1, ..., as a one-vector loop would. Eight go together only so
- * that their eight chains of dependent adds overlap (the compiler runs them
- * in the lanes of one vector): forward recomputes near ties with this
- * (ultramem_select.c), and a single chain runs at one add per add latency. */
-static void ref_dot8(const float *const *p, size_t len, const float *x, float *out8)
-{
-    float acc[8] = {0};
-    for (size_t d = 0; d < len; d++)
-        for (size_t b = 0; b < 8; b++)
-            acc[b] += p[b][d] * x[d];
-    memcpy(out8, acc, sizeof(acc));
-}
-
-static float ref_dot(const float *p, size_t len, const float *x)
-{
-    float acc = 0;
-    for (size_t d = 0; d < len; d++)
-        acc += p[d] * x[d];
-    return acc;
-}
-
-void ultramem_ref_query(const struct ultramem *u, const float *x /* (D) */, float *q /* (2 Dk) */)
-{
-    size_t Q = 2 * u->Dk;
-    /* q = W_q x as a sum of W_q's columns, which are the rows of wq_t: every
-     * q[o] still adds its D products in the order d = 0, 1, ..., and the
-     * inner loop runs along contiguous memory, so it vectorises. */
-    for (size_t o = 0; o < Q; o++)
-        q[o] = 0;
-    for (size_t d = 0; d < u->D; d++)
-        for (size_t o = 0; o < Q; o++)
-            q[o] += u->wq_t[d * Q + o] * x[d];
-    ref_layer_norm(q, u->q_ln, u->Dk);
-    ref_layer_norm(q + u->Dk, u->q_ln, u->Dk);
-}
-
-/* s[i][rank] = q_side . keys[side][hd][i][rank] for the listed rows i */
-void ultramem_ref_key_scores(const struct ultramem *u, size_t hd, int side, const float *q,
-                             const uint32_t *rows, size_t n_rows, float *s /* (np, r) */)
-{
-    const float *keys = u->keys + ((size_t)side * u->H + hd) * u->np * u->r * u->Dk;
-    const float *vec[8];
-    float *out[8], res[8];
-    size_t nv = 0;
-    n_rows = rows ? n_rows : u->np;
-    for (size_t k = 0; k < n_rows; k++) {
-        size_t i = rows ? rows[k] : k;
-        for (size_t rank = 0; rank < u->r; rank++) {
-            vec[nv] = keys + (i * u->r + rank) * u->Dk;
-            out[nv++] = s + i * u->r + rank;
-            if (nv == 8) {
-                ref_dot8(vec, u->Dk, q, res);
-                for (size_t b = 0; b < 8; b++)
-                    *out[b] = res[b];
-                nv = 0;
-            }
-        }
-    }
-    for (size_t b = 0; b < nv; b++)
-        *out[b] = ref_dot(vec[b], u->Dk, q);
-}
-
-float ultramem_ref_rank1(const struct ultramem *u, const float *si /* (r) */,
-                         const float *dir /* (r) */)
-{
-    float a = 0;
-    for (size_t k = 0; k < u->r; k++)
-        a += si[k] * dir[k];
-    return a;
-}
-
 /* ---- the grid ---- */
-
-float ultramem_ref_pair_score(const struct ultramem *u, size_t hd, const float *si /* (r) */,
-                              const float *sj /* (r) */)
-{
-    size_t r = u->r;
-    float tot = 0;
-    for (size_t c = 0; c < u->h; c++)
-        tot += ultramem_core_score(si, u->cores + (c * u->H + hd) * r * r, sj, r);
-    return tot;
-}
 
 static void ref_grid(const struct ultramem *u, size_t hd, const float *sr, const float *sc,
                      float *grid /* (np, np) */)
 {
     for (size_t i = 0; i < u->np; i++)
         for (size_t j = 0; j < u->np; j++)
-            grid[i * u->np + j] = ultramem_ref_pair_score(u, hd, sr + i * u->r, sc + j * u->r);
+            grid[i * u->np + j] = ultramem_exact_pair_score(u, hd, sr + i * u->r, sc + j * u->r);
 }
 
 /* ---- ranking ---- */
@@ -154,7 +63,7 @@ static void ref_keep(struct ultramem *u, const float *s, const float *dir, uint8
     struct ultramem_ref_scratch *rs = &u->ref;
     size_t len = 0;
     for (size_t i = 0; i < u->np; i++)
-        rs->a[i] = ultramem_ref_rank1(u, s + i * u->r, dir);
+        rs->a[i] = ultramem_exact_rank1(u, s + i * u->r, dir);
     memset(keep, 0, u->np);
     for (size_t i = 0; i < u->np; i++)
         list_insert(rs->list_val, rs->list_idx, &len, u->ms, rs->a[i], (uint32_t)i);
@@ -176,10 +85,10 @@ static void ref_token(struct ultramem *u, const float *x, int exact)
 {
     struct ultramem_ref_scratch *rs = &u->ref;
     size_t r = u->r, np = u->np;
-    ultramem_ref_query(u, x, rs->q);
+    ultramem_exact_query(u, x, rs->q);
     for (size_t hd = 0; hd < u->H; hd++) {
-        ultramem_ref_key_scores(u, hd, 0, rs->q, NULL, 0, rs->sr);
-        ultramem_ref_key_scores(u, hd, 1, rs->q + u->Dk, NULL, 0, rs->sc);
+        ultramem_exact_key_scores(u, hd, 0, rs->q, NULL, 0, rs->sr);
+        ultramem_exact_key_scores(u, hd, 1, rs->q + u->Dk, NULL, 0, rs->sc);
         ref_grid(u, hd, rs->sr, rs->sc, rs->grid);
         if (!exact) {
             ref_keep(u, rs->sr, u->u + hd * r, rs->rkeep);
@@ -259,35 +168,8 @@ int ultramem_forward_exact(struct layer *l, const float *x, float *y, size_t n_t
     return ref_forward(l, x, y, n_tokens, 1);
 }
 
-void ultramem_ref_select(struct ultramem *u, const float *x, int exact, uint32_t *vidx)
+const uint32_t *ultramem_ref_select(struct ultramem *u, const float *x, int exact)
 {
     ref_token(u, x, exact);
-    memcpy(vidx, u->ref.vidx, u->H * u->m * sizeof(uint32_t));
-}
-
-int ultramem_recall(struct layer *l, const float *x, size_t n_tokens, double *out)
-{
-    struct ultramem *u = (struct ultramem *)l;
-    size_t found = 0, hm = u->H * u->m;
-    if (n_tokens > u->max_tokens)
-        return LAYER_EINVAL;
-    if (n_tokens == 0) {
-        *out = 1;
-        return LAYER_OK;
-    }
-    ultramem_select_batch(u, x, n_tokens);
-    for (size_t t = 0; t < n_tokens; t++) {
-        ref_token(u, x + t * u->D, 1);
-        for (size_t hd = 0; hd < u->H; hd++) {
-            const uint32_t *got = u->sel + t * hm + hd * u->m, *want = u->ref.vidx + hd * u->m;
-            for (size_t a = 0; a < u->m; a++)
-                for (size_t b = 0; b < u->m; b++)
-                    if (want[a] == got[b]) {
-                        found++;
-                        break;
-                    }
-        }
-    }
-    *out = (double)found / (double)(n_tokens * hm);
-    return LAYER_OK;
+    return u->ref.vidx;
 }

@@ -10,7 +10,7 @@
  * token. The sgemms are split by output columns over the layer's pool, each
  * piece a single-threaded OpenBLAS call, so one set of threads does all the
  * work. W_q is stored transposed (the reference's query loop vectorises
- * along its rows, ultramem_ref.c); sgemm reads it as (D, 2 Dk) just as fast.
+ * along its rows, ultramem_exact.c); sgemm reads it as (D, 2 Dk) just as fast.
  */
 #include "ultramem.h"
 

@@ -21,7 +21,7 @@
  * there cannot change its top-m, and nothing is redone. A head is redone
  * when the m-th total leads the (m+1)-th by at most the margin, or a window
  * reaches that far: its query with the reference's functions
- * (ultramem_ref.c), then the exact key scores of only the keys that matter
+ * (ultramem_exact.c), then the exact key scores of only the keys that matter
  * (those in a reaching window, then those of the candidates within the
  * margin of the m-th total, a superset of forward_ref's top-m), their exact
  * totals and the top-m among them; if the reaching windows change the kept
@@ -92,10 +92,10 @@ static struct boundary best_k(struct ultramem_work *w, const float *v, size_t n,
 {
     uint32_t *pos = w->surv_pos;
     if (k >= n) {
-        ultramem_topk_set(v, n, k, pos, w->surv_key);
+        common_topk_set(v, n, k, pos, w->surv_key);
         return (struct boundary){0, 0, 0};
     }
-    ultramem_topk_set(v, n, k + 1, pos, w->surv_key);
+    common_topk_set(v, n, k + 1, pos, w->surv_key);
     size_t worst = 0;
     float next = v[pos[0]], kth = INFINITY;
     for (size_t j = 1; j <= k; j++) {
@@ -295,7 +295,7 @@ static void want_exact(struct side *sd, uint32_t i, uint32_t *todo, size_t *n)
 static void make_exact(const struct ultramem *u, struct ultramem_work *w, size_t hd,
                        struct side *sd, const uint32_t *todo, size_t n, uint64_t *macs)
 {
-    ultramem_ref_key_scores(u, hd, sd->id, w->q_exact + sd->id * u->Dk, todo, n, sd->s);
+    ultramem_exact_key_scores(u, hd, sd->id, w->q_exact + sd->id * u->Dk, todo, n, sd->s);
     *macs += n * u->r * u->Dk;
 }
 
@@ -326,12 +326,12 @@ static int reselect_side(const struct ultramem *u, struct ultramem_work *w, size
         for (size_t k = 0; k < n; k++) {
             places += (sd->mark[win[k]] & bit) != 0;
             sd->mark[win[k]] &= (uint8_t)~bit;
-            w->near_val[k] = sign * ultramem_ref_rank1(u, sd->s + win[k] * r, sd->dir);
+            w->near_val[k] = sign * ultramem_exact_rank1(u, sd->s + win[k] * r, sd->dir);
         }
         *macs += n * r;
         if (!places) /* the last kept fell outside its own window by a rounding */
             continue;
-        ultramem_topk_set(w->near_val, n, places, w->surv_pos, w->surv_key);
+        common_topk_set(w->near_val, n, places, w->surv_pos, w->surv_key);
         for (size_t k = 0; k < places; k++)
             sd->mark[win[w->surv_pos[k]]] |= bit;
     }
@@ -397,7 +397,7 @@ static void exact_totals(const struct ultramem *u, struct ultramem_work *w, size
     for (size_t p = 0; p < n; p++) {
         uint32_t vidx = w->cand_vidx[p];
         w->cand_val[p] =
-            ultramem_ref_pair_score(u, hd, rs->s + (vidx / np) * r, cs->s + (vidx % np) * r);
+            ultramem_exact_pair_score(u, hd, rs->s + (vidx / np) * r, cs->s + (vidx % np) * r);
     }
     *macs += n * u->h * (r * r + r);
 }
@@ -412,7 +412,7 @@ static void select_exact(const struct ultramem *u, struct ultramem_work *w, cons
     struct side *sd[2] = {rs, cs};
     int changed = 0, done[2] = {0, 0};
     size_t n;
-    ultramem_ref_query(u, x_t, w->q_exact);
+    ultramem_exact_query(u, x_t, w->q_exact);
     *macs += 2 * u->Dk * u->D;
     for (int k = 0; k < 2; k++) {
         if (reaches(sd[k], floor)) {
