@@ -73,6 +73,11 @@ static void flush_range(const void *base, size_t bytes)
 #endif
 }
 
+void bench_cache_evict_range(const void *p, size_t bytes)
+{
+    flush_range(p, bytes);
+}
+
 void bench_cache_evict(const struct layer_info *info)
 {
     for (int i = 0; i < info->n_regions; i++)

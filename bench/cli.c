@@ -172,11 +172,11 @@ static void list_flags(const struct bench_cmd *cmd, char *buf, size_t len)
 
 void bench_parse_args(const struct bench_cmd *cmd, int argc, char **argv)
 {
-    const struct bench_opt *positional = NULL;
-    for (size_t i = 0; i < cmd->n_opts; i++)
+    const struct bench_opt *positional[8];
+    size_t n_positional = 0, have_positional = 0;
+    for (size_t i = 0; i < cmd->n_opts && n_positional < 8; i++)
         if (!cmd->opts[i].name)
-            positional = &cmd->opts[i];
-    int have_positional = 0;
+            positional[n_positional++] = &cmd->opts[i];
 
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
@@ -185,10 +185,9 @@ void bench_parse_args(const struct bench_cmd *cmd, int argc, char **argv)
             exit(0);
         }
         if (strncmp(a, "--", 2) != 0) {
-            if (!positional || have_positional)
+            if (have_positional == n_positional)
                 bench_usage_error(cmd->name, "unexpected argument '%s'", a);
-            set_value(cmd, positional, a);
-            have_positional = 1;
+            set_value(cmd, positional[have_positional++], a);
             continue;
         }
         const char *name = a + 2, *eq = strchr(name, '=');
@@ -211,8 +210,9 @@ void bench_parse_args(const struct bench_cmd *cmd, int argc, char **argv)
             bench_usage_error(cmd->name, "--%s needs a value (%s)", o->name, o->help);
         set_value(cmd, o, v);
     }
-    if (positional && !have_positional)
-        bench_usage_error(cmd->name, "missing %s (%s)", type_metavar(positional), positional->help);
+    if (have_positional < n_positional)
+        bench_usage_error(cmd->name, "missing %s (%s)", type_metavar(positional[have_positional]),
+                          positional[have_positional]->help);
 }
 
 void bench_layer_names(char *buf, size_t len)

@@ -28,7 +28,7 @@ enum bench_opt_type {
 };
 
 struct bench_opt {
-    const char *name; /* without the leading "--"; NULL = the positional argument */
+    const char *name; /* without the leading "--"; NULL = a positional argument, in order */
     enum bench_opt_type type;
     void *dst;
     double min, max;
@@ -65,6 +65,7 @@ void bench_layer_names(char *buf, size_t len);
 
 int bench_cmd_list(int argc, char **argv);     /* cmd_list.c */
 int bench_cmd_run(int argc, char **argv);      /* cmd_run.c */
+int bench_cmd_compare(int argc, char **argv);  /* cmd_compare.c */
 int bench_cmd_probe(int argc, char **argv);    /* cmd_probe.c */
 int bench_cmd_schema(int argc, char **argv);   /* cmd_schema.c */
 int bench_cmd_sweep(int argc, char **argv);    /* sweep/cmd_sweep.c */

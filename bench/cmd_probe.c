@@ -14,6 +14,12 @@ static const char probe_epilog[] =
     "STREAM triad: fp32 a = b + s*c over arrays of 4x the last-level cache each\n"
     "(the reported size capped at 64 MiB: VMs misreport it), the best pass of ~0.5 s\n"
     "after the first, 12 B per element as STREAM counts (write-allocate not counted).\n"
+    "Gather: random-row reads, the second memory roof: unique 3 KB rows at random\n"
+    "addresses (1 in 8 of an array as large as one triad array) read in ascending\n"
+    "order, flushed from the caches before each pass, the best pass of ~0.3 s after\n"
+    "the first, counting the bytes of the rows read; on --threads and on 1 thread.\n"
+    "Sparse memory layers read their values this way; roofline_frac charges their\n"
+    "sparse bytes at this speed (reports/SCHEMA.md).\n"
     "Every sweep runs this at its start (its figures give roofline_frac) and at its\n"
     "end, and records both in meta.csv.\n";
 
@@ -26,7 +32,7 @@ int bench_cmd_probe(int argc, char **argv)
     };
     const struct bench_cmd cmd = {
         .name = "probe",
-        .summary = "Measure this machine's sgemm peak GFLOP/s and STREAM-triad GB/s.",
+        .summary = "Measure this machine's sgemm peak GFLOP/s, STREAM-triad GB/s and gather GB/s.",
         .usage = "[--threads N]",
         .epilog = probe_epilog,
         .opts = opts,
@@ -50,12 +56,13 @@ int bench_cmd_probe(int argc, char **argv)
         bench_csv_write_field(stdout, m.val[i]);
         fputc('\n', stdout);
     }
+    bench_probe_print(stderr, "probe", &p);
     fprintf(stderr,
-            "probe (%d thread%s): sgemm %.1f GFLOP/s (N = %zu), STREAM triad %.1f GB/s "
-            "(3 arrays of %zu MiB; LLC reported %llu MiB, assumed %llu MiB), %.1f s\n",
-            threads, threads == 1 ? "" : "s", p.sgemm_gflops, p.sgemm_n, p.triad_gbps,
-            p.triad_array_bytes >> 20, (unsigned long long)(p.llc_reported >> 20),
-            (unsigned long long)(p.llc_assumed >> 20), p.seconds);
+            "  sgemm N = %zu; triad 3 arrays of %zu MiB (LLC reported %llu MiB, assumed %llu "
+            "MiB); gather %zu rows of %zu B per pass from %zu MiB\n",
+            p.sgemm_n, p.triad_array_bytes >> 20, (unsigned long long)(p.llc_reported >> 20),
+            (unsigned long long)(p.llc_assumed >> 20), p.gather_rows, p.gather_row_bytes,
+            p.gather_array_bytes >> 20);
     bench_meta_free(&m);
     return 0;
 }

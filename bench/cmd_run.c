@@ -118,16 +118,8 @@ int bench_cmd_run(int argc, char **argv)
     bo.cache = strcmp(cache, "warm") ? BENCH_CACHE_COLD : BENCH_CACHE_WARM;
     char err[512] = "";
     bench_blas_report("run");
-    if (probe) {
-        struct bench_probe p;
-        if (bench_probe_run(threads, &p, err, sizeof(err))) {
-            fprintf(stderr, "sparsebench run: probe failed: %s\n", err);
-            return BENCH_EXIT_FAIL;
-        }
-        bo.roofs = (struct bench_roofs){p.sgemm_gflops, p.triad_gbps};
-        fprintf(stderr, "probe: sgemm %.1f GFLOP/s, STREAM triad %.1f GB/s (%d threads)\n",
-                p.sgemm_gflops, p.triad_gbps, threads);
-    }
+    if (probe && bench_probe_for_roofs("run", threads, &bo.roofs))
+        return BENCH_EXIT_FAIL;
     struct layer_config cfg = {
         .d_model = d_model, .scale = scale, .seed = seed, .threads = threads, .knobs = knobs};
     struct bench_counters ctr;

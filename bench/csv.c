@@ -27,12 +27,14 @@ struct col {
     size_t offset;
 };
 
-/* K: identity (part of a point's key); T: free text, kept last. */
-#define ID 1
-#define TX 1
+/* ID: identity (part of a point's key); OPT: an identity column added
+ * later, which older tables lack (read as NA); TX: free text, kept last. */
+#define ID  1
+#define OPT 2
+#define TX  1
 #define COL(type, field, off, unit, id, text, doc)                                                 \
     {                                                                                              \
-        {#field, unit, doc, id, text}, type, off                                                   \
+        {#field, unit, doc, id != 0, id == OPT, text}, type, off                                   \
     }
 #define STR(f, id, unit, doc) COL(COL_STR, f, offsetof(struct bench_row, f), unit, id, 0, doc)
 #define TXT(f, unit, doc)     COL(COL_STR, f, offsetof(struct bench_row, f), unit, 0, TX, doc)
@@ -75,7 +77,12 @@ static const struct col cols[] = {
     F64(bandwidth_gbps, "GB/s", "bytes / median latency (parameter bytes only)"),
     F64(intensity, "flop/B", "flops / bytes: arithmetic intensity on parameter bytes"),
     F64(roofline_frac, "",
-        "gflops / min(probe sgemm GFLOP/s, intensity x probe triad GB/s); NA without a probe"),
+        "the fastest time the roofs allow / the measured time: max(flops / sgemm peak, "
+        "streamed bytes / triad GB/s + gathered bytes / gather GB/s) / latency; NA without a "
+        "probe"),
+    STR(roof, 0, "",
+        "which roof bounds this row's roofline_frac: sgemm (compute), triad (streamed "
+        "parameters) or gather (random-row reads of small sparse units); NA without a probe"),
     F64(max_abs_err, "",
         "largest absolute difference of forward and forward_ref on the checked tokens"),
     F64(recall, "", "fraction of the exact top selections found; NA when exact"),
@@ -102,6 +109,23 @@ static const struct col cols[] = {
     F64(task_clock_ns, "ns", "papi: on-CPU time of the calling thread per forward, mean"),
     F64(page_faults, "", "papi: page faults per forward, mean"),
     F64(context_switches, "", "papi: context switches per forward, mean"),
+    STR(pair_with, OPT, "",
+        "paired rows (compare, or a sweep slot's pair = LABEL): the partner's slot label; NA "
+        "when the row was measured alone"),
+    U64(pair_scale, 0, "", "the scale the partner was created at"),
+    U64(pair_n, 0, "", "pairs of rounds, this row's and the partner's, alternated ABBA"),
+    F64(pair_ratio, "x",
+        "median over pairs of the partner's round time / this row's: how many times faster "
+        "this slot is than its partner (> 1 faster, < 1 slower)"),
+    F64(pair_ratio_lo, "x", "lower end of pair_ratio's 95 % confidence interval"),
+    F64(pair_ratio_hi, "x", "upper end of pair_ratio's 95 % confidence interval"),
+    STR(pair_ci_method, 0, "",
+        "how the interval was computed: orderstat (distribution-free, from order statistics) or "
+        "bootstrap (percentile, over pairs, fixed seed)"),
+    F64(pair_ci_coverage, "",
+        "the interval's coverage: orderstat its exact value (>= 0.95, e.g. 0.9734 for 21 "
+        "pairs); bootstrap the nominal 0.95"),
+    F64(pair_latency_us_median, "us", "the partner's median round time in the pairs"),
     TXT(knobs, "", "every knob after presets and defaults (the requested ones if not created)"),
     TXT(note, "", "why the status, or a noise warning"),
 };

@@ -16,8 +16,10 @@ struct command {
 static const struct command commands[] = {
     {"list", bench_cmd_list, "every registered layer with a one-line summary"},
     {"run", bench_cmd_run, "check and time one layer at one point, print a CSV row"},
+    {"compare", bench_cmd_compare,
+     "time two layers in alternating pairs: the ratio and its 95% interval"},
     {"sweep", bench_cmd_sweep, "run a sweep file into reports/<run-id>/: CSV, metadata, plots"},
-    {"probe", bench_cmd_probe, "this machine's sgemm peak and STREAM-triad bandwidth"},
+    {"probe", bench_cmd_probe, "this machine's sgemm peak, STREAM-triad and gather bandwidth"},
     {"schema", bench_cmd_schema, "the results.csv columns as a Markdown table"},
     {"counters", bench_cmd_counters, "which counter columns --counters papi fills here, and why"},
 };
@@ -25,7 +27,8 @@ static const struct command commands[] = {
 /* The commands that time something, and so need OpenBLAS at full speed. */
 static int times_blas(const char *cmd)
 {
-    return !strcmp(cmd, "run") || !strcmp(cmd, "sweep") || !strcmp(cmd, "probe");
+    return !strcmp(cmd, "run") || !strcmp(cmd, "compare") || !strcmp(cmd, "sweep") ||
+           !strcmp(cmd, "probe");
 }
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -1,13 +1,14 @@
 /* measure.h - measuring one point: its input tokens (tokens.c), the cold
- * cache (cache.c), and the runner (runner.c): create the layer, check its
+ * cache (cache.c), the runner (runner.c): create the layer, check its
  * forward against forward_ref, then time it, with hooks a counters module
- * plugs in around every timed forward. */
+ * plugs in around every timed forward. Two layers timed in pairs: pair.h. */
 #ifndef SPARSEBENCH_MEASURE_H
 #define SPARSEBENCH_MEASURE_H
 
 #include "../impls/layer.h"
 #include "probe.h"
 #include "row.h"
+#include "stats.h"
 
 #include <signal.h>
 #include <stddef.h>
@@ -30,6 +31,8 @@ const float *bench_tokens_window(const struct bench_tokens *tk, size_t i, size_t
 /* Evict a layer's parameter memory from every cache level (clflushopt where
  * the CPU has it, clflush otherwise). */
 void bench_cache_evict(const struct layer_info *info);
+/* Evict [p, p + bytes) from every cache level (the probe's gather rows). */
+void bench_cache_evict_range(const void *p, size_t bytes);
 /* Read one byte of every page of the parameters so none faults while timed. */
 void bench_cache_touch(const struct layer_info *info);
 /* "clflushopt", "clflush" or "none": what bench_cache_evict uses here. */
@@ -56,6 +59,8 @@ struct bench_hooks {
 struct bench_opts {
     int min_rounds;     /* >= 11 */
     double min_round_s; /* >= 1 ms of timed forwards per round */
+    int pairs;          /* bench_measure_pair: pairs of rounds, >= BENCH_MIN_PAIRS */
+    enum bench_ci_method ci;
     enum bench_cache_mode cache;
     size_t check_tokens;             /* tokens checked against forward_ref */
     struct bench_roofs roofs;        /* from bench_probe_run; 0 = roofline_frac NA */
@@ -63,7 +68,12 @@ struct bench_opts {
     volatile sig_atomic_t *stop;     /* may be NULL; nonzero abandons the point */
 };
 
-/* Defaults: 11 rounds of >= 1 ms, cold cache, 4 checked tokens, no roofs. */
+/* At least this many pairs: the order-statistic interval then has ranks
+ * 6 and 16 (coverage 0.973); fewer would widen it to a few extreme pairs. */
+#define BENCH_MIN_PAIRS 21
+
+/* Defaults: 11 rounds of >= 1 ms, 21 pairs with the orderstat interval,
+ * cold cache, 4 checked tokens, no roofs. */
 void bench_opts_default(struct bench_opts *o);
 
 /* A created layer, what it says about itself, and its pool of input tokens,
@@ -91,6 +101,30 @@ void bench_layer_close(struct bench_layer *bl);
  * error, err filled). */
 int bench_measure(struct bench_layer *bl, const struct bench_opts *opts, struct bench_row *row,
                   char *err, size_t errlen);
+
+/* ---- runner.c: the steps of bench_measure, for pair.c (pair.h) ---- */
+
+/* Fill the row's layer columns and check forward against forward_ref at
+ * row->tokens tokens (flops, bytes, max_abs_err, recall). Returns 0,
+ * BENCH_WRONG (the row's note says by how much) or a LAYER_E* code. */
+int bench_check(struct bench_layer *bl, const struct bench_opts *opts, struct bench_row *row,
+                char *err, size_t errlen);
+/* Fault in the parameters and run the warm-up forwards (not timed, not
+ * counted) on windows *window, *window + 1, ... of tk. */
+void bench_warm_up(struct bench_layer *bl, const struct bench_tokens *tk, size_t T,
+                   const struct bench_opts *opts, float *y, size_t *window);
+/* One timed round: `iters` forwards, or (iters = 0) forwards until their
+ * summed time is >= opts->min_round_s, each on the next window of tk and
+ * timed alone (flush and opts->hooks outside the clock). *mean_s = the mean
+ * forward time, *done = forwards run. Returns 0 or BENCH_INTERRUPTED. */
+int bench_time_round(struct bench_layer *bl, const struct bench_tokens *tk, size_t T,
+                     const struct bench_opts *opts, float *y, size_t *window, uint64_t iters,
+                     double *mean_s, uint64_t *done);
+/* The latency columns from n round times (v is reordered), the noise flag
+ * and note, and the rates and roofline_frac against roofs. */
+void bench_row_rounds(struct bench_row *row, double *v, size_t n, const struct bench_roofs *roofs);
+/* status (and note) from a return code of the steps above. */
+void bench_row_status(struct bench_row *row, int rc, const char *err);
 
 /* What `run` does: open, measure, close, with the status and note set for
  * every outcome (a create failure is status error, or skipped when the layer

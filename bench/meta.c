@@ -264,25 +264,39 @@ void bench_meta_probe(struct bench_meta *m, const struct bench_probe *p, const c
     bench_meta_set(m, PROBE_KEY("sgemm_n"), "%zu", p->sgemm_n);
     bench_meta_set(m, PROBE_KEY("triad_gbps"), "%.2f", p->triad_gbps);
     bench_meta_set(m, PROBE_KEY("triad_array_mib"), "%zu", p->triad_array_bytes >> 20);
+    bench_meta_set(m, PROBE_KEY("gather_gbps"), "%.2f", p->gather_gbps);
     bench_meta_set(m, PROBE_KEY("seconds"), "%.2f", p->seconds);
 #undef PROBE_KEY
+    if (p->threads != 1) { /* the 1-thread gather, measured in the same probe */
+        snprintf(k, sizeof(k), "%s_gather_gbps_t1", prefix);
+        bench_meta_set(m, k, "%.2f", p->gather_gbps_1t);
+    }
+    bench_meta_set(m, "probe_gather_row_bytes", "%zu", p->gather_row_bytes);
+    bench_meta_set(m, "probe_gather_rows", "%zu", p->gather_rows);
+    bench_meta_set(m, "probe_gather_array_mib", "%zu", p->gather_array_bytes >> 20);
     bench_meta_set(m, "probe_llc_assumed_mib", "%llu", (unsigned long long)(p->llc_assumed >> 20));
     bench_meta_set(m, "probe_rule", "%s",
                    "sgemm: best square N x N product over ~1 s (>= 4) after one warm-up; "
                    "triad: fp32 a = b + s*c, each array >= 4x min(reported LLC, 64 MiB), best "
                    "pass over ~0.5 s (>= 10) after the first, 12 B per element "
-                   "(write-allocate not counted)");
+                   "(write-allocate not counted); gather: unique random 3 KB rows (1 in 8 of an "
+                   "array as large as one triad array) read in ascending order, flushed before "
+                   "each pass, best pass over ~0.3 s (>= 10) after the first, bytes of the rows "
+                   "read");
 }
 
 struct bench_roofs bench_meta_roofs(const struct bench_meta *m, int threads)
 {
     char k[64];
-    struct bench_roofs r = {0, 0};
+    struct bench_roofs r = {0, 0, 0};
     snprintf(k, sizeof(k), "probe_sgemm_gflops_t%d", threads);
     const char *v = bench_meta_get(m, k);
     r.peak_gflops = v ? strtod(v, NULL) : 0;
     snprintf(k, sizeof(k), "probe_triad_gbps_t%d", threads);
     v = bench_meta_get(m, k);
     r.bandwidth_gbps = v ? strtod(v, NULL) : 0;
+    snprintf(k, sizeof(k), "probe_gather_gbps_t%d", threads);
+    v = bench_meta_get(m, k);
+    r.gather_gbps = v ? strtod(v, NULL) : 0;
     return r;
 }

@@ -45,6 +45,12 @@ void bench_row_init(struct bench_row *row, const char *slot, const struct layer_
     row->counter_threads = row->instructions = row->l1_misses = row->ll_misses = BENCH_NA;
     row->dram_bytes_est = BENCH_NA;
     row->cycles = row->task_clock_ns = row->page_faults = row->context_switches = NAN;
+    snprintf(row->roof, sizeof(row->roof), "NA");
+    snprintf(row->pair_with, sizeof(row->pair_with), "NA");
+    snprintf(row->pair_ci_method, sizeof(row->pair_ci_method), "NA");
+    row->pair_scale = row->pair_n = BENCH_NA;
+    row->pair_ratio = row->pair_ratio_lo = row->pair_ratio_hi = NAN;
+    row->pair_ci_coverage = row->pair_latency_us_median = NAN;
 }
 
 void bench_row_note(struct bench_row *row, const char *fmt, ...)

@@ -32,12 +32,20 @@ struct bench_row {
     double latency_us_median, latency_us_min, latency_us_p90, err_pct;
     uint64_t noisy, rounds, iters_per_round;
     double gflops, bandwidth_gbps, intensity, roofline_frac;
+    char roof[8]; /* the roof roofline_frac is against: sgemm, triad or gather; NA */
     double max_abs_err, recall;
     double create_s, wall_s;
     char counter_source[16];  /* none, papi or callgrind */
     uint64_t counter_threads; /* threads the counters saw (callgrind: 1) */
     uint64_t instructions, l1_misses, ll_misses, dram_bytes_est;
     double cycles, task_clock_ns, page_faults, context_switches; /* papi: mean per forward */
+    /* Paired measurement (bench_measure_pair); NA when the row is not paired. */
+    char pair_with[BENCH_NAME_LEN];                  /* the partner's slot label */
+    uint64_t pair_scale, pair_n;                     /* the partner's scale; pairs of rounds */
+    double pair_ratio, pair_ratio_lo, pair_ratio_hi; /* partner time / this time, 95 % interval */
+    char pair_ci_method[16];                         /* orderstat or bootstrap */
+    double pair_ci_coverage;       /* the interval's coverage (orderstat: exact) */
+    double pair_latency_us_median; /* the partner's median round in the pairs */
     char knobs[LAYER_KNOBS_LEN];
     char note[BENCH_NOTE_LEN]; /* why, when status is not ok; noise flags otherwise */
 };
@@ -63,6 +71,7 @@ struct bench_col {
     const char *unit;
     const char *doc;
     int identity; /* part of a point's key: --resume matches rows on these */
+    int optional; /* identity column a table written before it existed lacks: read as NA */
     int text;     /* free text that may hold commas; kept after every other column */
 };
 size_t bench_csv_ncols(void);

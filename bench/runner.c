@@ -7,6 +7,8 @@
  * warm up, and time at least 11 rounds of at least 1 ms of forwards, each
  * forward on a fresh window of distinct tokens and, in cold mode, with the
  * parameters flushed from the caches just before (outside the clock).
+ * The steps are exported (measure.h) so that pair.c times two layers in
+ * alternating rounds with the same code.
  */
 #include "measure.h"
 #include "probe.h"
@@ -31,6 +33,8 @@ void bench_opts_default(struct bench_opts *o)
     memset(o, 0, sizeof(*o));
     o->min_rounds = 11;
     o->min_round_s = 1e-3;
+    o->pairs = BENCH_MIN_PAIRS;
+    o->ci = BENCH_CI_ORDERSTAT;
     o->cache = BENCH_CACHE_COLD;
     o->check_tokens = 4;
 }
@@ -157,28 +161,91 @@ static int stopped(const struct bench_opts *opts)
     return opts->stop && *opts->stop;
 }
 
-/* The derived columns: rates, intensity and the fraction of the roofline. */
+/* Sparse units smaller than this are read as random rows: the hardware
+ * prefetchers follow a stream only within a 4 KiB page and need a few
+ * lines to start, so a unit of a page or two (PKM's 3 KB value rows,
+ * UltraMem's values, FFF's nodes) is a gather, while a unit of 16 pages or
+ * more (an MoE expert: megabytes) streams like an array. */
+#define GATHER_UNIT_MAX (64u << 10)
+
+/* The roofs allow a forward no less than max(flops / peak, streamed bytes
+ * / triad + gathered bytes / gather): the memory terms add, because a
+ * layer reads its dense and its sparse parameters one after the other.
+ * roofline_frac is that time over the measured one; roof names the term
+ * that sets it. Without a gather figure (a meta.csv from before the gather
+ * probe) gathered bytes are charged at triad speed. For a layer without
+ * gathered bytes this is gflops / min(peak, intensity x triad), as before. */
 static void derive(struct bench_row *row, const struct bench_roofs *roofs)
 {
     double s = row->latency_us_median * 1e-6;
     row->gflops = (double)row->st.flops / (s * 1e9);
     row->bandwidth_gbps = (double)row->bytes / (s * 1e9);
-    if (roofs->peak_gflops > 0 && roofs->bandwidth_gbps > 0 && row->bytes > 0) {
-        double roof = row->intensity * roofs->bandwidth_gbps;
-        if (roof > roofs->peak_gflops)
-            roof = roofs->peak_gflops;
-        row->roofline_frac = row->gflops / roof;
+    if (!(roofs->peak_gflops > 0 && roofs->bandwidth_gbps > 0 && row->bytes > 0))
+        return;
+    uint64_t sparse = row->st.sparse_bytes == BENCH_NA ? 0 : row->st.sparse_bytes;
+    uint64_t units = row->st.units_touched;
+    int gathered = sparse > 0 && units != BENCH_NA && units > 0 && sparse / units < GATHER_UNIT_MAX;
+    double gather_bw = roofs->gather_gbps > 0 ? roofs->gather_gbps : roofs->bandwidth_gbps;
+    double t_compute = (double)row->st.flops / (roofs->peak_gflops * 1e9);
+    double t_stream =
+        (double)(row->bytes - (gathered ? sparse : 0)) / (roofs->bandwidth_gbps * 1e9);
+    double t_gather = gathered ? (double)sparse / (gather_bw * 1e9) : 0;
+    double t_roof = t_compute > t_stream + t_gather ? t_compute : t_stream + t_gather;
+    const char *roof = t_compute >= t_stream + t_gather                ? "sgemm"
+                       : t_gather > t_stream && roofs->gather_gbps > 0 ? "gather"
+                                                                       : "triad";
+    row->roofline_frac = t_roof / s;
+    snprintf(row->roof, sizeof(row->roof), "%s", roof);
+}
+
+void bench_warm_up(struct bench_layer *bl, const struct bench_tokens *tk, size_t T,
+                   const struct bench_opts *opts, float *y, size_t *window)
+{
+    bench_cache_touch(&bl->info);
+    for (int i = 0; i < WARMUP_CALLS; i++)
+        timed_forward(bl->l, &bl->info, opts, bench_tokens_window(tk, (*window)++, T), y, T, 0);
+}
+
+int bench_time_round(struct bench_layer *bl, const struct bench_tokens *tk, size_t T,
+                     const struct bench_opts *opts, float *y, size_t *window, uint64_t iters,
+                     double *mean_s, uint64_t *done)
+{
+    double total = 0;
+    uint64_t n = 0;
+    while (iters ? n < iters : total < opts->min_round_s) {
+        if (stopped(opts))
+            return BENCH_INTERRUPTED;
+        total +=
+            timed_forward(bl->l, &bl->info, opts, bench_tokens_window(tk, (*window)++, T), y, T, 1);
+        n++;
     }
+    *mean_s = total / (double)n;
+    *done = n;
+    return 0;
+}
+
+void bench_row_rounds(struct bench_row *row, double *v, size_t n, const struct bench_roofs *roofs)
+{
+    struct bench_stats s;
+    bench_stats_compute(v, n, &s);
+    row->rounds = (uint64_t)n;
+    row->latency_us_median = s.median * 1e6;
+    row->latency_us_min = s.min * 1e6;
+    row->latency_us_p90 = s.p90 * 1e6;
+    row->err_pct = s.err_pct;
+    row->noisy = s.err_pct >= NOISY_ERR_PCT;
+    if (row->noisy)
+        bench_row_note(row, "noisy: err%% %.1f >= %.0f", s.err_pct, NOISY_ERR_PCT);
+    derive(row, roofs);
 }
 
 static int time_point(struct bench_layer *bl, size_t T, const struct bench_opts *opts,
                       struct bench_row *row)
 {
     const struct bench_hooks *h = opts->hooks;
-    struct layer *l = bl->l;
     float *y = common_alloc(T * bl->tk.d_model * sizeof(float));
     double *rounds = calloc((size_t)opts->min_rounds, sizeof(double));
-    size_t call = 1;
+    size_t window = 1; /* window 0 was the correctness check's */
     int rc = 0;
     if (!y || !rounds) {
         rc = LAYER_ENOMEM;
@@ -186,38 +253,17 @@ static int time_point(struct bench_layer *bl, size_t T, const struct bench_opts 
     }
     if (h && h->point_begin && (rc = h->point_begin(h->ctx, row)) != 0)
         goto out_free;
-    bench_cache_touch(&bl->info);
-    for (int i = 0; i < WARMUP_CALLS; i++)
-        timed_forward(l, &bl->info, opts, bench_tokens_window(&bl->tk, call++, T), y, T, 0);
+    bench_warm_up(bl, &bl->tk, T, opts, y, &window);
     row->iters_per_round = 0;
     for (int r = 0; r < opts->min_rounds; r++) {
-        double total = 0;
-        uint64_t iters = 0;
-        while (total < opts->min_round_s) {
-            if (stopped(opts)) {
-                rc = BENCH_INTERRUPTED;
-                goto out_free;
-            }
-            total +=
-                timed_forward(l, &bl->info, opts, bench_tokens_window(&bl->tk, call++, T), y, T, 1);
-            iters++;
-        }
-        rounds[r] = total / (double)iters;
+        uint64_t iters;
+        rc = bench_time_round(bl, &bl->tk, T, opts, y, &window, 0, &rounds[r], &iters);
+        if (rc)
+            goto out_free;
         if (iters > row->iters_per_round)
             row->iters_per_round = iters;
     }
-    struct bench_stats s;
-    bench_stats_compute(rounds, (size_t)opts->min_rounds, &s);
-    row->rounds = (uint64_t)opts->min_rounds;
-    row->latency_us_median = s.median * 1e6;
-    row->latency_us_min = s.min * 1e6;
-    row->latency_us_p90 = s.p90 * 1e6;
-    row->err_pct = s.err_pct;
-    row->noisy = s.err_pct >= NOISY_ERR_PCT;
-    if (row->noisy)
-        snprintf(row->note, sizeof(row->note), "noisy: err%% %.1f >= %.0f", s.err_pct,
-                 NOISY_ERR_PCT);
-    derive(row, &opts->roofs);
+    bench_row_rounds(row, rounds, (size_t)opts->min_rounds, &opts->roofs);
     if (h && h->point_end)
         h->point_end(h->ctx, row);
 out_free:
@@ -235,7 +281,7 @@ static void fill_layer_columns(const struct bench_layer *bl, struct bench_row *r
     row->create_s = bl->create_s;
 }
 
-static void set_status(struct bench_row *row, int rc, const char *err)
+void bench_row_status(struct bench_row *row, int rc, const char *err)
 {
     if (rc == BENCH_WRONG) {
         snprintf(row->status, sizeof(row->status), "wrong");
@@ -253,34 +299,37 @@ static void set_status(struct bench_row *row, int rc, const char *err)
             *c = ' ';
 }
 
-int bench_measure(struct bench_layer *bl, const struct bench_opts *opts, struct bench_row *row,
-                  char *err, size_t errlen)
+int bench_check(struct bench_layer *bl, const struct bench_opts *opts, struct bench_row *row,
+                char *err, size_t errlen)
 {
     size_t T = row->tokens;
-    double t0 = bench_now();
-    int rc;
-
     fill_layer_columns(bl, row);
     if (T > bl->max_tokens) {
         snprintf(err, errlen, "%s: %zu tokens, the layer was created for %zu", row->impl, T,
                  bl->max_tokens);
-        rc = LAYER_EINVAL;
-        goto out_status;
+        return LAYER_EINVAL;
     }
-    rc = check_point(bl->l, bench_tokens_window(&bl->tk, 0, T), T, bl->tk.d_model,
-                     opts->check_tokens, row, err, errlen);
-    if (rc == 0) {
+    int rc = check_point(bl->l, bench_tokens_window(&bl->tk, 0, T), T, bl->tk.d_model,
+                         opts->check_tokens, row, err, errlen);
+    if (rc == 0 || rc == BENCH_WRONG)
         row->bytes = row->st.dense_bytes + row->st.sparse_bytes;
+    if (rc == 0)
         row->intensity = row->bytes ? (double)row->st.flops / (double)row->bytes : NAN;
-        rc = time_point(bl, T, opts, row);
+    return rc;
+}
+
+int bench_measure(struct bench_layer *bl, const struct bench_opts *opts, struct bench_row *row,
+                  char *err, size_t errlen)
+{
+    double t0 = bench_now();
+    int rc = bench_check(bl, opts, row, err, errlen);
+    if (rc == 0) {
+        rc = time_point(bl, row->tokens, opts, row);
         if (rc == LAYER_ENOMEM)
             snprintf(err, errlen, "%s: out of memory while timing", row->impl);
-    } else if (rc == BENCH_WRONG) {
-        row->bytes = row->st.dense_bytes + row->st.sparse_bytes;
     }
     row->wall_s = bench_now() - t0;
-out_status:
-    set_status(row, rc, err);
+    bench_row_status(row, rc, err);
     return rc;
 }
 
@@ -296,7 +345,7 @@ int bench_run_point(const struct layer_ops *ops, const struct layer_config *cfg,
     c.max_tokens = batch * seq_len;
     rc = bench_layer_open(&bl, ops, &c, err, errlen);
     if (rc) {
-        set_status(row, rc, err);
+        bench_row_status(row, rc, err);
         return rc;
     }
     rc = bench_measure(&bl, opts, row, err, errlen);

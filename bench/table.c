@@ -212,7 +212,7 @@ int bench_table_key_cols(const struct bench_table *t, int *cols, size_t max, cha
             return -1;
         }
         cols[n] = bench_table_col(t, c->name);
-        if (cols[n] < 0) {
+        if (cols[n] < 0 && !c->optional) {
             snprintf(err, errlen, "no column '%s'", c->name);
             return -1;
         }
@@ -228,5 +228,5 @@ void bench_table_key(const struct bench_table *t, size_t r, const int *cols, siz
     buf[0] = '\0';
     for (size_t i = 0; i < ncols && used < len; i++)
         used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? "|" : "",
-                                 bench_table_cell(t, r, (size_t)cols[i]));
+                                 cols[i] < 0 ? "NA" : bench_table_cell(t, r, (size_t)cols[i]));
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # plot.sh RUN_DIR - draw a sweep's PNG plots from RUN_DIR/results.csv (and
-# the probe's roofs from RUN_DIR/meta.csv) with gnuplot.
+# the probe's roofs from RUN_DIR/meta.csv: sgemm, triad and gather) with gnuplot.
 #
 # awk (scripts/plot/*.awk) picks the conditions every plot fixes (the most
 # common d_model and threads, the most common scale of the slots that vary
@@ -44,6 +44,7 @@ meta_get() { # key -> value, or empty
 }
 PEAK=$(meta_get "probe_sgemm_gflops_t$TH")
 BW=$(meta_get "probe_triad_gbps_t$TH")
+GBW=$(meta_get "probe_gather_gbps_t$TH")
 if ((TH == 1)); then base="$CACHE cache, 1 thread"; else base="$CACHE cache, $TH threads"; fi
 
 sel() { # where cols -> rows
@@ -140,8 +141,9 @@ draw latency_vs_scale latency_vs_scale.gp "$nsc" "$(join_titles "${sc_titles[@]}
 draw speedup_vs_dense speedup_vs_dense.gp "$ns" "$(join_titles "${sp_titles[@]+"${sp_titles[@]}"}")" \
     "ref='$ref'; styles='$sp_styles'"
 draw bandwidth_vs_tokens bandwidth_vs_tokens.gp "$n" "$(join_titles "${titles[@]}")" \
-    "bw='${BW:-}'"
-draw roofline roofline.gp "$nr" "$(join_titles "${rf_titles[@]}")" "peak='${PEAK:-}'; bw='${BW:-}'"
+    "bw='${BW:-}'; gbw='${GBW:-}'"
+draw roofline roofline.gp "$nr" "$(join_titles "${rf_titles[@]}")" \
+    "peak='${PEAK:-}'; bw='${BW:-}'; gbw='${GBW:-}'"
 
 ((failed == 0)) || exit 1
 echo "plots: $dir/*.png" >&2

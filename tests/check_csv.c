@@ -138,22 +138,40 @@ static void sample_row(struct bench_row *row)
     row->latency_us_median = 1.5;
 }
 
+/* One row written with the header, and read back into t. */
+static void written_row(const struct bench_row *row, struct bench_table *t)
+{
+    char *buf = NULL, err[512];
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    ck_assert_int_eq(bench_csv_write_header(f), 0);
+    ck_assert_int_eq(bench_csv_write_row(f, row), 0);
+    fclose(f);
+    ck_assert_msg(bench_table_parse("row.csv", buf, len, t, err, sizeof(err)) == 0, "%s", err);
+    free(buf);
+}
+
+/* Row 0 of t has each expect[i][1] in column expect[i][0]. */
+static void expect_cells(const struct bench_table *t, const char *const (*expect)[2], size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int c = bench_table_col(t, expect[i][0]);
+        ck_assert_msg(c >= 0, "no column %s", expect[i][0]);
+        ck_assert_msg(!strcmp(bench_table_cell(t, 0, (size_t)c), expect[i][1]),
+                      "%s: expected '%s', got '%s'", expect[i][0], expect[i][1],
+                      bench_table_cell(t, 0, (size_t)c));
+    }
+}
+
 START_TEST(test_row_round_trip_and_na)
 {
     struct bench_row row;
     sample_row(&row);
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    ck_assert_int_eq(bench_csv_write_header(f), 0);
-    ck_assert_int_eq(bench_csv_write_row(f, &row), 0);
-    fclose(f);
     struct bench_table t;
-    char err[512];
-    ck_assert_msg(bench_table_parse("row.csv", buf, len, &t, err, sizeof(err)) == 0, "%s", err);
+    written_row(&row, &t);
     ck_assert_uint_eq(t.ncols, bench_csv_ncols());
     ck_assert_uint_eq(t.nrows, 1);
-    const char *expect[][2] = {
+    const char *const expect[][2] = {
         {"slot", "dense:width=100;bias=1"}, /* commas never reach the slot column */
         {"impl", "dense"},
         {"tokens", "16"},
@@ -169,16 +187,86 @@ START_TEST(test_row_round_trip_and_na)
         {"roofline_frac", "NA"},
         {"recall", "NA"},
         {"counter_source", "none"},
+        {"roof", "NA"},      /* no probe */
+        {"pair_with", "NA"}, /* measured alone: every pair column NA */
+        {"pair_scale", "NA"},
+        {"pair_n", "NA"},
+        {"pair_ratio", "NA"},
+        {"pair_ratio_lo", "NA"},
+        {"pair_ratio_hi", "NA"},
+        {"pair_ci_method", "NA"},
+        {"pair_ci_coverage", "NA"},
+        {"pair_latency_us_median", "NA"},
     };
-    for (size_t i = 0; i < sizeof(expect) / sizeof(expect[0]); i++) {
-        int c = bench_table_col(&t, expect[i][0]);
-        ck_assert_msg(c >= 0, "no column %s", expect[i][0]);
-        ck_assert_msg(!strcmp(bench_table_cell(&t, 0, (size_t)c), expect[i][1]),
-                      "%s: expected '%s', got '%s'", expect[i][0], expect[i][1],
-                      bench_table_cell(&t, 0, (size_t)c));
-    }
+    expect_cells(&t, expect, sizeof(expect) / sizeof(expect[0]));
     bench_table_free(&t);
-    free(buf);
+}
+END_TEST
+
+/* A paired row carries its partner, the ratio, its interval and method. */
+START_TEST(test_paired_row_columns)
+{
+    struct bench_row row;
+    sample_row(&row);
+    snprintf(row.pair_with, sizeof(row.pair_with), "moe-2in34");
+    snprintf(row.pair_ci_method, sizeof(row.pair_ci_method), "orderstat");
+    snprintf(row.roof, sizeof(row.roof), "gather");
+    row.pair_scale = 12;
+    row.pair_n = 21;
+    row.pair_ratio = 2.5;
+    row.pair_ratio_lo = 2.25;
+    row.pair_ratio_hi = 2.75;
+    row.pair_ci_coverage = 0.973396;
+    row.pair_latency_us_median = 7750.5;
+    struct bench_table t;
+    char err[512];
+    written_row(&row, &t);
+    const char *const expect[][2] = {
+        {"pair_with", "moe-2in34"},
+        {"pair_scale", "12"},
+        {"pair_n", "21"},
+        {"pair_ratio", "2.5"},
+        {"pair_ratio_lo", "2.25"},
+        {"pair_ratio_hi", "2.75"},
+        {"pair_ci_method", "orderstat"},
+        {"pair_ci_coverage", "0.973396"},
+        {"pair_latency_us_median", "7750.5"},
+        {"roof", "gather"},
+    };
+    expect_cells(&t, expect, sizeof(expect) / sizeof(expect[0]));
+    /* pair_with is the last key column */
+    int cols[32];
+    char key[512];
+    int n = bench_table_key_cols(&t, cols, 32, err, sizeof(err));
+    ck_assert_int_gt(n, 0);
+    bench_table_key(&t, 0, cols, (size_t)n, key, sizeof(key));
+    ck_assert_msg(strstr(key, "|moe-2in34") && !strcmp(strrchr(key, '|'), "|moe-2in34"), "%s", key);
+    bench_table_free(&t);
+}
+END_TEST
+
+/* A results table written before pairing existed has no pair_with column:
+ * its keys still work, with NA in that place, as a point measured alone. */
+START_TEST(test_key_without_pair_column)
+{
+    static const char text[] = "slot,d_model,scale,batch,seq_len,threads,seed,cache,repeat\n"
+                               "dense,768,1,1,4,2,1,cold,1\n";
+    struct bench_table t;
+    char err[256], key[256];
+    int cols[32];
+    ck_assert_int_eq(bench_table_parse("old.csv", text, sizeof(text) - 1, &t, err, sizeof(err)), 0);
+    int n = bench_table_key_cols(&t, cols, 32, err, sizeof(err));
+    ck_assert_msg(n == 10, "%d: %s", n, err);
+    ck_assert_int_eq(cols[9], -1);
+    bench_table_key(&t, 0, cols, (size_t)n, key, sizeof(key));
+    ck_assert_str_eq(key, "dense|768|1|1|4|2|1|cold|1|NA");
+    /* a required key column missing is still an error */
+    static const char bad[] = "slot,d_model\ndense,768\n";
+    bench_table_free(&t);
+    ck_assert_int_eq(bench_table_parse("bad.csv", bad, sizeof(bad) - 1, &t, err, sizeof(err)), 0);
+    ck_assert_int_eq(bench_table_key_cols(&t, cols, 32, err, sizeof(err)), -1);
+    ck_assert_ptr_nonnull(strstr(err, "scale"));
+    bench_table_free(&t);
 }
 END_TEST
 
@@ -202,8 +290,8 @@ END_TEST
 
 START_TEST(test_identity_columns)
 {
-    const char *want[] = {"slot",    "d_model", "scale", "batch", "seq_len",
-                          "threads", "seed",    "cache", "repeat"};
+    const char *want[] = {"slot",    "d_model", "scale", "batch",  "seq_len",
+                          "threads", "seed",    "cache", "repeat", "pair_with"};
     size_t k = 0;
     for (size_t i = 0; i < bench_csv_ncols(); i++) {
         const struct bench_col *c = bench_csv_col(i);
@@ -281,6 +369,8 @@ static Suite *csv_suite(void)
     tcase_add_test(tc, test_partial_last_row_dropped);
     tcase_add_test(tc, test_errors_name_the_line);
     tcase_add_test(tc, test_row_round_trip_and_na);
+    tcase_add_test(tc, test_paired_row_columns);
+    tcase_add_test(tc, test_key_without_pair_column);
     tcase_add_test(tc, test_text_columns_last);
     tcase_add_test(tc, test_identity_columns);
     tcase_add_test(tc, test_schema_md_matches_code);

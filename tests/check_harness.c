@@ -292,82 +292,7 @@ START_TEST(test_sweep_draws_plots)
 }
 END_TEST
 
-/* ---- single points through fake layers ---- */
-
-struct wrapped {
-    struct layer base;
-    struct layer *dense;
-};
-
-static struct layer *inner(struct layer *l)
-{
-    return ((struct wrapped *)l)->dense;
-}
-
-static int wrapped_create(const struct layer_config *cfg, struct layer **out, char *err,
-                          size_t errlen, const struct layer_ops *self)
-{
-    struct wrapped *w = calloc(1, sizeof(*w));
-    ck_assert_ptr_nonnull(w);
-    int rc = layer_create(layer_find("dense"), cfg, &w->dense, err, errlen);
-    if (rc) {
-        free(w);
-        return rc;
-    }
-    w->base.ops = self;
-    *out = &w->base;
-    return 0;
-}
-
-static void wrapped_destroy(struct layer *l)
-{
-    if (!l)
-        return;
-    layer_destroy(inner(l));
-    free(l);
-}
-
-static int wrapped_ref(struct layer *l, const float *x, float *y, size_t n)
-{
-    return inner(l)->ops->forward_ref(inner(l), x, y, n);
-}
-
-static void wrapped_describe(const struct layer *l, struct layer_info *info)
-{
-    const struct layer *d = ((const struct wrapped *)l)->dense;
-    d->ops->describe(d, info);
-}
-
-static void wrapped_help(char *buf, size_t len)
-{
-    snprintf(buf, len, "test layer\n");
-}
-
-/* broken: dense, but the first output of every forward is off by one */
-extern const struct layer_ops broken_ops;
-static int broken_create(const struct layer_config *cfg, struct layer **out, char *err,
-                         size_t errlen)
-{
-    return wrapped_create(cfg, out, err, errlen, &broken_ops);
-}
-static int broken_forward(struct layer *l, const float *x, float *y, size_t n,
-                          struct layer_stats *st)
-{
-    int rc = inner(l)->ops->forward(inner(l), x, y, n, st);
-    y[0] += 1.0f;
-    return rc;
-}
-const struct layer_ops broken_ops = {
-    .abi_version = LAYER_ABI_VERSION,
-    .name = "broken",
-    .summary = "dense with a wrong first output",
-    .create = broken_create,
-    .destroy = wrapped_destroy,
-    .forward = broken_forward,
-    .forward_ref = wrapped_ref,
-    .describe = wrapped_describe,
-    .help = wrapped_help,
-};
+/* ---- single points through fake layers (tu_broken_ops: test_util.c) ---- */
 
 static int picky_create(const struct layer_config *cfg, struct layer **out, char *err,
                         size_t errlen)
@@ -390,7 +315,7 @@ START_TEST(test_wrong_point_gets_no_time)
     char err[512] = "";
     struct layer_config cfg = {.d_model = 32, .scale = 1, .seed = 1, .threads = 1};
     bench_opts_default(&o);
-    int rc = bench_run_point(&broken_ops, &cfg, 1, 4, &o, &row, err, sizeof(err));
+    int rc = bench_run_point(&tu_broken_ops, &cfg, 1, 4, &o, &row, err, sizeof(err));
     ck_assert_int_eq(rc, BENCH_WRONG);
     ck_assert_str_eq(row.status, "wrong");
     ck_assert(isnan(row.latency_us_median));
@@ -423,7 +348,7 @@ START_TEST(test_ok_point_columns)
     char err[512] = "";
     struct layer_config cfg = {.d_model = 32, .scale = 1, .seed = 1, .threads = 1};
     bench_opts_default(&o);
-    o.roofs = (struct bench_roofs){100.0, 10.0};
+    o.roofs = (struct bench_roofs){100.0, 10.0, 2.0};
     int rc = bench_run_point(layer_find("dense"), &cfg, 3, 2, &o, &row, err, sizeof(err));
     ck_assert_msg(rc == 0, "%s", err);
     ck_assert_str_eq(row.status, "ok");
@@ -431,13 +356,49 @@ START_TEST(test_ok_point_columns)
     ck_assert_uint_eq(row.rounds, 11);
     ck_assert_uint_eq(row.bytes, row.st.dense_bytes + row.st.sparse_bytes);
     ck_assert_double_eq_tol(row.intensity, (double)row.st.flops / (double)row.bytes, 1e-9);
+    /* dense gathers nothing: the classic roofline against triad, gather unused */
     double roof = fmin(100.0, row.intensity * 10.0);
     ck_assert_double_eq_tol(row.roofline_frac, row.gflops / roof, 1e-9);
+    ck_assert_str_eq(row.roof, roof < 100.0 ? "triad" : "sgemm");
+    ck_assert_str_eq(row.pair_with, "NA");
+    ck_assert(isnan(row.pair_ratio));
     ck_assert(row.latency_us_min <= row.latency_us_median);
     ck_assert(row.latency_us_median <= row.latency_us_p90);
     ck_assert(row.noisy == (row.err_pct >= 5.0));
     ck_assert(row.wall_s > 0 && row.create_s > 0);
     ck_assert_str_eq(row.knobs, "width=128,bias=1");
+}
+END_TEST
+
+/* PKM's values are rows of D floats (128 B at D = 32): gathered bytes. At
+ * 8 tokens with roofs of 100 GFLOP/s, 10 GB/s triad and 2 GB/s gather, the
+ * fastest forward the roofs allow is max(flops / 100e9, dense_bytes / 10e9
+ * + sparse_bytes / 2e9), and roofline_frac is that over the latency. */
+START_TEST(test_gather_roof)
+{
+    struct bench_opts o;
+    struct bench_row row;
+    char err[512] = "";
+    struct layer_config cfg = {.d_model = 64, .scale = 4, .seed = 1, .threads = 1};
+    bench_opts_default(&o);
+    o.roofs = (struct bench_roofs){100.0, 10.0, 2.0};
+    int rc = bench_run_point(layer_find("pkm"), &cfg, 1, 8, &o, &row, err, sizeof(err));
+    ck_assert_msg(rc == 0, "%s", err);
+    ck_assert_uint_gt(row.st.sparse_bytes, 0);
+    ck_assert_uint_lt(row.st.sparse_bytes / row.st.units_touched, 64 << 10);
+    double t_mem = (double)row.st.dense_bytes / 10e9 + (double)row.st.sparse_bytes / 2e9;
+    double t_roof = fmax((double)row.st.flops / 100e9, t_mem);
+    ck_assert_double_eq_tol(row.roofline_frac, t_roof / (row.latency_us_median * 1e-6), 1e-9);
+    ck_assert_str_eq(row.roof, t_roof > t_mem                                  ? "sgemm"
+                               : (double)row.st.sparse_bytes / 2e9 > t_mem / 2 ? "gather"
+                                                                               : "triad");
+    /* without a gather figure the gathered bytes are charged at triad speed */
+    o.roofs.gather_gbps = 0;
+    rc = bench_run_point(layer_find("pkm"), &cfg, 1, 8, &o, &row, err, sizeof(err));
+    ck_assert_msg(rc == 0, "%s", err);
+    t_roof = fmax((double)row.st.flops / 100e9, (double)row.bytes / 10e9);
+    ck_assert_double_eq_tol(row.roofline_frac, t_roof / (row.latency_us_median * 1e-6), 1e-9);
+    ck_assert(strcmp(row.roof, "gather"));
 }
 END_TEST
 
@@ -449,6 +410,7 @@ static Suite *harness_suite(void)
     tcase_add_test(pt, test_wrong_point_gets_no_time);
     tcase_add_test(pt, test_unsupported_is_skipped);
     tcase_add_test(pt, test_ok_point_columns);
+    tcase_add_test(pt, test_gather_roof);
     suite_add_tcase(s, pt);
 
     TCase *sw = tcase_create("sweeps");

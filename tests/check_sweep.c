@@ -185,6 +185,71 @@ START_TEST(test_point_key_matches_row_key)
 }
 END_TEST
 
+/* pair = LABEL: the partner found by label, the scale rule (the point's
+ * scale when the partner lists it, else the partner's only one), the pair
+ * count and interval method, and the partner's label in the point key. */
+static const char paired[] = "d_model = 64\n"
+                             "seq_len = 1 8\n"
+                             "threads = 1\n"
+                             "pair_ci = bootstrap\n"
+                             "[dense]\n"
+                             "[dense:width=100]\n"
+                             "label = wide\n"
+                             "scale = 4 12\n"
+                             "[moe]\n"
+                             "scale = 4 12\n"
+                             "pair = dense\n"
+                             "pairs = 25\n"
+                             "[pkm]\n"
+                             "scale = 4 12\n"
+                             "pair = wide\n";
+
+START_TEST(test_pairs)
+{
+    struct bench_sweep sw;
+    struct bench_point *p;
+    size_t n;
+    char err[256], key[512];
+    parse_ok(paired, &sw);
+    ck_assert_uint_eq(sw.n_slots, 4);
+    ck_assert_int_eq(sw.pair_ci, BENCH_CI_BOOTSTRAP);
+    ck_assert_int_eq(bench_sweep_partner(&sw, 0), -1);
+    ck_assert_int_eq(bench_sweep_partner(&sw, 1), -1);
+    ck_assert_int_eq(bench_sweep_partner(&sw, 2), 0);
+    ck_assert_int_eq(bench_sweep_partner(&sw, 3), 1);
+    ck_assert_int_eq(bench_sweep_partner(&sw, 4), -1); /* no such slot */
+    ck_assert_int_eq(sw.slots[2].pairs, 25);
+    ck_assert_int_eq(sw.slots[3].pairs, BENCH_MIN_PAIRS);
+    ck_assert_int_eq(bench_sweep_points(&sw, 2, 0, &p, &n, err, sizeof(err)), 0);
+    ck_assert_uint_eq(n, 2 + 4 + 4 + 4);
+    size_t paired_points = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct bench_point q;
+        int rc = bench_point_partner(&p[i], &sw, &q);
+        bench_point_key(&p[i], &sw, key, sizeof(key));
+        if (p[i].slot->pair < 0) {
+            ck_assert_int_eq(rc, -1);
+            ck_assert_str_eq(strrchr(key, '|'), "|NA");
+            continue;
+        }
+        paired_points++;
+        ck_assert_int_eq(rc, 0);
+        ck_assert_ptr_eq(q.slot, &sw.slots[p[i].slot->pair]);
+        ck_assert_uint_eq(q.d_model, p[i].d_model);
+        ck_assert_uint_eq(q.batch, p[i].batch);
+        ck_assert_uint_eq(q.seq_len, p[i].seq_len);
+        ck_assert_uint_eq(q.threads, p[i].threads);
+        ck_assert_uint_eq(q.repeat, p[i].repeat);
+        /* moe at 4 and 12 against dense's only scale 1; pkm against wide's own 4 and 12 */
+        ck_assert_uint_eq(q.scale, !strcmp(p[i].slot->label, "moe") ? 1 : p[i].scale);
+        ck_assert_str_eq(strrchr(key, '|') + 1, q.slot->label);
+    }
+    ck_assert_uint_eq(paired_points, 8);
+    free(p);
+    bench_sweep_free(&sw);
+}
+END_TEST
+
 /* `impls = all` is every registered layer but the weak baselines, in registry order,
  * whatever the registry holds when the test runs. */
 START_TEST(test_impls_all_follows_registry)
@@ -251,6 +316,19 @@ static const struct bad_case bad[] = {
     {"[dense]\nlabel = a\n[dense:width=8]\nlabel = a\n", 3, "label 'a' is already used", "label"},
     {"impls = dense dense\n", 1, "listed twice", "dense"},
     {"[dense:width=\"8\"]\n", 1, "no spaces, quotes", "dense"},
+    /* pairs */
+    {"[dense]\npair = nosuch\n", 2, "no slot is labelled 'nosuch'", "(no other slot)"},
+    {"[dense]\n[moe]\nscale = 4\npair = nosuch\n", 4, "no slot is labelled 'nosuch'",
+     "allowed: dense"},
+    {"[dense]\n[moe]\npair = dense\npair = dense\n", 4, "key 'pair' is set twice", "line 3"},
+    {"pair = dense\n[dense]\n", 1, "key 'pair'", "[slot] section"},
+    {"[dense]\npair = dense\n", 2, "cannot be paired with itself", "label = dense-b"},
+    {"[dense]\nscale = 1 2\n[moe]\nscale = 4 2\npair = dense\n", 5, "scale 4",
+     "not list (scales 1 2)"},
+    {"[dense]\n[moe]\nscale = 4\npair = dense\npairs = 20\n", 5, "key 'pairs'", "21..100000"},
+    {"[dense]\npair_ci = bootstrap\n", 2, "key 'pair_ci'", "before the first [slot]"},
+    {"pair_ci = median\n[dense]\n", 1, "'median' is not allowed", "orderstat|bootstrap"},
+    {"[dense]\n[moe]\npair = de,nse\n", 3, "key 'pair'", "without spaces, commas"},
 };
 #define NBAD (sizeof(bad) / sizeof(bad[0]))
 
@@ -292,6 +370,7 @@ static Suite *sweep_suite(void)
     tcase_add_test(tc, test_point_key_matches_row_key);
     tcase_add_test(tc, test_impls_all_follows_registry);
     tcase_add_test(tc, test_weak_baselines_not_in_all);
+    tcase_add_test(tc, test_pairs);
     tcase_add_loop_test(tc, test_bad_files, 0, (int)NBAD);
     tcase_add_test(tc, test_load_missing_file);
     suite_add_tcase(s, tc);

@@ -104,3 +104,74 @@ int tu_run_suite(Suite *s)
     srunner_free(sr);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
+
+/* ---- tu_broken_ops: dense with a wrong first output ---- */
+
+struct wrapped {
+    struct layer base;
+    struct layer *dense;
+};
+
+static struct layer *inner(struct layer *l)
+{
+    return ((struct wrapped *)l)->dense;
+}
+
+static int broken_create(const struct layer_config *cfg, struct layer **out, char *err,
+                         size_t errlen)
+{
+    struct wrapped *w = calloc(1, sizeof(*w));
+    ck_assert_ptr_nonnull(w);
+    int rc = layer_create(layer_find("dense"), cfg, &w->dense, err, errlen);
+    if (rc) {
+        free(w);
+        return rc;
+    }
+    w->base.ops = &tu_broken_ops;
+    *out = &w->base;
+    return 0;
+}
+
+static void broken_destroy(struct layer *l)
+{
+    if (!l)
+        return;
+    layer_destroy(inner(l));
+    free(l);
+}
+
+static int broken_forward(struct layer *l, const float *x, float *y, size_t n,
+                          struct layer_stats *st)
+{
+    int rc = inner(l)->ops->forward(inner(l), x, y, n, st);
+    y[0] += 1.0f;
+    return rc;
+}
+
+static int broken_ref(struct layer *l, const float *x, float *y, size_t n)
+{
+    return inner(l)->ops->forward_ref(inner(l), x, y, n);
+}
+
+static void broken_describe(const struct layer *l, struct layer_info *info)
+{
+    const struct layer *d = ((const struct wrapped *)l)->dense;
+    d->ops->describe(d, info);
+}
+
+static void broken_help(char *buf, size_t len)
+{
+    snprintf(buf, len, "test layer\n");
+}
+
+const struct layer_ops tu_broken_ops = {
+    .abi_version = LAYER_ABI_VERSION,
+    .name = "broken",
+    .summary = "dense with a wrong first output",
+    .create = broken_create,
+    .destroy = broken_destroy,
+    .forward = broken_forward,
+    .forward_ref = broken_ref,
+    .describe = broken_describe,
+    .help = broken_help,
+};

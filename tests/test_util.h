@@ -30,6 +30,10 @@ double tu_max_abs(const float *a, size_t n);
 double tu_forward_vs_ref(struct layer *l, size_t d_model, size_t n_tokens, uint64_t seed,
                          struct layer_stats *st);
 
+/* A layer for the harness's tests: dense, but the first output of every
+ * forward is off by one, so it disagrees with its reference (not registered). */
+extern const struct layer_ops tu_broken_ops;
+
 /* Standard main: run the suite with CK_ENV verbosity, exit status = failures. */
 int tu_run_suite(Suite *s);
 

@@ -1,7 +1,8 @@
 /* dry_run.c - `sparsebench sweep FILE --dry-run`: the points a sweep would
  * run, in order, after the file and every slot's knobs were checked, each
  * with what its layer's check op says (run or skip, and the memory the layer
- * would allocate, without allocating it); with
+ * would allocate, without allocating it; a paired slot's with its partner's
+ * added); with
  * --estimate-from an earlier results.csv, the seconds each point took there
  * (wall_s, plus create_s once per layer) and the totals per slot, which is
  * how a sweep is trimmed to its time budget.
@@ -76,6 +77,18 @@ static void check_group(const struct bench_sweep_run *s, size_t lo, struct group
     gc->bytes = 0;
     gc->err[0] = '\0';
     gc->rc = layer_check(s->pts[lo].slot->ops, &cfg, &gc->bytes, gc->err, sizeof(gc->err));
+    struct bench_point q; /* a paired slot's partner is created beside it */
+    if (gc->rc || bench_point_partner(&s->pts[lo], &s->sw, &q))
+        return;
+    uint64_t pbytes = 0;
+    char perr[400] = "";
+    bench_point_config(&q, &s->sw, &cfg);
+    cfg.max_tokens = max_t;
+    gc->rc = layer_check(q.slot->ops, &cfg, &pbytes, perr, sizeof(perr));
+    if (gc->rc)
+        snprintf(gc->err, sizeof(gc->err), "its partner %s: %s", q.slot->label, perr);
+    else if (gc->bytes != UINT64_MAX)
+        gc->bytes = pbytes == UINT64_MAX ? UINT64_MAX : gc->bytes + pbytes;
 }
 
 int bench_sweep_dry_run(struct bench_sweep_run *s)
@@ -142,6 +155,10 @@ int bench_sweep_dry_run(struct bench_sweep_run *s)
             printf(": %s", gc.err);
             snprintf(last_err, sizeof(last_err), "%s", gc.err);
         }
+        struct bench_point q;
+        if (bench_point_partner(p, &s->sw, &q) == 0)
+            printf(" [paired with %s at scale %llu, %d pairs]", q.slot->label,
+                   (unsigned long long)q.scale, p->slot->pairs);
         printf("\n");
         if (tp && (i + 1 == s->npts || s->pts[i + 1].slot != p->slot)) {
             char d[32];

@@ -1,9 +1,11 @@
 /* loop.c - the points of a sweep run, measured: each layer is created once
  * per configuration (slot, D, scale, threads, repeat) and all its token
  * counts are measured on it (counted under callgrind first, when that is
- * the counter mode). Rows are appended whole and flushed as each point
- * finishes, so an interrupted sweep keeps every finished point; a raised
- * stop flag abandons the current point.
+ * the counter mode). A paired slot's partner is created beside it for the
+ * same group and every point is measured in pairs (pair.h). Rows are
+ * appended whole and flushed as each point finishes, so an interrupted
+ * sweep keeps every finished point; a raised stop flag abandons the
+ * current point.
  */
 #include "sweep_run.h"
 #include "progress.h"
@@ -11,6 +13,7 @@
 #include "../counters/counters.h"
 #include "../measure.h"
 #include "../meta.h"
+#include "../pair.h"
 #include "../row.h"
 #include "../util.h"
 #include "../../impls/layer.h"
@@ -48,6 +51,11 @@ static void init_row(const struct bench_sweep_run *s, const struct bench_point *
     bench_point_config(p, &s->sw, &cfg);
     bench_row_init(row, p->slot->label, p->slot->ops, &cfg, p->batch, p->seq_len,
                    s->sw.cache == BENCH_CACHE_COLD, p->repeat);
+    struct bench_point q;
+    if (bench_point_partner(p, &s->sw, &q) == 0) { /* part of the point's key */
+        snprintf(row->pair_with, sizeof(row->pair_with), "%s", q.slot->label);
+        row->pair_scale = q.scale;
+    }
 }
 
 /* The layer failed its check or could not be created: one row per point,
@@ -140,12 +148,33 @@ static int run_group(struct bench_sweep_run *s, size_t lo, size_t hi, struct ben
     cfg.max_tokens = max_t;
     bench_progress_show(pr, p0);
     /* Decide a skip without building anything: a configuration too big for
-     * this machine costs nothing but the check. */
+     * this machine costs nothing but the check; a paired slot's partner is
+     * checked as well, and created beside the slot's layer. */
     int rc = layer_check(p0->slot->ops, &cfg, NULL, err, sizeof(err));
+    struct bench_point q0;
+    struct layer_config pc;
+    int paired = bench_point_partner(p0, &s->sw, &q0) == 0;
+    char perr[400] = "";
+    if (paired) {
+        bench_point_config(&q0, &s->sw, &pc);
+        pc.max_tokens = max_t;
+        if (rc == 0 && (rc = layer_check(q0.slot->ops, &pc, NULL, perr, sizeof(perr))) != 0)
+            snprintf(err, sizeof(err), "its partner %s: %s", q0.slot->label, perr);
+    }
     if (rc == 0)
         rc = bench_layer_open(&bl, p0->slot->ops, &cfg, err, sizeof(err));
     if (rc)
         return group_failed(s, lo, hi, rc, err, pr);
+    struct bench_layer partner, *pl = NULL;
+    if (paired) {
+        rc = bench_layer_open(&partner, q0.slot->ops, &pc, perr, sizeof(perr));
+        if (rc) {
+            bench_layer_close(&bl);
+            snprintf(err, sizeof(err), "its partner %s: %s", q0.slot->label, perr);
+            return group_failed(s, lo, hi, rc, err, pr);
+        }
+        pl = &partner;
+    }
 
     struct bench_opts bo;
     bench_opts_default(&bo);
@@ -154,10 +183,12 @@ static int run_group(struct bench_sweep_run *s, size_t lo, size_t hi, struct ben
     bo.check_tokens = p0->slot->check_tokens;
     bo.cache = s->sw.cache;
     bo.roofs = bench_meta_roofs(&s->meta, (int)p0->threads);
+    bo.pairs = p0->slot->pairs;
+    bo.ci = s->sw.pair_ci;
     bo.stop = s->stop;
     bo.hooks = bench_counters_hooks(&s->ctr);
     struct bench_cg_result *cg = NULL;
-    int cg_failed = 0;
+    int cg_failed = 0, write_failed = 0;
     if (s->ctr.mode == BENCH_COUNTERS_CALLGRIND) {
         cg = calloc(hi - lo, sizeof(*cg));
         cg_failed = !cg || count_group(s, lo, hi, &cfg, cg, pr);
@@ -169,7 +200,15 @@ static int run_group(struct bench_sweep_run *s, size_t lo, size_t hi, struct ben
         bench_progress_show(pr, &s->pts[i]);
         init_row(s, &s->pts[i], &row);
         err[0] = '\0';
-        rc = bench_measure(&bl, &bo, &row, err, sizeof(err));
+        if (pl) {
+            struct bench_point q;
+            struct bench_row prow; /* the partner's mirror row is not written */
+            bench_point_partner(&s->pts[i], &s->sw, &q);
+            init_row(s, &q, &prow);
+            rc = bench_measure_pair(&bl, pl, &bo, &row, &prow, err, sizeof(err));
+        } else {
+            rc = bench_measure(&bl, &bo, &row, err, sizeof(err));
+        }
         if (rc == BENCH_INTERRUPTED)
             break;
         if (cg && !cg_failed)
@@ -184,15 +223,16 @@ static int run_group(struct bench_sweep_run *s, size_t lo, size_t hi, struct ben
             fprintf(stderr, "sweep: WRONG %s T=%llu: %s\n", row.slot,
                     (unsigned long long)row.tokens, row.note);
         if (write_row(s, &row)) {
-            free(cg);
-            bench_layer_close(&bl);
-            return -1;
+            write_failed = 1;
+            break;
         }
         bench_progress_done(pr, &s->pts[i], &row);
     }
     free(cg);
+    if (pl)
+        bench_layer_close(pl);
     bench_layer_close(&bl);
-    return 0;
+    return write_failed ? -1 : 0;
 }
 
 int bench_sweep_run_points(struct bench_sweep_run *s)

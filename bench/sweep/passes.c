@@ -36,8 +36,9 @@ static void describe_row(const struct bench_table *t, size_t r, const int *cols,
     size_t at = 0;
     out[0] = '\0';
     for (size_t k = 0; k < n && at < len; k++)
-        at += (size_t)snprintf(out + at, len - at, "%s%s=%s", k ? " " : "", t->header[cols[k]],
-                               bench_table_cell(t, r, (size_t)cols[k]));
+        if (cols[k] >= 0) /* an optional column the table lacks says nothing */
+            at += (size_t)snprintf(out + at, len - at, "%s%s=%s", at ? " " : "", t->header[cols[k]],
+                                   bench_table_cell(t, r, (size_t)cols[k]));
 }
 
 /* The identity columns but repeat: what names a point across passes. */

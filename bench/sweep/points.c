@@ -1,7 +1,8 @@
 /* points.c - the points of a sweep: the Cartesian product of each slot's
  * lists in run order, grouped so the points that share one layer (slot, D,
  * scale, threads, repeat) run on one creation of it; the layer
- * configuration of a point; and the key --resume matches a point on.
+ * configuration of a point; a paired point's partner; and the key --resume
+ * matches a point on.
  */
 #include "sweep.h"
 #include "../measure.h"
@@ -78,16 +79,28 @@ void bench_point_config(const struct bench_point *p, const struct bench_sweep *s
     };
 }
 
+int bench_point_partner(const struct bench_point *p, const struct bench_sweep *sw,
+                        struct bench_point *out)
+{
+    if (p->slot->pair < 0 || (size_t)p->slot->pair >= sw->n_slots)
+        return -1;
+    *out = *p;
+    out->slot = &sw->slots[p->slot->pair];
+    out->scale = bench_pair_scale(out->slot, p->scale);
+    return 0;
+}
+
 /* ---- point keys, for --resume ---- */
 
 /* The identity columns, in the CSV's order (csv.c marks them): slot,
- * d_model, scale, batch, seq_len, threads, seed, cache, repeat. */
+ * d_model, scale, batch, seq_len, threads, seed, cache, repeat, pair_with. */
 void bench_point_key(const struct bench_point *p, const struct bench_sweep *sw, char *buf,
                      size_t len)
 {
-    snprintf(buf, len, "%s|%llu|%llu|%llu|%llu|%llu|%llu|%s|%u", p->slot->label,
+    const char *partner = p->slot->pair >= 0 ? sw->slots[p->slot->pair].label : "NA";
+    snprintf(buf, len, "%s|%llu|%llu|%llu|%llu|%llu|%llu|%s|%u|%s", p->slot->label,
              (unsigned long long)p->d_model, (unsigned long long)p->scale,
              (unsigned long long)p->batch, (unsigned long long)p->seq_len,
              (unsigned long long)p->threads, (unsigned long long)sw->seed,
-             sw->cache == BENCH_CACHE_WARM ? "warm" : "cold", p->repeat);
+             sw->cache == BENCH_CACHE_WARM ? "warm" : "cold", p->repeat, partner);
 }

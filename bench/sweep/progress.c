@@ -17,8 +17,12 @@
 
 double bench_progress_weight(const struct bench_point *p)
 {
-    /* a fixed cost (create, check, 11 rounds of >= 1 ms, flushes) plus the work */
-    return 1.0 + (double)(p->batch * p->seq_len) * (double)p->d_model / (256.0 * 768.0);
+    /* a fixed cost (create, check, 11 rounds of >= 1 ms, flushes) plus the
+     * work; a paired point times two layers for `pairs` rounds each */
+    double w = 1.0 + (double)(p->batch * p->seq_len) * (double)p->d_model / (256.0 * 768.0);
+    if (p->slot->pair >= 0)
+        w *= 2.0 * p->slot->pairs / (p->slot->rounds > 0 ? p->slot->rounds : 11);
+    return w;
 }
 
 void bench_format_duration(double s, char *buf, size_t len)

@@ -144,9 +144,7 @@ void bench_sweep_probe_roofs(struct bench_sweep_run *s)
             continue;
         }
         bench_meta_probe(&s->meta, &p, "probe");
-        fprintf(stderr,
-                "probe (%d thread%s): sgemm %.1f GFLOP/s, STREAM triad %.1f GB/s (%.1f s)\n", th,
-                th == 1 ? "" : "s", p.sgemm_gflops, p.triad_gbps, p.seconds);
+        bench_probe_print(stderr, "probe", &p);
     }
 }
 
@@ -163,7 +161,11 @@ void bench_sweep_probe_again(struct bench_sweep_run *s)
         bench_meta_probe(&s->meta, &p, "probe_end");
         snprintf(key, sizeof(key), "probe_end_t%d_vs_start", th);
         double fs = p.sgemm_gflops / start.peak_gflops, ft = p.triad_gbps / start.bandwidth_gbps;
-        bench_meta_set(&s->meta, key, "sgemm x%.2f, triad x%.2f", fs, ft);
+        if (start.gather_gbps > 0)
+            bench_meta_set(&s->meta, key, "sgemm x%.2f, triad x%.2f, gather x%.2f", fs, ft,
+                           p.gather_gbps / start.gather_gbps);
+        else
+            bench_meta_set(&s->meta, key, "sgemm x%.2f, triad x%.2f", fs, ft);
         if (fs < PROBE_MOVED_LO || fs > PROBE_MOVED_HI || ft < PROBE_MOVED_LO ||
             ft > PROBE_MOVED_HI)
             fprintf(stderr,

@@ -11,6 +11,7 @@
 #include "../../impls/layer.h"
 #include "../measure.h"
 #include "../row.h"
+#include "../stats.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -40,6 +41,8 @@ struct bench_slot {
     int rounds;
     double round_ms;
     size_t check_tokens;
+    int pair;  /* pair = LABEL: the partner's index in bench_sweep.slots; -1 = measured alone */
+    int pairs; /* pairs of rounds when paired (>= BENCH_MIN_PAIRS) */
 };
 
 struct bench_sweep {
@@ -50,7 +53,8 @@ struct bench_sweep {
     unsigned repeats;
     enum bench_cache_mode cache;
     uint64_t seed;
-    char counters[16]; /* the file's `counters =`, "" when it has none */
+    char counters[16];            /* the file's `counters =`, "" when it has none */
+    enum bench_ci_method pair_ci; /* pair_ci = orderstat|bootstrap */
 };
 
 /* Parse a sweep file's text. Returns 0, or -1 with "PATH:LINE: ..." in err
@@ -63,6 +67,19 @@ void bench_sweep_free(struct bench_sweep *sw);
 /* Whether `impls = all` takes this layer: every one but the paper-style weak
  * baselines, whose summary says "weak baseline". */
 int bench_sweep_in_all(const struct layer_ops *ops);
+
+/* Pairs. A slot with `pair = LABEL` has every point measured against the
+ * slot labelled LABEL (pair.h), at the same D, batch, seq_len, threads and
+ * repeat; the partner's scale is the point's when the partner lists it,
+ * else the partner's only scale (a dense baseline at scale 1 against a
+ * scale-12 layer); the parser rejects a partner with several scales none of
+ * which is the point's. The partner's own points are measured too, alone.
+ * A shard must keep a paired slot and its partner on one machine. */
+
+/* The slot slot i is paired with, or -1. */
+int bench_sweep_partner(const struct bench_sweep *sw, size_t i);
+/* The scale the partner slot is created at for a point at `scale`. */
+uint64_t bench_pair_scale(const struct bench_slot *partner, uint64_t scale);
 
 /* ---- points.c ---- */
 
@@ -81,12 +98,19 @@ struct bench_point {
 int bench_sweep_points(const struct bench_sweep *sw, int online_cpus, int threads_override,
                        struct bench_point **out, size_t *n, char *err, size_t errlen);
 
+/* The partner's point of a paired point p: the partner slot, the same D,
+ * batch, seq_len, threads, repeat and group, the scale by bench_pair_scale.
+ * Returns 0, or -1 when p's slot is not paired. */
+int bench_point_partner(const struct bench_point *p, const struct bench_sweep *sw,
+                        struct bench_point *out);
+
 /* The layer configuration of a point (max_tokens: the point's own tokens). */
 void bench_point_config(const struct bench_point *p, const struct bench_sweep *sw,
                         struct layer_config *cfg);
 
 /* The key --resume matches on: the identity columns of a point, in the
- * CSV's order, as bench_table_key (../table.h) writes a results row's. */
+ * CSV's order (pair_with last: the partner's label, NA when alone), as
+ * bench_table_key (../table.h) writes a results row's. */
 void bench_point_key(const struct bench_point *p, const struct bench_sweep *sw, char *buf,
                      size_t len);
 

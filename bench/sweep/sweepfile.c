@@ -11,6 +11,8 @@
  *   scale   = 1                    ...its own settings
  *   [fff:preset=1x11]              a slot with knobs
  *   label   = fff-1x11             ...and the name its rows carry
+ *   pair    = dense                ...each point timed in pairs against the
+ *                                  slot labelled dense (pairs = 21 of them)
  *
  * The sweep is the Cartesian product of each slot's lists. Every error names
  * the file, the line, the key, the bad value and what is allowed; knobs are
@@ -49,6 +51,9 @@ enum key_id {
     K_CHECK_TOKENS,
     K_LABEL,
     K_COUNTERS,
+    K_PAIR,
+    K_PAIRS,
+    K_PAIR_CI,
     NKEYS
 };
 
@@ -80,6 +85,9 @@ static const struct key_def keys[NKEYS] = {
     [K_LABEL] = {"label", KIND_LABEL, SCOPE_SLOT, 0, 0,
                  "a name of at most 63 characters without spaces, commas, quotes or '#'"},
     [K_COUNTERS] = {"counters", KIND_CHOICE, SCOPE_GLOBAL, 0, 0, BENCH_COUNTER_CHOICES},
+    [K_PAIR] = {"pair", KIND_LABEL, SCOPE_SLOT, 0, 0, "the label of another slot of this sweep"},
+    [K_PAIRS] = {"pairs", KIND_INT, SCOPE_BOTH, BENCH_MIN_PAIRS, 100000, NULL},
+    [K_PAIR_CI] = {"pair_ci", KIND_CHOICE, SCOPE_GLOBAL, 0, 0, BENCH_CI_CHOICES},
 };
 
 /* The settings of one scope: the globals, or one [slot] section. */
@@ -87,8 +95,8 @@ struct scope {
     int line[NKEYS]; /* where each key was set; 0 = not set here */
     struct bench_list list[NKEYS];
     double num[NKEYS];
-    char str[BENCH_NAME_LEN]; /* label */
-    char choice[NKEYS][16];   /* cache, counters */
+    char str[NKEYS][BENCH_NAME_LEN]; /* label, pair */
+    char choice[NKEYS][16];          /* cache, counters, pair_ci */
 };
 
 struct parser {
@@ -425,8 +433,9 @@ static int parse_setting(struct parser *ps, char *line)
         return 0;
     case KIND_LABEL:
         if (!label_ok(val))
-            return fail(ps, "key 'label': '%s' is not allowed; allowed %s", val, kd->allowed);
-        snprintf(sc->str, sizeof(sc->str), "%s", val);
+            return fail(ps, "key '%s': '%s' is not allowed; allowed %s", name, val,
+                        k == K_LABEL ? kd->allowed : keys[K_LABEL].allowed);
+        snprintf(sc->str[k], sizeof(sc->str[k]), "%s", val);
         return 0;
     }
     return 0;
@@ -465,6 +474,69 @@ static double pick_num(const struct scope *sec, const struct scope *g, int k, do
     return g->line[k] ? g->num[k] : dflt;
 }
 
+/* "1 4 16": a list for messages. */
+static void list_str(const struct bench_list *l, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < l->n && used < len; i++)
+        used += (size_t)snprintf(buf + used, len - used, "%s%llu", i ? " " : "",
+                                 (unsigned long long)l->v[i]);
+}
+
+/* Every `pair = LABEL`: a label of another slot, and a scale rule that
+ * gives every point of the slot one partner scale (bench_pair_scale). */
+static int resolve_pairs(struct parser *ps)
+{
+    struct bench_sweep *sw = ps->sw;
+    for (size_t i = 0; i < sw->n_slots; i++) {
+        struct bench_slot *sl = &sw->slots[i];
+        const struct scope *sec =
+            ps->from_section[i] >= 0 ? &ps->sections[ps->from_section[i]] : NULL;
+        if (!sec || !sec->line[K_PAIR])
+            continue;
+        ps->line = sec->line[K_PAIR];
+        const char *want = sec->str[K_PAIR];
+        for (size_t j = 0; j < sw->n_slots; j++)
+            if (!strcmp(sw->slots[j].label, want))
+                sl->pair = (int)j;
+        if (sl->pair == (int)i)
+            return fail(ps,
+                        "key 'pair': slot '%s' cannot be paired with itself; add a second slot "
+                        "with its own label (e.g. [dense] label = dense-b)",
+                        sl->label);
+        if (sl->pair < 0) {
+            char labels[1024];
+            size_t used = 0;
+            labels[0] = '\0';
+            for (size_t j = 0; j < sw->n_slots && used < sizeof(labels); j++)
+                if (j != i)
+                    used += (size_t)snprintf(labels + used, sizeof(labels) - used, "%s%s",
+                                             used ? ", " : "", sw->slots[j].label);
+            return fail(ps, "key 'pair': no slot is labelled '%s'; allowed: %s", want,
+                        used ? labels : "(no other slot)");
+        }
+        const struct bench_slot *p = &sw->slots[sl->pair];
+        for (size_t k = 0; k < sl->scale.n; k++) {
+            int listed = 0;
+            for (size_t q = 0; q < p->scale.n; q++)
+                listed |= p->scale.v[q] == sl->scale.v[k];
+            if (!listed && p->scale.n > 1) {
+                char mine[256], theirs[256];
+                list_str(&sl->scale, mine, sizeof(mine));
+                list_str(&p->scale, theirs, sizeof(theirs));
+                return fail(ps,
+                            "key 'pair': slot '%s' has scale %llu, which its partner '%s' does "
+                            "not list (scales %s); give the partner every scale of '%s' (%s) "
+                            "or a single one",
+                            sl->label, (unsigned long long)sl->scale.v[k], p->label, theirs,
+                            sl->label, mine);
+            }
+        }
+    }
+    return 0;
+}
+
 static int resolve(struct parser *ps)
 {
     struct bench_sweep *sw = ps->sw;
@@ -480,6 +552,9 @@ static int resolve(struct parser *ps)
                                                                         : BENCH_CACHE_COLD;
     snprintf(sw->counters, sizeof(sw->counters), "%s",
              g->line[K_COUNTERS] ? g->choice[K_COUNTERS] : "");
+    sw->pair_ci = BENCH_CI_ORDERSTAT;
+    if (g->line[K_PAIR_CI])
+        bench_ci_method_parse(g->choice[K_PAIR_CI], &sw->pair_ci);
     for (size_t i = 0; i < sw->n_slots; i++) {
         struct bench_slot *sl = &sw->slots[i];
         const struct scope *sec =
@@ -492,8 +567,10 @@ static int resolve(struct parser *ps)
         sl->rounds = (int)pick_num(sec, g, K_ROUNDS, 11);
         sl->round_ms = pick_num(sec, g, K_ROUND_MS, 1);
         sl->check_tokens = (size_t)pick_num(sec, g, K_CHECK_TOKENS, 4);
+        sl->pairs = (int)pick_num(sec, g, K_PAIRS, BENCH_MIN_PAIRS);
+        sl->pair = -1;
         if (sec && sec->line[K_LABEL]) {
-            snprintf(sl->label, sizeof(sl->label), "%s", sec->str);
+            snprintf(sl->label, sizeof(sl->label), "%s", sec->str[K_LABEL]);
         } else if (strlen(sl->spec) < sizeof(sl->label)) {
             memcpy(sl->label, sl->spec, strlen(sl->spec) + 1);
         } else {
@@ -513,7 +590,7 @@ static int resolve(struct parser *ps)
                             sl->spec, sl->label, sw->slots[j].spec);
             }
     }
-    return 0;
+    return resolve_pairs(ps);
 }
 
 int bench_sweep_parse(const char *path, const char *text, struct bench_sweep *sw, char *err,
@@ -571,4 +648,17 @@ void bench_sweep_free(struct bench_sweep *sw)
 int bench_sweep_in_all(const struct layer_ops *ops)
 {
     return !ops->summary || !strcasestr(ops->summary, "weak baseline");
+}
+
+int bench_sweep_partner(const struct bench_sweep *sw, size_t i)
+{
+    return i < sw->n_slots ? sw->slots[i].pair : -1;
+}
+
+uint64_t bench_pair_scale(const struct bench_slot *partner, uint64_t scale)
+{
+    for (size_t i = 0; i < partner->scale.n; i++)
+        if (partner->scale.v[i] == scale)
+            return scale;
+    return partner->scale.v[0]; /* the parser let only a one-scale partner get here */
 }
