@@ -78,29 +78,90 @@ START_TEST(test_moe_router_logits_identical)
 END_TEST
 
 /* zipf:3 with top-1 sends ~83% of 257 rows to one expert: more than a fair
- * share of rows per thread, so that expert's GEMM is split in chunks. */
+ * share of rows per thread, so that expert's rows are split in chunks (of
+ * ~107, through the streaming kernel; one thread runs all ~215 through
+ * sgemm). Also at D = 40, f_e = 50: vector tails and partial row blocks. */
 START_TEST(test_moe_hot_expert_split)
 {
-    const size_t D = 64, T = 257;
-    struct layer *l1 = create_threads("routing=zipf:3,top_k=1", D, 4, 5, 1, T);
-    struct layer *l2 = create_threads("routing=zipf:3,top_k=1", D, 4, 5, 2, T);
-    float *x = tu_tokens(T, D, 8), *y1 = tu_zeros(T * D), *y2 = tu_zeros(T * D);
+    const size_t T = 257;
+    const struct {
+        size_t D;
+        const char *knobs;
+    } shapes[] = {{64, "routing=zipf:3,top_k=1"}, {40, "routing=zipf:3,top_k=1,expert_width=50"}};
+    for (int s = 0; s < 2; s++) {
+        const size_t D = shapes[s].D;
+        struct layer *l1 = create_threads(shapes[s].knobs, D, 4, 5, 1, T);
+        struct layer *l2 = create_threads(shapes[s].knobs, D, 4, 5, 2, T);
+        float *x = tu_tokens(T, D, 8), *y1 = tu_zeros(T * D), *y2 = tu_zeros(T * D);
+        struct layer_stats st;
+        ck_assert_int_eq(l1->ops->forward(l1, x, y1, T, &st), 0);
+        ck_assert_int_eq(l2->ops->forward(l2, x, y2, T, &st), 0);
+        struct moe *m = (struct moe *)l2;
+        uint32_t most = 0;
+        for (size_t e = 0; e < m->E; e++)
+            if (m->offset[e + 1] - m->offset[e] > most)
+                most = m->offset[e + 1] - m->offset[e];
+        ck_assert_uint_gt(most, (T + 1) / 2);
+        ck_assert_double_le(tu_max_abs_diff(y1, y2, T * D) / (1 + tu_max_abs(y1, T * D)), 1e-5);
+        ck_assert_double_le(tu_forward_vs_ref(l1, D, T, 8, NULL), 1e-5);
+        ck_assert_double_le(tu_forward_vs_ref(l2, D, T, 8, NULL), 1e-5);
+        layer_destroy(l1);
+        layer_destroy(l2);
+        free(x);
+        free(y1);
+        free(y2);
+    }
+}
+END_TEST
+
+/* Every expert group size from 1 to 20 rows and past the streaming kernel's
+ * token blocks: one expert (its group is all T rows, on the whole pool), and
+ * three experts top-1 (groups of about T / 3, one expert per thread), at
+ * D = 100 and f_e = 50 (neither a multiple of 16), T = 1..40, 1 and 2
+ * threads, against the plain loops. Tolerance as test_moe_matches_ref. */
+START_TEST(test_moe_group_sizes)
+{
+    const size_t D = 100, maxT = 40;
+    const char *knobs[] = {"experts=1,top_k=1,expert_width=50",
+                           "experts=3,top_k=1,expert_width=50"};
+    for (int c = 0; c < 2; c++) {
+        for (int threads = 1; threads <= 2; threads++) {
+            struct layer *l = create_threads(knobs[c], D, 1, 4, threads, maxT);
+            struct moe *m = (struct moe *)l;
+            uint32_t sizes_seen = 0;
+            for (size_t T = 1; T <= maxT; T++) {
+                double err = tu_forward_vs_ref(l, D, T, 40 + T, NULL);
+                ck_assert_msg(err <= 1e-5, "knobs '%s' T=%zu threads=%d: relative error %.3g",
+                              knobs[c], T, threads, err);
+                if (T > 1)
+                    for (size_t e = 0; e < m->E; e++)
+                        if (m->offset[e + 1] - m->offset[e] <= 20)
+                            sizes_seen |= 1u << (m->offset[e + 1] - m->offset[e]);
+            }
+            if (c == 0)
+                ck_assert_uint_eq(sizes_seen, ((1u << 21) - 1) & ~3u); /* 2..20 */
+            layer_destroy(l);
+        }
+    }
+}
+END_TEST
+
+/* The grouped forward gives a token the same floats whichever other tokens
+ * share the batch (its experts' groups change, the streaming kernel's sums
+ * do not): tokens 5..24 alone and inside a batch of 37. */
+START_TEST(test_moe_token_independent_of_batch)
+{
+    const size_t D = 100, T = 37, t0 = 5, n = 20;
+    struct layer *l = create_threads("expert_width=50", D, 4, 7, 2, T);
+    float *x = tu_tokens(T, D, 13), *y = tu_zeros(T * D), *ys = tu_zeros(n * D);
     struct layer_stats st;
-    ck_assert_int_eq(l1->ops->forward(l1, x, y1, T, &st), 0);
-    ck_assert_int_eq(l2->ops->forward(l2, x, y2, T, &st), 0);
-    struct moe *m = (struct moe *)l2;
-    uint32_t most = 0;
-    for (size_t e = 0; e < m->E; e++)
-        if (m->offset[e + 1] - m->offset[e] > most)
-            most = m->offset[e + 1] - m->offset[e];
-    ck_assert_uint_gt(most, (T + 1) / 2);
-    ck_assert_double_le(tu_max_abs_diff(y1, y2, T * D) / (1 + tu_max_abs(y1, T * D)), 1e-5);
-    ck_assert_double_le(tu_forward_vs_ref(l2, D, T, 8, NULL), 1e-5);
-    layer_destroy(l1);
-    layer_destroy(l2);
+    ck_assert_int_eq(l->ops->forward(l, x, y, T, &st), 0);
+    ck_assert_int_eq(l->ops->forward(l, x + t0 * D, ys, n, &st), 0);
+    ck_assert(memcmp(ys, y + t0 * D, n * D * sizeof(float)) == 0);
+    layer_destroy(l);
     free(x);
-    free(y1);
-    free(y2);
+    free(y);
+    free(ys);
 }
 END_TEST
 
@@ -345,6 +406,8 @@ static Suite *moe_suite(void)
                         sizeof(token_counts) / sizeof(token_counts[0]));
     tcase_add_test(tc, test_moe_router_logits_identical);
     tcase_add_test(tc, test_moe_hot_expert_split);
+    tcase_add_test(tc, test_moe_group_sizes);
+    tcase_add_test(tc, test_moe_token_independent_of_batch);
     tcase_add_test(tc, test_moe_one_expert_is_dense);
     tcase_add_test(tc, test_moe_stats_exact);
     tcase_add_test(tc, test_moe_top_k_all_experts);

@@ -206,9 +206,13 @@ struct common_ffn {
 void common_ffn_init(float *w1, float *b1, float *w2, float *b2, size_t d_model, size_t width,
                      uint64_t seed, uint64_t stream);
 
-/* y (T, D) = ffn(x (T, D)) with OpenBLAS: sgemv at T = 1, sgemm above.
- * h is (T, F) scratch. pool (may be NULL) runs the bias+GELU pass; the
- * caller has set OpenBLAS's thread count. */
+/* y (T, D) = ffn(x (T, D)): up to 128 tokens the weights stream once
+ * through ffn.c's register-blocked kernel, split over pool, or on the
+ * caller's thread when pool is NULL or has one thread (there also at
+ * T = 1); otherwise OpenBLAS, sgemv at T = 1 and sgemm above. h is (T, F)
+ * scratch. pool also runs the bias+GELU pass; the caller has set
+ * OpenBLAS's thread count. Every streamed output is the same floats
+ * whatever the thread count or the other tokens in the call. */
 void common_ffn_forward(const struct common_ffn *ffn, const float *x, size_t n_tokens, float *h,
                         float *y, struct common_pool *pool);
 

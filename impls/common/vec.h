@@ -1,5 +1,6 @@
 /* vec.h - the small vector kernels several layers share: a dot product, a
- * four-token dot against one row, an axpy and a row prefetch.
+ * four-token dot against one row, an axpy, a row prefetch and a fold of
+ * VL accumulators into one vector of sums.
  *
  * GCC vector extensions rather than intrinsics: 16 lanes (one zmm) with
  * AVX-512, 8 (one ymm) without, and the same source builds anywhere. Every
@@ -13,7 +14,7 @@
 #include <stddef.h>
 #include <string.h>
 
-#if defined(__AVX512F__) || defined(__FMA__)
+#if defined(__AVX512F__) || defined(__FMA__) || defined(__AVX__)
 #include <immintrin.h>
 #endif
 
@@ -39,6 +40,23 @@ static inline common_vec common_vec_load(const float *p)
 static inline void common_vec_store(float *p, common_vec v)
 {
     memcpy(p, &v, sizeof(v));
+}
+
+/* s in every lane. Not `v = {0}; v += s`: that is a scalar add of 0.0 (kept,
+ * for -0.0) and a register broadcast on the FMA port 5, where this is one
+ * broadcast from memory on a load port. */
+static inline common_vec common_vec_set1(float s)
+{
+#if defined(__AVX512F__)
+    return _mm512_set1_ps(s);
+#elif defined(__AVX__)
+    return _mm256_set1_ps(s);
+#else
+    common_vec v;
+    for (int i = 0; i < COMMON_VL; i++)
+        v[i] = s;
+    return v;
+#endif
 }
 
 /* a b + c in one rounding where the ISA has it: -std=c11 turns GCC's
@@ -139,6 +157,49 @@ static inline void common_vec_dot4(const float *w, const float *const x[4], size
             tail += w[k] * x[j][k];
         out[j] = common_vec_hsum(acc[j]) + tail;
     }
+}
+
+/* Fold COMMON_VL accumulators into one vector: lane j of the result is the
+ * lane sum of v[j], by common_vec_hsum's tree (lane i plus lane i + VL/2,
+ * then + VL/4, ...), so it equals common_vec_hsum of {v[j], 0, ...} bit for
+ * bit. Each level adds the low and high halves of blocks of two vectors at
+ * once, one 2-source shuffle each; after log2(VL) levels lane l holds
+ * v[bitrev(l)] and one permute puts lane j in place. 2 VL - 1 shuffles and
+ * VL - 1 adds for VL sums, against ~VL^2 scalar adds one hsum at a time:
+ * for the streaming FFN's 16 dot products per block that was as many
+ * instructions as the multiply itself. v is overwritten. */
+typedef int common_ivec __attribute__((vector_size(COMMON_VL * sizeof(int))));
+
+static inline common_vec common_vec_fold(common_vec v[COMMON_VL])
+{
+#if COMMON_VL == 16
+    static const common_ivec lo[4] = {{0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23},
+                                      {0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27},
+                                      {0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29},
+                                      {0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30}};
+    static const common_ivec hi[4] = {
+        {8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31},
+        {4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31},
+        {2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31},
+        {1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31}};
+    static const common_ivec bitrev = {0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15};
+    enum { levels = 4 };
+#else
+    static const common_ivec lo[3] = {
+        {0, 1, 2, 3, 8, 9, 10, 11}, {0, 1, 8, 9, 4, 5, 12, 13}, {0, 8, 2, 10, 4, 12, 6, 14}};
+    static const common_ivec hi[3] = {
+        {4, 5, 6, 7, 12, 13, 14, 15}, {2, 3, 10, 11, 6, 7, 14, 15}, {1, 9, 3, 11, 5, 13, 7, 15}};
+    static const common_ivec bitrev = {0, 4, 2, 6, 1, 5, 3, 7};
+    enum { levels = 3 };
+#endif
+    int m = COMMON_VL;
+    for (int lev = 0; lev < levels; lev++) {
+        m /= 2;
+        for (int j = 0; j < m; j++)
+            v[j] = __builtin_shuffle(v[2 * j], v[2 * j + 1], lo[lev]) +
+                   __builtin_shuffle(v[2 * j], v[2 * j + 1], hi[lev]);
+    }
+    return __builtin_shuffle(v[0], bitrev);
 }
 
 #endif

@@ -1,8 +1,9 @@
 /* dense.c - the dense feed-forward baseline, y = W2 gelu(W1 x + b1) + b2.
  *
  * The opponent every sparse layer is measured against, so it runs as fast as
- * a user would make it: OpenBLAS sgemv at one token, sgemm above, and the
- * vectorised exact-erf GELU (common/ffn.c). Width F defaults to 4D; the
+ * a user would make it: OpenBLAS sgemv at one token, sgemm above 128, a
+ * weight-streaming kernel in between that measured faster than full-speed
+ * sgemm there, and the vectorised exact-erf GELU (common/ffn.c). Width F defaults to 4D; the
  * UltraFastBERT comparison sets width=4095 or 3072. Leaves out dropout and
  * everything else that only matters in training.
  */

@@ -3,64 +3,51 @@
  *
  *   route    logits, top-k, renormalised weights            (moe_route.c)
  *   group    counting sort of the T k (token, slot) pairs by expert
- *   compute  one GELU FFN per touched expert on its gathered rows: sgemm,
- *            or sgemv on the token's own row when one row routes there
+ *   compute  one GELU FFN per touched expert on its gathered rows (a
+ *            single row read in place): common_ffn_forward, which up to
+ *            128 rows streams the expert's weights once through a
+ *            register-blocked kernel for all its rows (ggml's mul_mat_id
+ *            idea, research/moe.md 1.1.3) and runs sgemm above
  *   shared   the shared experts as one FFN over all T tokens, written to y
  *   combine  y[t] (+)= sum_j w[t][j] out[row(t, j)], slots in order, so the
  *            sum does not depend on thread scheduling
  *
- * Two regimes (ktransformers forward_one / forward_many, gpt-fast T == 1).
- * At T <= MOE_PER_TOKEN_MAX every (token, slot) pair is its own sgemv job,
- * nothing is grouped. Above it pairs are grouped per expert, one GEMM each
- * (IPEX's fp32 Mixtral path). The crossover is 1: at T = 1 the two do the
- * same work, and at T = 2..8 (D = 768, E = 24, 2 threads, cold) the
- * per-token path measured no faster, within this shared machine's noise,
- * while grouping reads each touched expert once instead of once per pair.
+ * Grouped at every T, the same code from one token up. Engines run a
+ * per-token regime for small T instead (ktransformers forward_one,
+ * gpt-fast T == 1: each (token, slot) pair its own GEMV); ours was each pair
+ * an sgemv on OpenBLAS's threads at T = 1, and measured slower once the
+ * experts stream on their own threads: interleaved at scale 12, D = 768,
+ * 2 threads, cold, 690-719 us per-token against 658-690 grouped, with
+ * dense at 680-707 (same bytes). Above T = 1 grouping also reads each
+ * touched expert once instead of once per pair.
  *
- * Threads: the grouped jobs run on the layer's pool with single-threaded
- * OpenBLAS in each job, largest job first, and an expert holding more than
- * a fair share of the rows (a hot expert under zipf routing) is split into
- * row chunks. Against OpenBLAS-threaded GEMMs one expert at a time this was
- * 1.4-2x faster from T = 16 to 1024 (small-M GEMMs parallelise badly
- * inside OpenBLAS); with fewer jobs than threads (one expert) OpenBLAS
- * threads the GEMM instead. The per-token jobs (T = 1) use OpenBLAS's
- * threads, see run_tasks. OpenBLAS 0.3.21 has no grouped GEMM
- * (research/moe.md section 0 item 2).
+ * Threads: the jobs run on the layer's pool, each on one thread
+ * (single-threaded OpenBLAS when it is sgemm), largest job first, and an
+ * expert holding more than a fair share of the rows (a hot expert under
+ * zipf routing) is split into row chunks. Against OpenBLAS-threaded GEMMs
+ * one expert at a time this was 1.4-2x faster from T = 16 to 1024 (small-M
+ * GEMMs parallelise badly inside OpenBLAS); with fewer jobs than threads
+ * (one expert) the expert's FFN is split over the pool and OpenBLAS's
+ * threads instead. OpenBLAS 0.3.21 has no grouped GEMM (research/moe.md
+ * section 0 item 2). At scale 12 (24 experts of width 1536) the layer moves
+ * its bytes at 0.98-1.03, 0.85-0.87 and 0.56-0.58 of STREAM triad at T = 16,
+ * 64 and 256 (0.75-0.78, 0.47-0.48 and 0.25-0.26 with sgemm per expert and
+ * the earlier streaming kernel); T = 256, ~21 rows an expert, is bound by
+ * the multiply, not the bytes.
  */
 #include "moe.h"
 
 #include <string.h>
 
-/* Tokens at or below which pairs are not grouped (measured, see report). */
-#define MOE_PER_TOKEN_MAX   1
 /* An expert with more rows than a fair share of all rows is split into
  * chunks so one hot expert (zipf routing) cannot serialise the pool; no
- * chunk below this many rows, where GEMM efficiency drops. */
+ * chunk below this many rows, since every chunk reads the expert's
+ * weights again. */
 #define MOE_SPLIT_MIN_ROWS  64
 #define COMBINE_TASK_TOKENS 64
 #define ROUTER_POOL_MIN_T   64
 
 /* ---- jobs ---- */
-
-/* Each pair its own row and job: the per-token regime. */
-static size_t pairs_as_rows(struct moe *m, size_t n_tokens)
-{
-    const size_t P = n_tokens * m->K;
-    for (size_t p = 0; p < P; p++) {
-        m->row_pair[p] = m->pair_row[p] = (uint32_t)p;
-        m->tasks[p] = (struct moe_task){m->sel[p], (uint32_t)p, 1};
-    }
-    return P;
-}
-
-static size_t count_distinct(struct moe *m, size_t n_tokens)
-{
-    size_t touched = 0;
-    memset(m->count, 0, m->E * sizeof(*m->count));
-    for (size_t p = 0; p < n_tokens * m->K; p++)
-        touched += m->count[m->sel[p]]++ == 0;
-    return touched;
-}
 
 /* Largest first, ties in creation (expert) order: a deterministic list. */
 static void sort_tasks(struct moe_task *tasks, size_t n)
@@ -120,16 +107,14 @@ static void run_task(void *arg, size_t i, int worker)
                        m->yg + (size_t)tk->row0 * D, j->pool);
 }
 
-/* The grouped jobs go to the pool with single-threaded OpenBLAS inside
- * (OpenBLAS's thread count is process-global; with one thread a call never
- * touches OpenBLAS's own workers, so concurrent calls from the pool are
- * safe in the pthread build). The per-token jobs instead run one after the
- * other on OpenBLAS's threads: after the idle gap between two forwards the
- * pool's sleeping worker takes ~60 us to wake in this VM, 15% of a 400 us
- * decode step, while OpenBLAS's workers spin-yield between calls. */
-static void run_tasks(struct moe *m, const float *x, size_t n_tasks, int grouped)
+/* The jobs go to the pool with single-threaded OpenBLAS inside (OpenBLAS's
+ * thread count is process-global; with one thread a call never touches
+ * OpenBLAS's own workers, so concurrent calls from the pool are safe in
+ * the pthread build). Fewer jobs than threads run one after the other,
+ * each on the whole pool and OpenBLAS's threads. */
+static void run_tasks(struct moe *m, const float *x, size_t n_tasks)
 {
-    if (grouped && m->threads > 1 && n_tasks >= (size_t)m->threads) {
+    if (m->threads > 1 && n_tasks >= (size_t)m->threads) {
         struct run_job job = {m, x, NULL};
         common_blas_threads(1);
         common_pool_run(m->pool, n_tasks, run_task, &job);
@@ -202,19 +187,14 @@ int moe_forward(struct layer *l, const float *x, float *y, size_t n_tokens, stru
     }
     moe_route_logits(m, x, n_tokens, m->logits, n_tokens >= ROUTER_POOL_MIN_T ? m->pool : NULL);
     moe_route_select(m, x, m->logits, n_tokens, m->sel, m->sel_w);
-    if (n_tokens <= MOE_PER_TOKEN_MAX) {
-        touched = count_distinct(m, n_tokens);
-        n_tasks = pairs_as_rows(m, n_tokens);
-    } else {
-        size_t P = n_tokens * m->K, share = (P + m->threads - 1) / (size_t)m->threads;
-        touched = moe_route_group(m, n_tokens);
-        n_tasks = grouped_tasks(m, share > MOE_SPLIT_MIN_ROWS ? share : MOE_SPLIT_MIN_ROWS);
-    }
+    size_t P = n_tokens * m->K, share = (P + m->threads - 1) / (size_t)m->threads;
+    touched = moe_route_group(m, n_tokens);
+    n_tasks = grouped_tasks(m, share > MOE_SPLIT_MIN_ROWS ? share : MOE_SPLIT_MIN_ROWS);
     if (m->S) {
         common_blas_threads(m->threads);
         common_ffn_forward(&m->shared, x, n_tokens, m->hs, y, m->pool);
     }
-    run_tasks(m, x, n_tasks, n_tokens > MOE_PER_TOKEN_MAX);
+    run_tasks(m, x, n_tasks);
     struct combine_job cj = {m, y, n_tokens};
     common_pool_run(m->pool, (n_tokens + COMBINE_TASK_TOKENS - 1) / COMBINE_TASK_TOKENS,
                     combine_task, &cj);
