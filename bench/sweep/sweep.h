@@ -43,7 +43,8 @@ struct bench_slot {
     size_t check_tokens;
     int pair;  /* pair = LABEL: the partner's index in bench_sweep.slots; -1 = measured alone */
     int pairs; /* pairs of rounds when paired (>= BENCH_MIN_PAIRS) */
-    int pair_instances; /* instances of each side the pairs rotate over */
+    int pair_instances;       /* instances of each side the pairs rotate over */
+    enum bench_inputs inputs; /* inputs = random|repeat; a pair's partner shares the point's */
 };
 
 struct bench_sweep {
