@@ -111,7 +111,8 @@ START_TEST(test_stored_run)
 
     snprintf(path, sizeof(path), "%s/claims.csv", dir);
     size_t la, lb;
-    char *got = bench_read_file(path, &la), *want = bench_read_file(RUN "/claims.expected.csv", &lb);
+    char *got = bench_read_file(path, &la),
+         *want = bench_read_file(RUN "/claims.expected.csv", &lb);
     ck_assert_ptr_nonnull(got);
     ck_assert_ptr_nonnull(want);
     ck_assert_msg(la == lb && !memcmp(got, want, la),

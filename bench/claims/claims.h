@@ -57,9 +57,9 @@ void sb_free(struct sbuf *sb);
 struct claim_run {
     char dir[512];
     struct bench_table res[CLAIM_SWEEPS];
-    int have[CLAIM_SWEEPS];            /* results.csv read */
-    char why[CLAIM_SWEEPS][400];       /* why not: missing, or the sweep's own message */
-    struct bench_table meta;           /* key,value */
+    int have[CLAIM_SWEEPS];      /* results.csv read */
+    char why[CLAIM_SWEEPS][400]; /* why not: missing, or the sweep's own message */
+    struct bench_table meta;     /* key,value */
     int have_meta;
     double peak_gflops, triad_gbps, gather_gbps; /* NAN when the run had no probe */
     char cpu[160];
@@ -89,15 +89,15 @@ int claim_find(const struct claim_run *run, const char *label, unsigned long d,
  * max; returns how many. */
 size_t claim_rows(const struct claim_run *run, const char *label, unsigned long d, int by_scale,
                   struct crow *out, size_t max);
-double claim_num(struct crow c, const char *col); /* NAN for NA or a missing column */
+double claim_num(struct crow c, const char *col);      /* NAN for NA or a missing column */
 const char *claim_str(struct crow c, const char *col); /* "" when missing */
 int claim_ok(struct crow c);                           /* status == ok */
 /* A knob's value from the row's knobs column ("k=v,k=v"), or NAN. */
 double claim_knob(struct crow c, const char *key);
 /* Why a slot has no usable row: "slot X ...: status=skipped (note)", or no
  * row, with the reason its sweep (index into res[]) did not run. */
-void claim_why_missing(const struct claim_run *run, int sweep, const char *label,
-                       unsigned long d, unsigned long tokens, char *buf, size_t len);
+void claim_why_missing(const struct claim_run *run, int sweep, const char *label, unsigned long d,
+                       unsigned long tokens, char *buf, size_t len);
 
 /* ---- series.c, derive_u.c, derive_f.c ---- */
 struct claim_row {
@@ -129,8 +129,8 @@ void claim_conditions(const struct claim_run *run, struct crow c, const char *ex
  * lo/hi (smallest lo, largest hi), the detail table and the verdict; writes
  * into holds the points where it holds. Returns the points found. */
 size_t claim_pair_series(const struct claim_run *run, const char *label, unsigned long d,
-                         int by_scale, double clo, double chi, struct claim_row *row,
-                         char *holds, size_t hl);
+                         int by_scale, double clo, double chi, struct claim_row *row, char *holds,
+                         size_t hl);
 const char *claim_bytes(double b, char *buf, size_t len); /* "12.3 MB" */
 
 /* Append the claims to rows[*n..max): */

@@ -33,8 +33,7 @@ static void pair_point(const struct claim_run *run, struct claim_row *row, int s
 {
     struct crow c;
     char why[400];
-    if (!find_at(run, label, d, tokens, &c) || !claim_ok(c) ||
-        isnan(claim_num(c, "pair_ratio"))) {
+    if (!find_at(run, label, d, tokens, &c) || !claim_ok(c) || isnan(claim_num(c, "pair_ratio"))) {
         claim_why_missing(run, sweep, label, d, tokens, why, sizeof(why));
         claim_untestable(row, why);
         return;
@@ -114,8 +113,8 @@ static void f2_f3(const struct claim_run *run, struct claim_row *rows, size_t ma
     double fr = claim_num(dc, "flops") / claim_num(fc, "flops");
     row->ours = row->lo = row->hi = fr;
     row->verdict = claim_verdict_interval(fr, fr, 341.25 / 1.05, 341.25 * 1.05);
-    snprintf(row->ours_text, sizeof(row->ours_text), "FLOP ratio %.1fx; time ratio %.3g = %.1f %% of it",
-             fr, f2, 100 * f2 / fr);
+    snprintf(row->ours_text, sizeof(row->ours_text),
+             "FLOP ratio %.1fx; time ratio %.3g = %.1f %% of it", fr, f2, 100 * f2 / fr);
     char cond[200];
     snprintf(cond, sizeof(cond),
              "%.0f tokens, FLOPs of one forward from the layers' own counts (biases included)",
@@ -177,8 +176,9 @@ static void f5(const struct claim_run *run, struct claim_row *rows, size_t max, 
         {"f5-repeat", "+ one input row for every token", 3},
         {"f5-all", "all three: the published conditions", 3},
     };
-    sb_printf(&row->detail, "| variant | conditions | dense-4095 / variant | 95 %% interval | us |\n"
-                            "| --- | --- | --- | --- | --- |\n");
+    sb_printf(&row->detail,
+              "| variant | conditions | dense-4095 / variant | 95 %% interval | us |\n"
+              "| --- | --- | --- | --- | --- |\n");
     char moved[400] = "";
     for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
         struct crow c;
@@ -207,10 +207,10 @@ static void f5(const struct claim_run *run, struct claim_row *rows, size_t max, 
 
 static void f6(struct claim_row *rows, size_t max, size_t *n)
 {
-    struct claim_row *row = claim_new(
-        rows, max, n, "F6", 0,
-        "the PyTorch implementation is 40x faster than the batched feed-forward",
-        F_SRC " §2.3, §3.1", "40x; PyTorch BMM, RTX A6000");
+    struct claim_row *row =
+        claim_new(rows, max, n, "F6", 0,
+                  "the PyTorch implementation is 40x faster than the batched feed-forward",
+                  F_SRC " §2.3, §3.1", "40x; PyTorch BMM, RTX A6000");
     if (row)
         claim_untestable(row, "a PyTorch / GPU measurement: this suite is C on the CPU, and "
                               "has no PyTorch implementation to time");
@@ -218,11 +218,11 @@ static void f6(struct claim_row *rows, size_t max, size_t *n)
 
 static void f7(const struct claim_run *run, struct claim_row *rows, size_t max, size_t *n)
 {
-    struct claim_row *row = claim_new(
-        rows, max, n, "F7", 12288,
-        "at GPT-3's size an FFF would use about 0.03 % of the neurons per inference",
-        "UltraFastBERT seed 001; research/fff.md §4",
-        "0.03 %: depth-15 tree, 65,535 nodes, 16 used = 0.024 %; D = 12288");
+    struct claim_row *row =
+        claim_new(rows, max, n, "F7", 12288,
+                  "at GPT-3's size an FFF would use about 0.03 % of the neurons per inference",
+                  "UltraFastBERT seed 001; research/fff.md §4",
+                  "0.03 %: depth-15 tree, 65,535 nodes, 16 used = 0.024 %; D = 12288");
     if (!row)
         return;
     struct crow c1, c16;
@@ -235,7 +235,8 @@ static void f7(const struct claim_run *run, struct claim_row *rows, size_t max, 
     double f = claim_num(c1, "units_touched") / claim_num(c1, "units_total");
     row->ours = row->lo = row->hi = f;
     row->verdict = claim_verdict_interval(f, f, 0, 0.0003);
-    snprintf(row->ours_text, sizeof(row->ours_text), "%.0f of %.0f nodes = %.4f %%; %.3gx faster "
+    snprintf(row->ours_text, sizeof(row->ours_text),
+             "%.0f of %.0f nodes = %.4f %%; %.3gx faster "
              "than dense 4D at 1 token",
              claim_num(c1, "units_touched"), claim_num(c1, "units_total"), 100 * f,
              claim_num(c1, "pair_ratio"));

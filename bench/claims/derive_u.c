@@ -32,14 +32,13 @@ static const struct u_width widths[] = {
 };
 
 /* "MoE read 160 MB in 2100 us (76 GB/s, 0.61 of its roofline), 3.2 GFLOP/s" */
-static void describe(const char *name, struct crow c, char *buf,
-                     size_t len)
+static void describe(const char *name, struct crow c, char *buf, size_t len)
 {
     char b[32];
-    snprintf(buf, len, "%s read %s in %.0f us (%.3g GB/s, %.3g GFLOP/s; %.2f of its %s roof)",
-             name, claim_bytes(claim_num(c, "bytes"), b, sizeof(b)),
-             claim_num(c, "latency_us_median"), claim_num(c, "bandwidth_gbps"),
-             claim_num(c, "gflops"), claim_num(c, "roofline_frac"), claim_str(c, "roof"));
+    snprintf(buf, len, "%s read %s in %.0f us (%.3g GB/s, %.3g GFLOP/s; %.2f of its %s roof)", name,
+             claim_bytes(claim_num(c, "bytes"), b, sizeof(b)), claim_num(c, "latency_us_median"),
+             claim_num(c, "bandwidth_gbps"), claim_num(c, "gflops"), claim_num(c, "roofline_frac"),
+             claim_str(c, "roof"));
 }
 
 static void size_line(struct crow c, const char *name, char *buf, size_t len)
@@ -49,14 +48,13 @@ static void size_line(struct crow c, const char *name, char *buf, size_t len)
 }
 
 static void u1(const struct claim_run *run, struct claim_row *rows, size_t max, size_t *n,
-               const char *id, unsigned long d, const char *um, const char *moe,
-               const char *what)
+               const char *id, unsigned long d, const char *um, const char *moe, const char *what)
 {
-    struct claim_row *row = claim_new(
-        rows, max, n, id, d,
-        "UltraMem is 2-6x faster than MoE at the same parameters and compute, decoding "
-        "(one token per sequence), varying with batch size",
-        U_SRC_FIG1, "2-6x over batch 1-1000; " U_PAPER_HW);
+    struct claim_row *row =
+        claim_new(rows, max, n, id, d,
+                  "UltraMem is 2-6x faster than MoE at the same parameters and compute, decoding "
+                  "(one token per sequence), varying with batch size",
+                  U_SRC_FIG1, "2-6x over batch 1-1000; " U_PAPER_HW);
     if (!row)
         return;
     char holds[256], why[400];
@@ -82,8 +80,8 @@ static void u1(const struct claim_run *run, struct claim_row *rows, size_t max, 
             bmax = claim_num(pts[i], "tokens");
         last = pts[i];
     }
-    snprintf(row->ours_text, sizeof(row->ours_text), "%.2f-%.2fx (lowest at batch %.0f, highest at %.0f)",
-             rmin, row->ours, bmin, bmax);
+    snprintf(row->ours_text, sizeof(row->ours_text),
+             "%.2f-%.2fx (lowest at batch %.0f, highest at %.0f)", rmin, row->ours, bmin, bmax);
     char cond[720], s1[160], s2[160] = "";
     struct crow mc;
     int have_m = claim_find(run, moe, d, (unsigned long)claim_num(last, "tokens"), 0, &mc);
@@ -190,15 +188,17 @@ static void u3(const struct claim_run *run, struct claim_row *rows, size_t max, 
     row->lo = rmin;
     row->hi = rmax;
     row->ours = rmax;
-    snprintf(row->ours_text, sizeof(row->ours_text), "%.3g-%.3gx over batch %.0f-%.0f", rmin,
-             rmax, claim_num(pts[0], "tokens"), claim_num(pts[k - 1], "tokens"));
+    snprintf(row->ours_text, sizeof(row->ours_text), "%.3g-%.3gx over batch %.0f-%.0f", rmin, rmax,
+             claim_num(pts[0], "tokens"), claim_num(pts[k - 1], "tokens"));
     claim_conditions(run, pts[k - 1],
                      "bytes = parameter bytes one forward reads, from the layers' exact "
                      "accounting (dense + unique sparse); the callgrind DRAM estimate is not "
                      "part of make claims",
                      row);
-    snprintf(row->reason, sizeof(row->reason), "inside 13-18.8x at batch: %s; the ratio runs "
-             "from %.3g to %.3g", *holds ? holds : "none", rmin, rmax);
+    snprintf(row->reason, sizeof(row->reason),
+             "inside 13-18.8x at batch: %s; the ratio runs "
+             "from %.3g to %.3g",
+             *holds ? holds : "none", rmin, rmax);
     struct crow mc;
     if (claim_find(run, w->moe, w->d, (unsigned long)claim_num(pts[k - 1], "tokens"), 0, &mc))
         snprintf(row->reason, sizeof(row->reason),
@@ -224,7 +224,8 @@ static void u4(const struct claim_run *run, struct claim_row *rows, size_t max, 
     struct crow pts[64];
     size_t k = claim_rows(run, w->moe, w->d, 0, pts, 64);
     double b50 = INFINITY, b90 = INFINITY;
-    sb_printf(&row->detail, "| batch | experts touched | of | fraction |\n| --- | --- | --- | --- |\n");
+    sb_printf(&row->detail,
+              "| batch | experts touched | of | fraction |\n| --- | --- | --- | --- |\n");
     for (size_t i = 0; i < k; i++) {
         double f = claim_num(pts[i], "units_touched") / claim_num(pts[i], "units_total");
         double t = claim_num(pts[i], "tokens");
@@ -248,8 +249,8 @@ static void u4(const struct claim_run *run, struct claim_row *rows, size_t max, 
     snprintf(row->ours_text, sizeof(row->ours_text), "50 %% at batch %.0f, 90 %% at batch %.0f",
              b50, b90);
     char cond[240];
-    snprintf(cond, sizeof(cond), "%s, %.0f experts (%s), the router on N(0,1) tokens",
-             w->moe, claim_num(pts[0], "units_total"), claim_str(pts[0], "knobs"));
+    snprintf(cond, sizeof(cond), "%s, %.0f experts (%s), the router on N(0,1) tokens", w->moe,
+             claim_num(pts[0], "units_total"), claim_str(pts[0], "knobs"));
     claim_conditions(run, pts[0], cond, row);
     snprintf(row->reason, sizeof(row->reason),
              "the batch touches %.0f of %.0f experts at batch 1 and %.0f at batch %.0f; half "
@@ -395,8 +396,7 @@ static void u6(const struct claim_run *run, struct claim_row *rows, size_t max, 
     row->lo = rmin;
     row->hi = rmax;
     snprintf(row->ours_text, sizeof(row->ours_text), "%.3g-%.3gx", rmin, rmax);
-    claim_conditions(run, last, "ultramem against dense F = 4D, exact byte accounting",
-                     row);
+    claim_conditions(run, last, "ultramem against dense F = 4D, exact byte accounting", row);
     snprintf(row->reason, sizeof(row->reason),
              "within 1.5x at batch: %s; UltraMem reads %.3g-%.3g times the dense FFN's "
              "parameter bytes (keys, projections and the value rows the batch touches, %.0f "
@@ -454,21 +454,21 @@ static void u7(const struct claim_run *run, struct claim_row *rows, size_t max, 
     row->lo = isnan(prev) ? 1 : prev;
     row->hi = cross;
     row->verdict = claim_verdict_interval(row->lo, row->hi, 1e4, INFINITY);
-    snprintf(row->ours_text, sizeof(row->ours_text), "between batch %.0f and %.0f", row->lo,
-             cross);
+    snprintf(row->ours_text, sizeof(row->ours_text), "between batch %.0f and %.0f", row->lo, cross);
     snprintf(row->reason, sizeof(row->reason),
              "the paired ratio falls to %.2f (MoE as fast or faster) at batch %.0f, after %s",
-             rcross, cross, isnan(prev) ? "no batch above 1" : "being above 1 at every smaller batch");
+             rcross, cross,
+             isnan(prev) ? "no batch above 1" : "being above 1 at every smaller batch");
 }
 
 static void u8(const struct claim_run *run, struct claim_row *rows, size_t max, size_t *n)
 {
-    struct claim_row *row = claim_new(
-        rows, max, n, "U8", 768,
-        "skip-layer: the memory layer's lookup overlaps the dense layer's compute",
-        "UltraMem (ICLR 2025) §3; research/ultramem_pkm.md §1.2",
-        "no number; judged here: dense+ultramem run side by side at least as fast as one "
-        "after the other (ratio >= 1)");
+    struct claim_row *row =
+        claim_new(rows, max, n, "U8", 768,
+                  "skip-layer: the memory layer's lookup overlaps the dense layer's compute",
+                  "UltraMem (ICLR 2025) §3; research/ultramem_pkm.md §1.2",
+                  "no number; judged here: dense+ultramem run side by side at least as fast as one "
+                  "after the other (ratio >= 1)");
     if (!row)
         return;
     char holds[256], why[400];
@@ -529,8 +529,9 @@ static void u9(const struct claim_run *run, struct claim_row *rows, size_t max, 
     row->lo = lo;
     row->hi = hi;
     row->verdict = claim_verdict_interval(lo, hi, 0, 1);
-    snprintf(row->ours_text, sizeof(row->ours_text), "PKM's speed vs UltraMem x%.2f from scale %.0f to %.0f",
-             g, claim_num(pp[0], "scale"), claim_num(pp[kp - 1], "scale"));
+    snprintf(row->ours_text, sizeof(row->ours_text),
+             "PKM's speed vs UltraMem x%.2f from scale %.0f to %.0f", g, claim_num(pp[0], "scale"),
+             claim_num(pp[kp - 1], "scale"));
     char cond[200];
     snprintf(cond, sizeof(cond), "%.0f tokens, pkm default knobs against ultramem at each scale",
              claim_num(pp[0], "tokens"));
@@ -605,8 +606,8 @@ static void u11_phases(const struct claim_run *run, struct crow c, struct sbuf *
     double t_key = fmax(f_key / pk, b_key / tr), t_proj = fmax(f_proj / pk, b_proj / tr),
            t_gat = fmax(f_gat / pk, b_gat / ga); /* us: flop / (MFLOP/us) */
     double lat = claim_num(c, "latency_us_median");
-    sb_printf(sb, "| %.0f | %.0f | %.2f | %.2f | %.2f | %.0f | %.0f | %.0f | %.0f | %.0f |\n", r,
-              T, f_key / fl, f_gat / fl, f_proj / fl, t_key, t_gat, t_proj,
+    sb_printf(sb, "| %.0f | %.0f | %.2f | %.2f | %.2f | %.0f | %.0f | %.0f | %.0f | %.0f |\n", r, T,
+              f_key / fl, f_gat / fl, f_proj / fl, t_key, t_gat, t_proj,
               fmax(0, lat - t_key - t_gat - t_proj), lat);
 }
 
@@ -659,8 +660,8 @@ static void u11(const struct claim_run *run, struct claim_row *rows, size_t max,
             double fp = 2 * T *
                         (2 * claim_knob(c, "key_dim") * D +
                          claim_knob(c, "expand") * claim_knob(c, "value_dim") * D);
-            double fg = 2 * T * claim_knob(c, "heads") * claim_knob(c, "topm") *
-                        claim_knob(c, "value_dim");
+            double fg =
+                2 * T * claim_knob(c, "heads") * claim_knob(c, "topm") * claim_knob(c, "value_dim");
             double s = 1 - (fp + fg) / claim_num(c, "flops");
             if (li == 0)
                 share_lo = s;

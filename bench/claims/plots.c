@@ -30,8 +30,8 @@ static void dat_pair(const struct claim_run *run, struct sbuf *sb, const char *l
     sb_printf(sb, "\n\n");
 }
 
-static void dat_bytes(const struct claim_run *run, struct sbuf *sb, const char *um,
-                      const char *moe, unsigned long d)
+static void dat_bytes(const struct claim_run *run, struct sbuf *sb, const char *um, const char *moe,
+                      unsigned long d)
 {
     struct crow p[64], m;
     size_t k = claim_rows(run, um, d, 0, p, 64);
@@ -74,8 +74,8 @@ static void dat_time(const struct claim_run *run, struct sbuf *sb)
             double fl = claim_num(c, "flops") / (run->peak_gflops * 1e3);
             double lat = claim_num(c, "latency_us_median");
             double bound = fmax(mem, fl);
-            sb_printf(sb, "\"%s T=%lu\" %g %g %g\n", labels[li], batches[b],
-                      mem >= fl ? mem : 0.0, fl > mem ? fl : 0.0, fmax(0, lat - bound));
+            sb_printf(sb, "\"%s T=%lu\" %g %g %g\n", labels[li], batches[b], mem >= fl ? mem : 0.0,
+                      fl > mem ? fl : 0.0, fmax(0, lat - bound));
         }
 }
 
@@ -123,12 +123,11 @@ static const char gp_text[] =
     "plot 'claims-time.dat' u 2:xtic(1) t 'bytes / roof', '' u 3 t 'FLOPs / peak', '' u 4 t "
     "'rest'\n";
 
-static const char figs_md[] =
-    "![UltraMem and PKM over MoE](claims-speedup.png)\n\n"
-    "![MoE / UltraMem bytes](claims-bytes.png)\n\n"
-    "![latency vs scale](claims-scale.png)\n\n"
-    "![FFF over dense](claims-fff.png)\n\n"
-    "![where the time goes](claims-time.png)\n";
+static const char figs_md[] = "![UltraMem and PKM over MoE](claims-speedup.png)\n\n"
+                              "![MoE / UltraMem bytes](claims-bytes.png)\n\n"
+                              "![latency vs scale](claims-scale.png)\n\n"
+                              "![FFF over dense](claims-fff.png)\n\n"
+                              "![where the time goes](claims-time.png)\n";
 
 static int put(const char *dir, const char *name, const struct sbuf *sb)
 {

@@ -134,8 +134,10 @@ int claims_load(const char *dir, struct claim_run *run, char *err, size_t errlen
     }
     if (bench_table_col(&run->res[0], "slot") < 0 ||
         bench_table_col(&run->res[0], "pair_ratio") < 0) {
-        snprintf(err, errlen, "%s/results.csv: no slot or pair_ratio column (not a results.csv "
-                 "of this sparsebench)", dir);
+        snprintf(err, errlen,
+                 "%s/results.csv: no slot or pair_ratio column (not a results.csv "
+                 "of this sparsebench)",
+                 dir);
         goto fail;
     }
     for (int i = 1; i < CLAIM_SWEEPS; i++) {
@@ -271,8 +273,8 @@ size_t claim_rows(const struct claim_run *run, const char *label, unsigned long 
     return n;
 }
 
-void claim_why_missing(const struct claim_run *run, int sweep, const char *label,
-                       unsigned long d, unsigned long tokens, char *buf, size_t len)
+void claim_why_missing(const struct claim_run *run, int sweep, const char *label, unsigned long d,
+                       unsigned long tokens, char *buf, size_t len)
 {
     struct crow c;
     if (claim_find(run, label, d, tokens, 0, &c)) {

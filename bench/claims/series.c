@@ -56,8 +56,8 @@ void claim_conditions(const struct claim_run *run, struct crow c, const char *ex
 }
 
 size_t claim_pair_series(const struct claim_run *run, const char *label, unsigned long d,
-                         int by_scale, double clo, double chi, struct claim_row *row,
-                         char *holds, size_t hl)
+                         int by_scale, double clo, double chi, struct claim_row *row, char *holds,
+                         size_t hl)
 {
     struct crow pts[64];
     enum claim_verdict v[64];
@@ -68,8 +68,8 @@ size_t claim_pair_series(const struct claim_run *run, const char *label, unsigne
     row->lo = INFINITY;
     row->hi = -INFINITY;
     sb_printf(&row->detail, "| %s | %s against %s | 95 %% interval | verdict | %s us | %s us |\n",
-              by_scale ? "scale" : "batch", label, n ? claim_str(pts[0], "pair_with") : "-",
-              label, n ? claim_str(pts[0], "pair_with") : "partner");
+              by_scale ? "scale" : "batch", label, n ? claim_str(pts[0], "pair_with") : "-", label,
+              n ? claim_str(pts[0], "pair_with") : "partner");
     sb_printf(&row->detail, "| --- | --- | --- | --- | --- | --- |\n");
     for (size_t i = 0; i < n; i++) {
         double r = claim_num(pts[i], "pair_ratio"), lo = claim_num(pts[i], "pair_ratio_lo"),
