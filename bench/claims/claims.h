@@ -124,13 +124,13 @@ void claim_untestable(struct claim_row *row, const char *why);
 /* "<cpu>, N threads, D = d, ..." from a row and the run. */
 void claim_conditions(const struct claim_run *run, struct crow c, const char *extra,
                       struct claim_row *row);
-/* A paired slot over its points (tokens, or scales when by_scale) against
+/* A paired slot over its points (tokens, or scales when by_scale; up to max_x) against
  * [clo, chi]: fills ours (the median ratio at the point of the largest one),
  * lo/hi (smallest lo, largest hi), the detail table and the verdict; writes
  * into holds the points where it holds. Returns the points found. */
 size_t claim_pair_series(const struct claim_run *run, const char *label, unsigned long d,
-                         int by_scale, double clo, double chi, struct claim_row *row, char *holds,
-                         size_t hl);
+                         int by_scale, double max_x, double clo, double chi, struct claim_row *row,
+                         char *holds, size_t hl);
 const char *claim_bytes(double b, char *buf, size_t len); /* "12.3 MB" */
 
 /* Append the claims to rows[*n..max): */

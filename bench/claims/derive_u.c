@@ -12,9 +12,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#define U_SRC_FIG1 "UltraMem (ICLR 2025) Fig. 1b/1c and intro; research/ultramem_pkm.md §1.7"
-#define U_BLOG     "Doubao team blog 2025-02-15; research/ultramem_pkm.md §1.7"
-#define U_PAPER_HW "A100-SXM-80GB, MoE-1.6B-2in34 vs UltraMem-1.6B-x12, seq len 1, KV cache 2048"
+#define U_SRC_FIG1   "UltraMem (ICLR 2025) Fig. 1b/1c and intro; research/ultramem_pkm.md §1.7"
+#define U_BLOG       "Doubao team blog 2025-02-15; research/ultramem_pkm.md §1.7"
+/* U1 and U2 are the paper's batch range, 1 to about 1000 (Fig. 1b); the
+ * larger batches of the ultramem slot are for U7. */
+#define U1_MAX_BATCH 1024
+#define U_PAPER_HW   "A100-SXM-80GB, MoE-1.6B-2in34 vs UltraMem-1.6B-x12, seq len 1, KV cache 2048"
 
 /* The width each series is measured at, and its slots. */
 struct u_width {
@@ -58,9 +61,11 @@ static void u1(const struct claim_run *run, struct claim_row *rows, size_t max, 
     if (!row)
         return;
     char holds[256], why[400];
-    claim_pair_series(run, um, d, 0, 2, 6, row, holds, sizeof(holds));
+    claim_pair_series(run, um, d, 0, U1_MAX_BATCH, 2, 6, row, holds, sizeof(holds));
     struct crow pts[64];
     size_t k = claim_rows(run, um, d, 0, pts, 64);
+    while (k && claim_num(pts[k - 1], "tokens") > U1_MAX_BATCH)
+        k--;
     if (row->verdict == CLAIM_NOT_TESTABLE || !k) {
         claim_why_missing(run, 0, um, d, 1, why, sizeof(why));
         claim_untestable(row, why);
@@ -113,6 +118,8 @@ static void u2(const struct claim_run *run, struct claim_row *rows, size_t max, 
     struct crow pts[64], best = {0};
     size_t k = claim_rows(run, um, d, 0, pts, 64);
     double r = -1;
+    while (k && claim_num(pts[k - 1], "tokens") > U1_MAX_BATCH)
+        k--;
     for (size_t i = 0; i < k; i++)
         if (claim_ok(pts[i]) && claim_num(pts[i], "pair_ratio") > r) {
             r = claim_num(pts[i], "pair_ratio");
@@ -317,7 +324,7 @@ static void u5(const struct claim_run *run, struct claim_row *rows, size_t max, 
     double g, lo, hi;
     char holds[128];
     struct claim_row tmp = {0};
-    claim_pair_series(run, w->um_s, w->d, 1, 0, INFINITY, &tmp, holds, sizeof(holds));
+    claim_pair_series(run, w->um_s, w->d, 1, INFINITY, 0, INFINITY, &tmp, holds, sizeof(holds));
     row->detail = tmp.detail;
     if (growth(pu, ku, &g, &lo, &hi)) {
         char why[400];
@@ -418,6 +425,13 @@ static void u7(const struct claim_run *run, struct claim_row *rows, size_t max, 
     struct crow pts[64];
     size_t k = claim_rows(run, w->um, w->d, 0, pts, 64);
     double prev = NAN, cross = NAN, bmax = NAN, rcross = NAN;
+    sb_printf(&row->detail,
+              "| batch | time(%s) / time(%s) | 95 %% interval |\n| --- | --- | --- |\n", w->moe,
+              w->um);
+    for (size_t i = 0; i < k; i++)
+        sb_printf(&row->detail, "| %.0f | %.3g | %.3g-%.3g |\n", claim_num(pts[i], "tokens"),
+                  claim_num(pts[i], "pair_ratio"), claim_num(pts[i], "pair_ratio_lo"),
+                  claim_num(pts[i], "pair_ratio_hi"));
     for (size_t i = 0; i < k; i++) {
         if (!claim_ok(pts[i]) || isnan(claim_num(pts[i], "pair_ratio")))
             continue;
@@ -472,7 +486,7 @@ static void u8(const struct claim_run *run, struct claim_row *rows, size_t max, 
     if (!row)
         return;
     char holds[256], why[400];
-    claim_pair_series(run, "dense+ultramem-concurrent", 768, 0, 1, INFINITY, row, holds,
+    claim_pair_series(run, "dense+ultramem-concurrent", 768, 0, INFINITY, 1, INFINITY, row, holds,
                       sizeof(holds));
     struct crow pts[16];
     size_t k = claim_rows(run, "dense+ultramem-concurrent", 768, 0, pts, 16);
@@ -516,7 +530,7 @@ static void u9(const struct claim_run *run, struct claim_row *rows, size_t max, 
     size_t ku = claim_rows(run, "ultramem-s512", 768, 1, pu, 16);
     char holds[128];
     struct claim_row tmp = {0};
-    claim_pair_series(run, "pkm-s512", 768, 1, 0, INFINITY, &tmp, holds, sizeof(holds));
+    claim_pair_series(run, "pkm-s512", 768, 1, INFINITY, 0, INFINITY, &tmp, holds, sizeof(holds));
     row->detail = tmp.detail;
     double g, lo, hi;
     if (growth(pp, kp, &g, &lo, &hi)) {
@@ -558,7 +572,8 @@ static void u10(const struct claim_run *run, struct claim_row *rows, size_t max,
     if (!row)
         return;
     char holds[256], why[400];
-    claim_pair_series(run, "ultramem-merged", 768, 0, 1, INFINITY, row, holds, sizeof(holds));
+    claim_pair_series(run, "ultramem-merged", 768, 0, INFINITY, 1, INFINITY, row, holds,
+                      sizeof(holds));
     struct crow pts[16], uc;
     size_t k = claim_rows(run, "ultramem-merged", 768, 0, pts, 16);
     if (row->verdict == CLAIM_NOT_TESTABLE || !k) {
@@ -622,7 +637,7 @@ static void u11(const struct claim_run *run, struct claim_row *rows, size_t max,
     if (!row)
         return;
     char holds[256], why[400];
-    claim_pair_series(run, "ultramem-r4", 768, 0, 0, 1, row, holds, sizeof(holds));
+    claim_pair_series(run, "ultramem-r4", 768, 0, INFINITY, 0, 1, row, holds, sizeof(holds));
     struct crow pts[16];
     size_t k = claim_rows(run, "ultramem-r4", 768, 0, pts, 16);
     if (row->verdict == CLAIM_NOT_TESTABLE || !k) {

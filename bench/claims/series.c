@@ -56,13 +56,15 @@ void claim_conditions(const struct claim_run *run, struct crow c, const char *ex
 }
 
 size_t claim_pair_series(const struct claim_run *run, const char *label, unsigned long d,
-                         int by_scale, double clo, double chi, struct claim_row *row, char *holds,
-                         size_t hl)
+                         int by_scale, double max_x, double clo, double chi, struct claim_row *row,
+                         char *holds, size_t hl)
 {
     struct crow pts[64];
     enum claim_verdict v[64];
     size_t n = claim_rows(run, label, d, by_scale, pts, 64), nh = 0;
     const char *key = by_scale ? "scale" : "tokens";
+    while (n && claim_num(pts[n - 1], key) > max_x) /* ascending: drop the tail */
+        n--;
     double best = -1;
     holds[0] = '\0';
     row->lo = INFINITY;
