@@ -158,6 +158,8 @@ static void u3(const struct claim_run *run, struct claim_row *rows, size_t max, 
     enum claim_verdict v[64];
     size_t k = claim_rows(run, w->um, w->d, 0, pts, 64), nv = 0;
     char holds[256] = "", bm[32], bu[32];
+    while (k && claim_num(pts[k - 1], "tokens") > U1_MAX_BATCH)
+        k--;
     double rmin = INFINITY, rmax = -INFINITY;
     sb_printf(&row->detail, "| batch | MoE bytes | UltraMem bytes | ratio | sparse bytes only | "
                             "experts / values touched | verdict |\n| --- | --- | --- | --- | --- "
@@ -165,7 +167,7 @@ static void u3(const struct claim_run *run, struct claim_row *rows, size_t max, 
     for (size_t i = 0; i < k; i++) {
         struct crow mc;
         double t = claim_num(pts[i], "tokens");
-        if (!claim_find(run, w->moe, w->d, (unsigned long)t, 0, &mc))
+        if (t > U1_MAX_BATCH || !claim_find(run, w->moe, w->d, (unsigned long)t, 0, &mc))
             continue;
         double bmoe = claim_num(mc, "bytes"), bum = claim_num(pts[i], "bytes");
         double r = bmoe / bum;
@@ -373,7 +375,7 @@ static void u6(const struct claim_run *run, struct claim_row *rows, size_t max, 
     for (size_t i = 0; i < k; i++) {
         struct crow dc;
         double t = claim_num(pts[i], "tokens");
-        if (!claim_find(run, "dense", 768, (unsigned long)t, 0, &dc))
+        if (t > U1_MAX_BATCH || !claim_find(run, "dense", 768, (unsigned long)t, 0, &dc))
             continue;
         double r = claim_num(pts[i], "bytes") / claim_num(dc, "bytes");
         v[nv] = claim_verdict_interval(r, r, 1 / 1.5, 1.5);
