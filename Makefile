@@ -6,6 +6,10 @@
 #   make sweep        the default sweep (bench/sweeps/default.sweep) into reports/<run-id>/
 #   make sweep-full   the paper-scale sweep (bench/sweeps/full.sweep), under an hour
 #                     SWEEP=FILE another sweep file; SWEEP_FLAGS="--resume" etc.
+#   make claims       every published claim with a verdict (bench/sweeps/claims*.sweep)
+#                     into reports/<run-id>-claims/ (OUT=DIR elsewhere): CLAIMS.md,
+#                     claims.csv, figures; CLAIMS_SWEEP=FILE another main sweep,
+#                     CLAIMS_EXTRA="" skips the F4/F5 sweeps
 #   make plot         redraw the plots of reports/latest (RUN=DIR another run)
 #   make format       clang-format every source; make format-check only checks
 #   make check-layers no file-level call cycle (scripts/check-cycles.sh), no header
@@ -104,7 +108,7 @@ TEST_UTIL_OBJS := $(TEST_UTIL_SRCS:%.c=$(BUILD)/%.o)
 TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 BIN := $(BUILD)/sparsebench
 
-.PHONY: all test check-layers clean format format-check sweep sweep-full plot
+.PHONY: all test check-layers clean format format-check sweep sweep-full plot claims
 .SECONDARY:
 all: $(BIN) $(CG_BIN)
 
@@ -187,6 +191,29 @@ sweep-full: $(BIN)
 
 plot:
 	scripts/plot.sh $(or $(RUN),reports/latest)
+
+# make claims: the main claims sweep into OUT, then each extra sweep
+# (bench/sweeps/claims-NAME.sweep: the paper-style FFF layers and knobs of F4,
+# F5) into OUT/NAME/ with its messages in OUT/NAME/sweep.log. An extra sweep
+# this tree cannot run (an unknown layer or knob) is not an error: its claims
+# come out "not testable here" with the log's first message. Then `sparsebench
+# claims OUT` derives the report; the wall time is printed at the end.
+CLAIMS_SWEEP ?= bench/sweeps/claims.sweep
+CLAIMS_EXTRA ?= paper flaws repeat
+claims: $(BIN)
+	@set -o pipefail; start=$$(date +%s); \
+	out='$(or $(OUT),reports/$(shell date +%Y%m%d-%H%M%S)-claims)'; \
+	mkdir -p "$$out" || exit 2; \
+	$(BIN) sweep $(CLAIMS_SWEEP) --out "$$out" --no-plot $(SWEEP_FLAGS); rc=$$?; \
+	if [ $$rc -ge 2 ]; then exit $$rc; fi; \
+	for s in $(CLAIMS_EXTRA); do \
+	  mkdir -p "$$out/$$s"; \
+	  $(BIN) sweep bench/sweeps/claims-$$s.sweep --out "$$out/$$s" --no-plot --no-probe \
+	    $(SWEEP_FLAGS) 2>&1 | tee "$$out/$$s/sweep.log" >&2 || \
+	    echo "make claims: claims-$$s.sweep did not finish; see $$out/$$s/sweep.log" >&2; \
+	done; \
+	$(BIN) claims "$$out" || exit $$?; \
+	echo "make claims: $$out/CLAIMS.md in $$(( $$(date +%s) - start )) s" >&2
 
 clean:
 	rm -rf build

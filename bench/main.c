@@ -21,6 +21,7 @@ static const struct command commands[] = {
     {"sweep", bench_cmd_sweep, "run a sweep file into reports/<run-id>/: CSV, metadata, plots"},
     {"probe", bench_cmd_probe, "this machine's sgemm peak, STREAM-triad and gather bandwidth"},
     {"schema", bench_cmd_schema, "the results.csv columns as a Markdown table"},
+    {"claims", bench_cmd_claims, "derive every published claim's verdict from a make claims run"},
     {"counters", bench_cmd_counters, "which counter columns --counters papi fills here, and why"},
 };
 
