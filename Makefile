@@ -89,7 +89,8 @@ ALL_CFLAGS = -std=c11 $(WARN) -MMD -MP $(CPPFLAGS) $(CFLAGS) $(SAN_FLAGS) $(PKG_
 # an AVX-512 host, so its kernels are built for x86-64-v3 (AVX2 + FMA) tuned
 # for Haswell: that is the CPU valgrind presents on any AVX2 host (its CPUID
 # says i7-4910MQ, on this AMD EPYC too), and -mtune=native would make the
-# gate's counts depend on the host (README "Performance gate"); never with sanitizers (ASan cannot run under valgrind), so
+# gate's counts depend on the host (README "Performance gate"); never with
+# sanitizers (ASan cannot run under valgrind), so
 # SAN=1 builds share it. Same sources, same -O3.
 CG := build/callgrind
 CG_BIN := $(CG)/sparsebench
@@ -109,7 +110,7 @@ TEST_UTIL_OBJS := $(TEST_UTIL_SRCS:%.c=$(BUILD)/%.o)
 TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 BIN := $(BUILD)/sparsebench
 
-.PHONY: all test check-layers clean format format-check sweep sweep-full plot gate gate-update ab
+.PHONY: all test check-layers clean format format-check sweep sweep-full plot gate gate-update gate-test ab
 .SECONDARY:
 all: $(BIN) $(CG_BIN)
 
@@ -196,6 +197,11 @@ gate: $(BIN) $(CG_BIN)
 
 gate-update: $(BIN) $(CG_BIN)
 	@scripts/gate.sh update
+
+# The gate end to end on a tiny point set (scripts/test-gate.sh, ~1 min: it
+# builds HEAD in a worktree once, for the rebuild path).
+gate-test: $(BIN) $(CG_BIN)
+	@scripts/test-gate.sh
 
 ab: $(BIN)
 	@scripts/ab.sh $(or $(BASE),$(error make ab needs BASE=<git revision>)) $(AB_FLAGS)
