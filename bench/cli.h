@@ -71,8 +71,13 @@ int bench_cmd_schema(int argc, char **argv);   /* cmd_schema.c */
 int bench_cmd_sweep(int argc, char **argv);    /* sweep/cmd_sweep.c */
 int bench_cmd_counters(int argc, char **argv); /* counters/cmd_counters.c */
 int bench_cmd_claims(int argc, char **argv);   /* claims/cmd_claims.c */
+int bench_cmd_gate(int argc, char **argv);     /* gate/cmd_gate.c */
+int bench_cmd_ab_ratio(int argc, char **argv); /* gate/cmd_gate.c */
 /* The hidden `_callgrind PLAN` command the callgrind parent runs under
  * valgrind (counters/callgrind_child.c). */
 int bench_cmd_callgrind_child(int argc, char **argv);
+/* The hidden `_cpuid`: the CPU as CPUID shows it and OpenBLAS's kernels, for
+ * the gate's fingerprint under valgrind (gate/cmd_gate.c). */
+int bench_cmd_cpuid(int argc, char **argv);
 
 #endif

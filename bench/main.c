@@ -23,6 +23,8 @@ static const struct command commands[] = {
     {"schema", bench_cmd_schema, "the results.csv columns as a Markdown table"},
     {"claims", bench_cmd_claims, "derive every published claim's verdict from a make claims run"},
     {"counters", bench_cmd_counters, "which counter columns --counters papi fills here, and why"},
+    {"gate", bench_cmd_gate, "a fresh callgrind count of the gate points against the baseline"},
+    {"ab-ratio", bench_cmd_ab_ratio, "per point, the ratio of paired times and its 95% interval"},
 };
 
 /* The commands that time something, and so need OpenBLAS at full speed. */
@@ -40,7 +42,7 @@ static void usage(FILE *f)
                "Is this sparse layer really faster, on this machine, and why?\n\n"
                "commands:\n");
     for (size_t i = 0; i < NCOMMANDS; i++)
-        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+        fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\n'sparsebench COMMAND --help' describes each command.\n");
 }
 
@@ -80,6 +82,8 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "_callgrind")) /* internal: what --counters=callgrind runs */
         return bench_cmd_callgrind_child(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "_cpuid")) /* internal: the gate's fingerprint */
+        return bench_cmd_cpuid(argc - 2, argv + 2);
     if (times_blas(argv[1]))
         blas_full_speed(argv);
     for (size_t i = 0; i < NCOMMANDS; i++)
