@@ -138,7 +138,7 @@ static void make_fixtures(void)
 {
     char path[256];
     static const char nul[] = "impls = dense\n\0d_model = 16\n";
-    puts_file("good.sweep", "d_model = 16\nthreads = 1\n[dense]\n");
+    puts_file("good.sweep", "d_model = 16\nseq_len = 1 2 4\nthreads = 1\n[dense]\n");
     put("nul.sweep", nul, sizeof(nul) - 1);
     puts_file("tokens.sweep", "batch = 1048576\nseq_len = 2\n[dense]\n");
     puts_file("tokens_huge.sweep", "batch = 1000000\nseq_len = 1000000\n[dense]\n");
@@ -397,7 +397,7 @@ START_TEST(test_empty_results_not_blocking)
     for (int i = 1; i <= 2; i++) {
         char name[8];
         snprintf(name, sizeof(name), "e%d", i);
-        ck_assert_int_eq(sh("test $(wc -l <%s/%s/results.csv) -eq 2", g_dir, name), 0);
+        ck_assert_int_eq(sh("test $(wc -l <%s/%s/results.csv) -eq 4", g_dir, name), 0);
     }
 }
 END_TEST
@@ -428,7 +428,7 @@ START_TEST(test_full_disk)
     char why[256];
     make_dir();
     make_fixtures();
-    if (mount_small(256, why, sizeof(why))) {
+    if (mount_small(4096, why, sizeof(why))) {
         fprintf(stderr, "full disk: skipped: %s\n", why);
         return;
     }
