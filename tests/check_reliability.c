@@ -71,9 +71,10 @@ static void puts_file(const char *name, const char *text)
 /* One results.csv row in the columns `sparsebench schema` lists, every
  * cell plausible; `col` (if not NULL) gets `val` instead. */
 static const char *const header_cols[] = {
-    "slot", "impl", "d_model", "scale", "batch", "seq_len", "tokens", "threads", "seed", "cache",
-    "repeat", "status", "latency_us_median", "wall_s", "create_s"};
-static const char *const header_vals[] = {"dense", "dense", "16", "1",    "1",  "1",   "1",  "1",
+    "slot",    "impl",   "d_model",           "scale",  "batch",
+    "seq_len", "tokens", "threads",           "seed",   "cache",
+    "repeat",  "status", "latency_us_median", "wall_s", "create_s"};
+static const char *const header_vals[] = {"dense", "dense", "16", "1",  "1",  "1",   "1",  "1",
                                           "1",     "cold",  "1",  "ok", "10", "0.5", "0.1"};
 
 static char *csv_text(const char *const *rows_col, const char *const *rows_val, size_t nrows)
@@ -354,8 +355,9 @@ START_TEST(test_bad_inputs)
         }
     }
     fclose(f);
-    fprintf(stderr, "bad input: %zu cases, %zu failed, %zu skipped (running as root: permissions "
-                    "do not apply)\n",
+    fprintf(stderr,
+            "bad input: %zu cases, %zu failed, %zu skipped (running as root: permissions "
+            "do not apply)\n",
             n, bad, skipped);
     ck_assert_uint_eq(bad, 0);
     ck_assert_uint_ge(n + skipped, MIN_CASES);
@@ -433,9 +435,8 @@ START_TEST(test_full_disk)
         return;
     }
     /* a finished run with its plots, on the ordinary disk, then copied in */
-    ck_assert_int_eq(sh("cd %s && '%s' sweep good.sweep --out run --no-probe >/dev/null 2>&1",
-                        g_dir, g_bin),
-                     0);
+    ck_assert_int_eq(
+        sh("cd %s && '%s' sweep good.sweep --out run --no-probe >/dev/null 2>&1", g_dir, g_bin), 0);
     ck_assert_int_gt(file_size("%s/run/%s", "latency_vs_tokens.png"), 0);
     ck_assert_int_eq(sh("cp -r %s/run %s/full/run && cd %s/full/run && md5sum *.png >../png.md5",
                         g_dir, g_dir, g_dir),
