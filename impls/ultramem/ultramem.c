@@ -120,16 +120,8 @@ static int resolve_sizes(struct ultramem *u, const struct layer_config *cfg, cha
     u->D = cfg->d_model;
     if (!k->key_dim)
         k->key_dim = u->D / 4 ? (long)(u->D / 4) : 1;
-    int derived = !k->value_dim; /* then a bad value_dim is --d's fault, not the knob's */
     if (!k->value_dim)
         k->value_dim = u->D / 2 ? (long)(u->D / 2) : 1;
-    if (derived && k->value_dim % k->cores) {
-        snprintf(err, errlen,
-                 "%s: --d %zu gives value_dim = D/2 = %ld, which cores=%ld does not divide; "
-                 "allowed: --d a multiple of %ld, or set the value_dim knob",
-                 fam, u->D, k->value_dim, k->cores, 2 * k->cores);
-        return LAYER_EKNOB;
-    }
     if (k->value_dim % k->cores) {
         snprintf(err, errlen,
                  "%s: knob value_dim=%ld is not divisible by cores=%ld; each core weights its "
