@@ -147,6 +147,7 @@ static void make_fixtures(void)
     puts_file("empty.sweep", "");
     puts_file("knobs_commas.sweep", "[dense:,,]\n");
     puts_file("bool_yes.sweep", "[dense:bias=yes]\n");
+    puts_file("commas_list.sweep", "[dense]\nscale = ,\n");
     snprintf(path, sizeof(path), "%s/fifo", g_dir);
     ck_assert_int_eq(mkfifo(path, 0666), 0);
     snprintf(path, sizeof(path), "%s/huge.sweep", g_dir);

@@ -237,6 +237,11 @@ static int parse_list(struct parser *ps, const struct key_def *k, char *val, str
             return -1;
         }
     }
+    /* "scale = ," (found by fuzz/fuzz_sweepfile.c): separators only would
+     * leave an empty list, and a slot with no points or a read of v[0]. */
+    if (l->n == 0)
+        return fail(ps, "key '%s': no values; allowed: one or more of %g..%g, A..B*K or A..B+K",
+                    k->name, k->min, k->max);
     return 0;
 }
 
