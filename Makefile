@@ -15,6 +15,8 @@
 #                     rewrites that baseline; make ab BASE=REV a wall-clock A/B (scripts/ab.sh)
 #   make plot         redraw the plots of reports/latest (RUN=DIR another run)
 #   make format       clang-format every source; make format-check only checks
+#   make fuzz         build the libFuzzer targets (fuzz/*.c, clang) and run each
+#                     FUZZ_SECONDS (60) from its seed corpus (fuzz/corpus/NAME)
 #   make check-layers no file-level call cycle (scripts/check-cycles.sh), no header
 #                     under bench/ over 150 lines; make test runs it too
 #   make clean
@@ -114,7 +116,7 @@ TEST_UTIL_OBJS := $(TEST_UTIL_SRCS:%.c=$(BUILD)/%.o)
 TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 BIN := $(BUILD)/sparsebench
 
-.PHONY: all test check-layers clean format format-check sweep sweep-full plot claims gate gate-update gate-test ab
+.PHONY: all test check-layers clean format format-check sweep sweep-full plot claims gate gate-update gate-test ab fuzz
 .SECONDARY:
 all: $(BIN) $(CG_BIN)
 
@@ -235,6 +237,40 @@ claims: $(BIN)
 	done; \
 	$(BIN) claims "$$out" || exit $$?; \
 	echo "make claims: $$out/CLAIMS.md in $$(( $$(date +%s) - start )) s" >&2
+
+# ---- fuzzing: libFuzzer targets built with clang, ASan and UBSan ----
+# Every harness and layer source is rebuilt with coverage instrumentation
+# under build/fuzz/; each target links one fuzz/fuzz_NAME.c against them.
+# scripts/fuzz.sh runs each on a copy of its seed corpus, so the committed
+# corpora stay small, and keeps any crash under build/fuzz/crashes/.
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ := build/fuzz
+FUZZ_TARGETS := $(sort $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c)))
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS = -std=c11 -g -O1 $(CPPFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link $(PKG_CFLAGS)
+FUZZ_OBJS := $(IMPL_SRCS:%.c=$(FUZZ)/%.o) $(BENCH_SRCS:%.c=$(FUZZ)/%.o)
+# The layers' sources include impls/common/vec.h (GCC's vector builtins,
+# __builtin_shuffle), which clang cannot compile, directly or through their
+# headers: they are built with $(CC), uninstrumented. The knob parser and the
+# registry are instrumented, with every harness source.
+FUZZ_GCC_SRCS := $(filter-out impls/common/knobs.c impls/registry.c,$(IMPL_SRCS))
+FUZZ_GCC_OBJS := $(FUZZ_GCC_SRCS:%.c=$(FUZZ)/%.o)
+$(FUZZ)/impls/%.o: FUZZ_ARCH := -march=native
+
+$(FUZZ_GCC_OBJS): $(FUZZ)/%.o: %.c
+	@mkdir -p $(@D)
+	$(call quiet,CC,$@)$(CC) -std=c11 -g -O2 -march=native $(CPPFLAGS) $(PKG_CFLAGS) -c $< -o $@
+
+$(FUZZ)/%.o: %.c
+	@mkdir -p $(@D)
+	$(call quiet,CC,$@)$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_ARCH) -c $< -o $@
+
+$(FUZZ)/fuzz_%: $(FUZZ)/fuzz/fuzz_%.o $(FUZZ_OBJS)
+	$(call quiet,LD,$@)$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer $^ -o $@ $(LDLIBS)
+
+fuzz: $(FUZZ_TARGETS:%=$(FUZZ)/fuzz_%)
+	@scripts/fuzz.sh $(FUZZ) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 clean:
 	rm -rf build

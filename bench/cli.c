@@ -160,6 +160,8 @@ static const struct bench_opt *find_opt(const struct bench_cmd *cmd, const char 
     return NULL;
 }
 
+/* Every flag of the command, then --help (always there, so a command
+ * without flags still says what it takes). */
 static void list_flags(const struct bench_cmd *cmd, char *buf, size_t len)
 {
     size_t used = 0;
@@ -168,12 +170,23 @@ static void list_flags(const struct bench_cmd *cmd, char *buf, size_t len)
         if (cmd->opts[i].name)
             used += (size_t)snprintf(buf + used, len - used, "%s--%s", used ? ", " : "",
                                      cmd->opts[i].name);
+    if (used < len)
+        snprintf(buf + used, len - used, "%s--help", used ? ", " : "");
 }
 
 void bench_parse_args(const struct bench_cmd *cmd, int argc, char **argv)
 {
     const struct bench_opt *positional[8];
     size_t n_positional = 0, have_positional = 0;
+    /* A flag given twice is refused rather than the last one silently
+     * winning: `--scale 8 ... --scale 64` is more often a pasted command
+     * than an intended override. */
+    unsigned char seen[BENCH_MAX_OPTS] = {0};
+    if (cmd->n_opts > BENCH_MAX_OPTS) {
+        fprintf(stderr, "sparsebench %s: %zu flags, more than the parser's %d\n", cmd->name,
+                cmd->n_opts, BENCH_MAX_OPTS);
+        exit(BENCH_EXIT_FAIL);
+    }
     for (size_t i = 0; i < cmd->n_opts && n_positional < 8; i++)
         if (!cmd->opts[i].name)
             positional[n_positional++] = &cmd->opts[i];
@@ -199,6 +212,8 @@ void bench_parse_args(const struct bench_cmd *cmd, int argc, char **argv)
             bench_usage_error(cmd->name, "unknown flag '--%.*s'; allowed: %s", (int)len, name,
                               flags);
         }
+        if (seen[o - cmd->opts]++)
+            bench_usage_error(cmd->name, "--%s given twice; give each flag once", o->name);
         if (o->type == BENCH_OPT_FLAG) {
             if (eq)
                 bench_usage_error(cmd->name, "--%s takes no value (got '%s')", o->name, eq + 1);

@@ -37,6 +37,9 @@ struct bench_opt {
     const char *help;
 };
 
+/* The most flags one command may have (bench_parse_args tracks which were given). */
+#define BENCH_MAX_OPTS 64
+
 struct bench_cmd {
     const char *name;    /* "run" */
     const char *summary; /* one line */

@@ -13,6 +13,7 @@
 #include "row.h"
 
 #include <csv.h>
+#include <errno.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -225,4 +226,75 @@ int bench_csv_write_row(FILE *f, const struct bench_row *row)
     int ok = fwrite(buf, 1, len, f) == len && fflush(f) == 0;
     free(buf);
     return ok ? 0 : -1;
+}
+
+/* ---- read back: could this cell have come from bench_csv_write_row? ---- */
+
+#define CELL_MAX_VALUE 1e15 /* above any latency, count or byte figure a row holds */
+#define CELL_MAX_SECS  1e6  /* 11.6 days: no point's wall or create time is near it */
+
+static int printable_key(const char *s)
+{
+    if (!*s)
+        return 0;
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e || *s == '|')
+            return 0;
+    return 1;
+}
+
+int bench_csv_check_cell(size_t i, const char *cell, char *why, size_t len)
+{
+    if (i >= NCOLS) {
+        snprintf(why, len, "no such column");
+        return -1;
+    }
+    const struct col *c = &cols[i];
+    if (c->type == COL_STR) {
+        const char *name = c->meta.name;
+        if (!strcmp(name, "cache") && strcmp(cell, "cold") && strcmp(cell, "warm")) {
+            snprintf(why, len, "'%.40s' is not a cache mode; allowed: cold, warm", cell);
+            return -1;
+        }
+        if (!strcmp(name, "status") && strcmp(cell, "ok") && strcmp(cell, "wrong") &&
+            strcmp(cell, "error") && strcmp(cell, "skipped")) {
+            snprintf(why, len, "'%.40s' is not a status; allowed: ok, wrong, error, skipped", cell);
+            return -1;
+        }
+        if (c->meta.identity && !printable_key(cell)) {
+            snprintf(why, len,
+                     "'%.40s' is not an identity value (empty, a control byte, non-ASCII or '|')",
+                     cell);
+            return -1;
+        }
+        return 0;
+    }
+    if (!strcmp(cell, "NA")) {
+        if (c->meta.identity) {
+            snprintf(why, len, "NA in an identity column; allowed: a non-negative integer");
+            return -1;
+        }
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    if (c->type == COL_U64) {
+        if (!*cell || strspn(cell, "0123456789") != strlen(cell) || strlen(cell) > 20 ||
+            (strtoull(cell, &end, 10), errno)) {
+            snprintf(why, len, "'%.40s' is not a non-negative integer or NA", cell);
+            return -1;
+        }
+        return 0;
+    }
+    double v = strtod(cell, &end);
+    if (!*cell || *end || errno == ERANGE || !isfinite(v) || v < 0) {
+        snprintf(why, len, "'%.40s' is not a finite non-negative number or NA", cell);
+        return -1;
+    }
+    double max = !strcmp(c->meta.unit, "s") ? CELL_MAX_SECS : CELL_MAX_VALUE;
+    if (v > max) {
+        snprintf(why, len, "'%.40s' is larger than %g, more than any row holds", cell, max);
+        return -1;
+    }
+    return 0;
 }

@@ -39,8 +39,7 @@ const float *bench_tokens_window(const struct bench_tokens *tk, size_t i, size_t
 void bench_cache_evict(const struct layer_info *info);
 /* Evict [p, p + bytes) from every cache level (the probe's gather rows). */
 void bench_cache_evict_range(const void *p, size_t bytes);
-/* Read one byte of every page of the parameters so none faults while timed. */
-void bench_cache_touch(const struct layer_info *info);
+void bench_cache_touch(const struct layer_info *info); /* fault in every parameter page */
 /* "clflushopt", "clflush" or "none": what bench_cache_evict uses here. */
 const char *bench_cache_method(void);
 
@@ -96,25 +95,28 @@ struct bench_layer {
     double create_s; /* seconds create() and the token pool took */
 };
 
-/* Create the layer for up to max_tokens tokens and its pool of `inputs`
- * tokens. Returns 0 or a LAYER_E* code with err filled. */
+/* The layer for up to max_tokens tokens (bench_point_fits first); 0 or LAYER_E*. */
 int bench_layer_open(struct bench_layer *bl, const struct layer_ops *ops,
                      const struct layer_config *cfg, enum bench_inputs inputs, char *err,
                      size_t errlen);
 void bench_layer_close(struct bench_layer *bl);
-/* k instances of one configuration (a pair's, pair.h): 0 with all k open,
- * or the first failure's code with none left open. */
+/* k instances of one configuration (pair.h): 0 with all open, or none left open. */
 int bench_layer_open_n(struct bench_layer *bl, size_t k, const struct layer_ops *ops,
                        const struct layer_config *cfg, enum bench_inputs inputs, char *err,
                        size_t errlen);
 void bench_layer_close_n(struct bench_layer *bl, size_t k);
+/* The bytes a point allocates besides its layer (tokens, outputs); fits:
+ * LAYER_ETOOBIG (err filled) unless instances x (layer_check's bytes, every
+ * part of a composite, + those) fit in 90% of common_mem_available. */
+uint64_t bench_point_input_bytes(size_t max_tokens, size_t d_model);
+int bench_point_fits(const struct layer_ops *ops, const struct layer_config *cfg,
+                     unsigned instances, char *err, size_t errlen);
 
 #define BENCH_WRONG       1 /* forward disagrees with forward_ref: not timed */
 #define BENCH_INTERRUPTED 2 /* opts->stop was raised: the row is incomplete */
-
 /* Check forward against forward_ref at row->tokens tokens, then time it
- * (row holds the identity, bench_row_init). Returns 0 (status ok),
- * BENCH_WRONG, BENCH_INTERRUPTED, or a LAYER_E* code (status error). */
+ * (row holds the identity: bench_row_init). 0 (status ok), BENCH_WRONG (no
+ * time), BENCH_INTERRUPTED, or a LAYER_E* code (status error, err filled). */
 int bench_measure(struct bench_layer *bl, const struct bench_opts *opts, struct bench_row *row,
                   char *err, size_t errlen);
 

@@ -86,6 +86,11 @@ int bench_csv_col_index(const char *name);
 int bench_csv_write_header(FILE *f);
 /* One row, formatted in memory, written with one fwrite and flushed. */
 int bench_csv_write_row(FILE *f, const struct bench_row *row);
+/* Whether a cell read back for column i could have been written by
+ * bench_csv_write_row: numbers finite, non-negative, not huge (seconds at
+ * most 1e6), NA only outside the key; status and cache one of their words;
+ * identity strings non-empty printable ASCII without '|'. 0, or -1 with why. */
+int bench_csv_check_cell(size_t i, const char *cell, char *why, size_t len);
 /* One string field, quoted only when it needs to be (libcsv rules). */
 int bench_csv_write_field(FILE *f, const char *s);
 

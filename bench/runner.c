@@ -39,6 +39,42 @@ void bench_opts_default(struct bench_opts *o)
     o->check_tokens = 4;
 }
 
+uint64_t bench_point_input_bytes(size_t max_tokens, size_t d_model)
+{
+    /* The token pool (3T or POOL_MIN), the check's output and its two
+     * reference buffers (at most T each), the timing's output: every
+     * harness allocation of a point, so a large --tokens is refused, not
+     * met by an allocation failure or the OOM killer. */
+    uint64_t pool = 3 * (uint64_t)max_tokens > POOL_MIN ? 3 * (uint64_t)max_tokens : POOL_MIN;
+    return (pool + 4 * (uint64_t)max_tokens) * d_model * sizeof(float);
+}
+
+int bench_point_fits(const struct layer_ops *ops, const struct layer_config *cfg,
+                     unsigned instances, char *err, size_t errlen)
+{
+    uint64_t layer = 0;
+    int rc = layer_check(ops, cfg, &layer, err, errlen);
+    if (rc)
+        return rc;
+    uint64_t in = bench_point_input_bytes(cfg->max_tokens, cfg->d_model);
+    uint64_t avail = common_mem_available();
+    if (layer == UINT64_MAX || in > UINT64_MAX / 2 || layer > (UINT64_MAX - in) / instances / 2) {
+        snprintf(err, errlen, "%s: the layer's size overflows 64 bits; lower --scale or --d",
+                 ops->name);
+        return LAYER_ETOOBIG;
+    }
+    uint64_t need = (layer + in) * instances;
+    if (avail == 0 || need <= avail / 10 * 9)
+        return 0;
+    snprintf(err, errlen,
+             "%s: needs %.2f GiB (layer %.2f GiB + input tokens %.2f GiB%s) but only %.2f GiB is "
+             "available (MemAvailable or the cgroup limit, whichever is less); lower --scale, "
+             "--d, --tokens/--batch or the size knobs",
+             ops->name, need / 1073741824.0, layer / 1073741824.0, in / 1073741824.0,
+             instances > 1 ? ", per instance" : "", avail / 1073741824.0);
+    return LAYER_ETOOBIG;
+}
+
 int bench_layer_open(struct bench_layer *bl, const struct layer_ops *ops,
                      const struct layer_config *cfg, enum bench_inputs inputs, char *err,
                      size_t errlen)
@@ -49,6 +85,9 @@ int bench_layer_open(struct bench_layer *bl, const struct layer_ops *ops,
 
     memset(bl, 0, sizeof(*bl));
     bl->max_tokens = T;
+    rc = bench_point_fits(ops, cfg, 1, err, errlen);
+    if (rc)
+        return rc;
     rc = layer_create(ops, cfg, &bl->l, err, errlen);
     if (rc)
         return rc;

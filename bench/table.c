@@ -88,15 +88,20 @@ static void on_row(int c, void *data)
         if (t->nrows == r->cells_cap) {
             size_t c = r->cells_cap ? 2 * r->cells_cap : 64;
             char **cells = realloc(t->cells, c * t->ncols * sizeof(*cells));
-            if (!cells) {
+            if (cells)
+                t->cells = cells;
+            size_t *lines = cells ? realloc(t->row_line, c * sizeof(*lines)) : NULL;
+            if (lines)
+                t->row_line = lines;
+            if (!cells || !lines) {
                 r->oom = 1;
                 drop_fields(r);
                 r->rows_seen++;
                 return;
             }
-            t->cells = cells;
             r->cells_cap = c;
         }
+        t->row_line[t->nrows] = r->line;
         memcpy(t->cells + t->nrows * t->ncols, r->fields, t->ncols * sizeof(*t->cells));
         t->nrows++;
         r->nfields = 0;
@@ -112,6 +117,7 @@ void bench_table_free(struct bench_table *t)
         free(t->cells[i]);
     free(t->header);
     free(t->cells);
+    free(t->row_line);
     memset(t, 0, sizeof(*t));
 }
 
@@ -125,6 +131,18 @@ int bench_table_parse(const char *path, const char *text, size_t len, struct ben
 
     memset(t, 0, sizeof(*t));
     t->file_bytes = len;
+    /* A NUL byte is never in a file this program wrote: libcsv would keep
+     * it and C strings would cut the cell short there, so a damaged row
+     * could pass for a good one. */
+    const char *nul = memchr(text, '\0', len);
+    if (nul) {
+        size_t line = 1;
+        for (const char *q = text; q < nul; q++)
+            line += *q == '\n';
+        snprintf(err, errlen, "%s:%zu: a NUL byte (byte %zu); not a text CSV file", path, line,
+                 (size_t)(nul - text) + 1);
+        return -1;
+    }
     if (csv_init(&p, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL)) {
         snprintf(err, errlen, "%s: cannot start the CSV parser", path);
         return -1;
@@ -175,7 +193,7 @@ int bench_table_read(const char *path, struct bench_table *t, char *err, size_t 
     size_t len;
     char *text = bench_read_file(path, &len);
     if (!text) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        snprintf(err, errlen, "%s: %s", path, bench_read_strerror(errno));
         memset(t, 0, sizeof(*t));
         return -1;
     }

@@ -11,6 +11,7 @@ struct bench_table {
     char **header;     /* ncols names */
     size_t nrows;      /* complete data rows */
     char **cells;      /* nrows x ncols, row-major */
+    size_t *row_line;  /* nrows: the physical line each row starts on, for messages */
     size_t good_bytes; /* the file up to the end of the last complete row */
     size_t file_bytes; /* the whole file; more than good_bytes = a partial last row */
 };

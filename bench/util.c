@@ -102,41 +102,85 @@ int bench_symlink_replace(const char *target, const char *link)
     return 0;
 }
 
+/* Every input file goes through here, so one place bounds them: a sweep
+ * file or a --resume/--estimate-from CSV pointed at /dev/zero, a FIFO or a
+ * huge file would otherwise grow memory until the machine runs out (or
+ * block forever on a FIFO). O_NONBLOCK so that opening a FIFO without a
+ * writer returns at once; fstat then refuses it. The read stops one byte
+ * past the limit, so a file that grows while read (or a /proc-like file
+ * reporting size 0) is bounded too. */
 char *bench_read_file(const char *path, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
     char *buf = NULL;
     size_t n = 0, cap = 0;
-    if (!f)
+    struct stat st;
+    int e, fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
         return NULL;
+    if (fstat(fd, &st)) {
+        e = errno;
+        goto fail;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        e = ESPIPE;
+        goto fail;
+    }
+    if ((uint64_t)st.st_size > BENCH_READ_MAX) {
+        e = EFBIG;
+        goto fail;
+    }
     for (;;) {
-        if (cap - n < 4096) {
-            cap = cap ? 2 * cap : 65536;
-            char *nb = realloc(buf, cap + 1);
+        if (cap - n < 4096 && cap < BENCH_READ_MAX + 1) {
+            size_t nc = cap ? 2 * cap : 65536;
+            if (nc > BENCH_READ_MAX + 1)
+                nc = BENCH_READ_MAX + 1; /* n <= BENCH_READ_MAX here, so room stays */
+            char *nb = realloc(buf, nc + 1);
             if (!nb) {
-                free(buf);
-                fclose(f);
-                errno = ENOMEM;
-                return NULL;
+                e = ENOMEM;
+                goto fail;
             }
             buf = nb;
+            cap = nc;
         }
-        size_t r = fread(buf + n, 1, cap - n, f);
-        n += r;
+        ssize_t r = read(fd, buf + n, cap - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            e = EIO;
+            goto fail;
+        }
         if (r == 0)
             break;
+        n += (size_t)r;
+        if (n > BENCH_READ_MAX) {
+            e = EFBIG;
+            goto fail;
+        }
     }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        errno = EIO;
+    close(fd);
+    if (!buf && !(buf = malloc(1))) {
+        errno = ENOMEM;
         return NULL;
     }
     buf[n] = '\0';
     if (len)
         *len = n;
     return buf;
+
+fail:
+    free(buf);
+    close(fd);
+    errno = e;
+    return NULL;
+}
+
+const char *bench_read_strerror(int e)
+{
+    if (e == ESPIPE)
+        return "not a regular file (a FIFO, device or directory); give a file";
+    if (e == EFBIG)
+        return "larger than " BENCH_READ_MAX_STR ", the most sparsebench reads from one file";
+    return strerror(e);
 }
 
 uint64_t bench_hash(const void *p, size_t n)

@@ -14,8 +14,13 @@ int bench_mkdir_p(const char *path);
 int bench_write_atomic(const char *path, const void *data, size_t len);
 /* Point `link` at `target` (a relative name), replacing an older link atomically. */
 int bench_symlink_replace(const char *target, const char *link);
-/* The whole file, NUL-terminated (caller frees), or NULL with errno. */
+/* The whole file, NUL-terminated (caller frees), or NULL with errno: ESPIPE
+ * for anything but a regular file, EFBIG past BENCH_READ_MAX bytes. */
+#define BENCH_READ_MAX     (64u << 20)
+#define BENCH_READ_MAX_STR "64 MiB"
 char *bench_read_file(const char *path, size_t *len);
+/* strerror, with ESPIPE and EFBIG worded as bench_read_file means them. */
+const char *bench_read_strerror(int e);
 
 /* FNV-1a 64 of a byte string. */
 uint64_t bench_hash(const void *p, size_t n);

@@ -6,7 +6,8 @@
 set -euo pipefail
 
 pkgs=(gcc make pkg-config libopenblas-dev libpapi-dev papi-tools libpfm4-dev libcsv-dev check
-      gnuplot-nox valgrind clang-format)
+      gnuplot-nox valgrind clang-format clang libclang-rt-dev)
+# clang and libclang-rt-dev (libFuzzer, ASan) are for `make fuzz` only.
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -6,8 +6,9 @@
 # common d_model and threads, the most common scale of the slots that vary
 # scale, the token count nearest 64) and writes one small data file per
 # series; the gnuplot scripts (scripts/plot/*.gp, pngcairo) only draw. Each
-# PNG is written under a temporary name and renamed, so a failed plot never
-# replaces a good one; gnuplot's warnings (empty ranges of one-point data)
+# PNG is written under a temporary name, checked whole (it ends with the
+# IEND chunk), synced and renamed, so a failed plot never replaces a good one
+# and the script exits 1 naming it; gnuplot's warnings (empty ranges of one-point data)
 # are shown only when a plot fails. `make plot` (RUN=DIR) redraws a run.
 set -euo pipefail
 
@@ -115,6 +116,20 @@ if [[ -n $ref ]]; then
 fi
 
 # ---- drawing ----
+# gnuplot exits 0 even when the disk filled under it (cairo's write errors
+# are not reported), leaving a cut or empty PNG: a plot is renamed over the
+# old one only when it ends with the PNG IEND chunk, i.e. was written whole.
+png_whole() {
+    local f=$1
+    if [[ ! -s $f ]]; then
+        echo "plot.sh: $f is empty (disk full?)" >&2
+        return 1
+    fi
+    if [[ $(tail -c 12 "$f" | od -An -tx1 | tr -d ' \n') != 0000000049454e44ae426082 ]]; then
+        echo "plot.sh: $f is not a whole PNG (disk full?)" >&2
+        return 1
+    fi
+}
 join_titles() { local IFS=$'\t'; echo "$*"; }
 failed=0
 draw() { # name script n titles [extra gnuplot assignments]
@@ -125,8 +140,9 @@ draw() { # name script n titles [extra gnuplot assignments]
         return
     fi
     if gnuplot -e "here='$here'; tmp='$tmp'; out='$out.tmp'; n=$count; titles=\"$t\"; D='$D'; TH='$TH'; \
-cache='$CACHE'; scale='$SCALE'; tfix='$TFIX'; base='$base'; $extra" "$here/$gp" 2>"$tmp/gnuplot.err"; then
-        mv -f "$out.tmp" "$out"
+cache='$CACHE'; scale='$SCALE'; tfix='$TFIX'; base='$base'; $extra" "$here/$gp" 2>"$tmp/gnuplot.err" &&
+        png_whole "$out.tmp" && sync "$out.tmp" && mv -f "$out.tmp" "$out"; then
+        :
     else
         rm -f "$out.tmp"
         cat "$tmp/gnuplot.err" >&2

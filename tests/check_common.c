@@ -259,7 +259,7 @@ START_TEST(test_knobs_good)
     struct tk k;
     uint64_t mask;
     char err[256];
-    ck_assert_int_eq(parse(" n = 5 , x=0.25,on=true,mode=zipf:1.2", &k, &mask, err), 0);
+    ck_assert_int_eq(parse(" n = 5 , x=0.25,on=1,mode=zipf:1.2", &k, &mask, err), 0);
     ck_assert_int_eq(k.n, 5);
     ck_assert_double_eq(k.x, 0.25);
     ck_assert_int_eq(k.on, 1);

@@ -68,6 +68,15 @@ int bench_counters_open(struct bench_counters *c, const char *requested, const c
         return -1;
     }
     c->requested = (enum bench_counter_mode)m;
+    /* A malformed --papi-events is bad input whatever --counters says:
+     * parsed (and dropped) even when no PAPI counter will be read. */
+    if (papi_events && c->requested != BENCH_COUNTERS_PAPI && c->requested != BENCH_COUNTERS_AUTO) {
+        struct bench_papi *p = NULL;
+        if (bench_papi_open(&p, papi_events, papi_why, sizeof(papi_why), err, errlen))
+            return -1;
+        bench_papi_close(p);
+        papi_why[0] = '\0';
+    }
     switch (c->requested) {
     case BENCH_COUNTERS_NONE:
         c->mode = BENCH_COUNTERS_NONE;

@@ -187,7 +187,8 @@ static int finish(struct bench_sweep_run *s, const struct bench_ticks *t0, doubl
         return *s->stop ? BENCH_EXIT_INTERRUPTED : BENCH_EXIT_FAIL;
     }
     bench_sweep_meta_end(s, t0, wall, "complete");
-    bench_sweep_write_meta(s);
+    if (bench_sweep_write_meta(s))
+        rc = BENCH_EXIT_FAIL; /* a run whose metadata is not on disk did not finish */
     const char *steal = bench_meta_get(&s->meta, "steal_pct");
     if (steal && strtod(steal, NULL) > STEAL_WARN_PCT)
         fprintf(stderr,

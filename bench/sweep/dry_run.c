@@ -12,6 +12,7 @@
 #include "sweep.h"
 #include "../cli.h"
 #include "../measure.h"
+#include "../row.h"
 #include "../table.h"
 #include "../../impls/layer.h"
 
@@ -111,6 +112,19 @@ int bench_sweep_dry_run(struct bench_sweep_run *s)
                 bench_table_free(&t);
                 return BENCH_EXIT_USAGE;
             }
+        /* The cells the estimate reads, checked as --resume checks a row: a
+         * non-numeric, negative, infinite or huge wall_s would otherwise
+         * turn into 0 s or a nonsense total. */
+        char why[256];
+        for (size_t r = 0; r < t.nrows; r++)
+            for (int i = 0; i < 9; i++)
+                if (bench_csv_check_cell((size_t)bench_csv_col_index(names[i]),
+                                         bench_table_cell(&t, r, (size_t)c[i]), why, sizeof(why))) {
+                    fprintf(stderr, "sparsebench sweep: --estimate-from: %s:%zu: column %s: %s\n",
+                            s->estimate_from, t.row_line[r], names[i], why);
+                    bench_table_free(&t);
+                    return BENCH_EXIT_USAGE;
+                }
     }
     printf("%s: %zu slots, %zu points, %u repeat%s, %s cache\n", s->sw.path, s->sw.n_slots, s->npts,
            s->sw.repeats, s->sw.repeats == 1 ? "" : "s",

@@ -66,40 +66,73 @@ static int header_matches(const struct bench_table *t)
     return 1;
 }
 
-static int cmp_str(const void *a, const void *b)
+struct keyed {
+    char *key;
+    size_t line;
+};
+
+static int cmp_keyed(const void *a, const void *b)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    return strcmp(((const struct keyed *)a)->key, ((const struct keyed *)b)->key);
 }
 
+/* Every cell of every row as this program would have written it: a row
+ * damaged by hand or by a disk (a non-numeric latency, garbage in a key
+ * column) would otherwise count its point as done. Refused with the file,
+ * line and column, since the file is only ever appended to and a re-run
+ * would leave the bad row beside the new one. */
+static void validate_rows(const struct bench_sweep_run *s, const struct bench_table *t)
+{
+    char why[256];
+    for (size_t r = 0; r < t->nrows; r++)
+        for (size_t c = 0; c < t->ncols; c++)
+            if (bench_csv_check_cell(c, bench_table_cell(t, r, c), why, sizeof(why)))
+                bench_usage_error("sweep",
+                                  "--resume: %s:%zu: column %s: %s; delete that line (its point "
+                                  "is then run again) or start a new run",
+                                  s->results, t->row_line[r], t->header[c], why);
+}
+
+/* Mark the points that have a row; two rows for one point are refused
+ * (naming both lines), as a copy-paste or a double append would make them. */
 static void mark_done(struct bench_sweep_run *s, const struct bench_table *t)
 {
     int cols[32];
     char err[256], key[BENCH_KEY_LEN], pkey[BENCH_KEY_LEN];
     int nc = bench_table_key_cols(t, cols, 32, err, sizeof(err));
-    char **keys = calloc(t->nrows ? t->nrows : 1, sizeof(*keys));
+    struct keyed *keys = calloc(t->nrows ? t->nrows : 1, sizeof(*keys));
     if (nc < 0 || !keys) {
         fprintf(stderr, "sparsebench sweep: %s: %s\n", s->results, nc < 0 ? err : "no memory");
         exit(BENCH_EXIT_FAIL);
     }
     for (size_t r = 0; r < t->nrows; r++) {
         bench_table_key(t, r, cols, (size_t)nc, key, sizeof(key));
-        keys[r] = strdup(key);
-        if (!keys[r]) {
+        keys[r].key = strdup(key);
+        keys[r].line = t->row_line[r];
+        if (!keys[r].key) {
             fprintf(stderr, "sparsebench sweep: out of memory\n");
             exit(BENCH_EXIT_FAIL);
         }
     }
-    qsort(keys, t->nrows, sizeof(*keys), cmp_str);
+    qsort(keys, t->nrows, sizeof(*keys), cmp_keyed);
+    for (size_t r = 1; r < t->nrows; r++)
+        if (!strcmp(keys[r - 1].key, keys[r].key)) {
+            size_t a = keys[r - 1].line, b = keys[r].line;
+            bench_usage_error("sweep",
+                              "--resume: %s:%zu: the same point as line %zu (%s); delete one of "
+                              "the two lines",
+                              s->results, a > b ? a : b, a > b ? b : a, keys[r].key);
+        }
     for (size_t i = 0; i < s->npts; i++) {
-        const char *k = pkey;
+        struct keyed k = {pkey, 0};
         bench_point_key(&s->pts[i], &s->sw, pkey, sizeof(pkey));
-        if (bsearch(&k, keys, t->nrows, sizeof(*keys), cmp_str)) {
+        if (bsearch(&k, keys, t->nrows, sizeof(*keys), cmp_keyed)) {
             s->done[i] = 1;
             s->ndone++;
         }
     }
     for (size_t r = 0; r < t->nrows; r++)
-        free(keys[r]);
+        free(keys[r].key);
     free(keys);
 }
 
@@ -120,6 +153,18 @@ void bench_sweep_open_resume(struct bench_sweep_run *s)
         s->default_dir = 1;
     }
     set_paths(s);
+    struct stat st;
+    if (stat(s->results, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0) {
+        /* A start that failed before its header: no row was done. */
+        fprintf(stderr, "sweep: %s is empty (a start that failed); resuming from no rows\n",
+                s->results);
+        s->csv = fopen(s->results, "w");
+        if (!s->csv || bench_csv_write_header(s->csv)) {
+            fprintf(stderr, "sparsebench sweep: %s: %s\n", s->results, strerror(errno));
+            exit(BENCH_EXIT_FAIL);
+        }
+        return;
+    }
     if (bench_table_read(s->results, &t, err, sizeof(err)))
         bench_usage_error("sweep", "--resume: %s", err);
     if (!header_matches(&t)) {
@@ -137,6 +182,7 @@ void bench_sweep_open_resume(struct bench_sweep_run *s)
         fprintf(stderr, "sweep: dropped a half-written last row (%zu bytes) from %s\n",
                 t.file_bytes - t.good_bytes, s->results);
     }
+    validate_rows(s, &t);
     mark_done(s, &t);
     bench_table_free(&t);
     if (access(s->meta_path, R_OK) == 0 &&
@@ -191,9 +237,24 @@ void bench_sweep_open_new(struct bench_sweep_run *s)
         s->default_dir = 1;
     }
     set_paths(s);
+    if (s->out && !*s->out)
+        bench_usage_error("sweep", "--out: '' is empty; allowed: a directory to write the run to");
     if (bench_mkdir_p(s->dir)) {
+        if (s->out) /* the user's directory: bad input, not a failed measurement */
+            bench_usage_error("sweep",
+                              "--out %s: cannot create it as a directory: %s; allowed: "
+                              "a writable directory (new or existing)",
+                              s->out, strerror(errno));
         fprintf(stderr, "sparsebench sweep: cannot create %s: %s\n", s->dir, strerror(errno));
         exit(BENCH_EXIT_FAIL);
+    }
+    /* A results.csv of 0 bytes is what a start that failed before its
+     * header (a full disk) leaves: it holds no rows, so it may be replaced,
+     * and it must not block the next run. */
+    struct stat st;
+    if (stat(s->results, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0) {
+        fprintf(stderr, "sweep: %s is empty (a start that failed); replacing it\n", s->results);
+        unlink(s->results);
     }
     s->csv = fopen(s->results, "wx"); /* never replace an earlier run's rows */
     if (!s->csv) {
@@ -202,11 +263,20 @@ void bench_sweep_open_new(struct bench_sweep_run *s)
                               "%s already exists; continue it with --resume or choose another "
                               "--out",
                               s->results);
+        if (s->out && (errno == EACCES || errno == EROFS || errno == EPERM))
+            bench_usage_error("sweep",
+                              "--out %s: cannot write %s: %s; allowed: a writable "
+                              "directory",
+                              s->out, s->results, strerror(errno));
         fprintf(stderr, "sparsebench sweep: %s: %s\n", s->results, strerror(errno));
         exit(BENCH_EXIT_FAIL);
     }
-    if (bench_csv_write_header(s->csv)) {
-        fprintf(stderr, "sparsebench sweep: %s: %s\n", s->results, strerror(errno));
+    if (bench_csv_write_header(s->csv) || fsync(fileno(s->csv))) {
+        /* No row is in it: remove it rather than leave an empty or cut header. */
+        fprintf(stderr, "sparsebench sweep: writing the header of %s: %s; removed it\n", s->results,
+                strerror(errno));
+        fclose(s->csv);
+        unlink(s->results);
         exit(BENCH_EXIT_FAIL);
     }
     copy_sweep_file(s);

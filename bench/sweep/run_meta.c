@@ -118,11 +118,14 @@ void bench_sweep_meta_end(struct bench_sweep_run *s, const struct bench_ticks *t
     bench_meta_set(&s->meta, "status", "%s", status);
 }
 
-void bench_sweep_write_meta(struct bench_sweep_run *s)
+int bench_sweep_write_meta(struct bench_sweep_run *s)
 {
     char err[1024];
-    if (bench_meta_write(&s->meta, s->meta_path, err, sizeof(err)))
-        fprintf(stderr, "sweep: warning: %s\n", err);
+    if (bench_meta_write(&s->meta, s->meta_path, err, sizeof(err))) {
+        fprintf(stderr, "sweep: writing meta.csv failed (the old one, if any, is kept): %s\n", err);
+        return -1;
+    }
+    return 0;
 }
 
 /* Probe every thread count still to run, unless an earlier session did. */

@@ -25,6 +25,9 @@
 /* ---- sweepfile.c ---- */
 
 /* A list of values for one sweep key; threads uses 0 for "max". */
+/* Tokens per forward (batch x seq_len) a point may have: `run` and the sweep parser agree. */
+#define BENCH_MAX_TOKENS (1u << 20)
+
 struct bench_list {
     size_t n;
     uint64_t v[BENCH_LIST_MAX];

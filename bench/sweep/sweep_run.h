@@ -79,7 +79,7 @@ void bench_sweep_resume_hint(const struct bench_sweep_run *s);
 void bench_sweep_meta_start(struct bench_sweep_run *s, int argc, char **argv);
 void bench_sweep_meta_end(struct bench_sweep_run *s, const struct bench_ticks *t0, double wall,
                           const char *status);
-void bench_sweep_write_meta(struct bench_sweep_run *s);
+int bench_sweep_write_meta(struct bench_sweep_run *s); /* 0, or -1 said on stderr */
 /* The roofs for every thread count still to run, unless meta.csv has them. */
 void bench_sweep_probe_roofs(struct bench_sweep_run *s);
 /* The roofs again after the points, with a warning when they moved. */

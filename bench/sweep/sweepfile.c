@@ -239,6 +239,11 @@ static int parse_list(struct parser *ps, const struct key_def *k, char *val, str
             return -1;
         }
     }
+    /* "scale = ," (found by fuzz/fuzz_sweepfile.c): separators only would
+     * leave an empty list, and a slot with no points or a read of v[0]. */
+    if (l->n == 0)
+        return fail(ps, "key '%s': no values; allowed: one or more of %g..%g, A..B*K or A..B+K",
+                    k->name, k->min, k->max);
     return 0;
 }
 
@@ -570,6 +575,21 @@ static int resolve(struct parser *ps)
         pick_list(sec, g, K_BATCH, 1, &sl->batch);
         pick_list(sec, g, K_SEQ_LEN, 1, &sl->seq_len);
         pick_list(sec, g, K_THREADS, 0, &sl->threads);
+        /* The same limit as `run --batch x --tokens`, here at parse time, so
+         * a sweep never starts on a point whose token buffers cannot exist. */
+        uint64_t bmax = 0, tmax = 0;
+        for (size_t k = 0; k < sl->batch.n; k++)
+            bmax = sl->batch.v[k] > bmax ? sl->batch.v[k] : bmax;
+        for (size_t k = 0; k < sl->seq_len.n; k++)
+            tmax = sl->seq_len.v[k] > tmax ? sl->seq_len.v[k] : tmax;
+        if (bmax * tmax > BENCH_MAX_TOKENS) {
+            ps->line = sl->line;
+            return fail(ps,
+                        "slot '%s': batch %llu x seq_len %llu is more than %u tokens per "
+                        "forward (the limit of `run` too); lower batch or seq_len",
+                        sl->spec, (unsigned long long)bmax, (unsigned long long)tmax,
+                        BENCH_MAX_TOKENS);
+        }
         sl->rounds = (int)pick_num(sec, g, K_ROUNDS, 11);
         sl->round_ms = pick_num(sec, g, K_ROUND_MS, 1);
         sl->check_tokens = (size_t)pick_num(sec, g, K_CHECK_TOKENS, 4);
@@ -637,10 +657,23 @@ int bench_sweep_parse(const char *path, const char *text, struct bench_sweep *sw
 
 int bench_sweep_load(const char *path, struct bench_sweep *sw, char *err, size_t errlen)
 {
-    char *text = bench_read_file(path, NULL);
+    size_t len;
+    char *text = bench_read_file(path, &len);
     if (!text) {
         memset(sw, 0, sizeof(*sw));
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        snprintf(err, errlen, "%s: %s", path, bench_read_strerror(errno));
+        return -1;
+    }
+    /* The parser reads a C string: a NUL byte would silently end the file there. */
+    const char *nul = memchr(text, '\0', len);
+    if (nul) {
+        size_t line = 1;
+        for (const char *q = text; q < nul; q++)
+            line += *q == '\n';
+        memset(sw, 0, sizeof(*sw));
+        snprintf(err, errlen, "%s:%zu: a NUL byte (byte %zu); a sweep file is text", path, line,
+                 (size_t)(nul - text) + 1);
+        free(text);
         return -1;
     }
     int rc = bench_sweep_parse(path, text, sw, err, errlen);

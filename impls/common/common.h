@@ -29,13 +29,19 @@ void common_free(void *p);
 void *common_alloc_unwritten(size_t bytes);
 void common_free_unwritten(void *p, size_t bytes);
 
-/* LAYER_ETOOBIG with a message when `bytes` exceed 90% of MemAvailable;
+/* LAYER_ETOOBIG with a message when `bytes` exceed 90% of the available
+ * memory (common_mem_available);
  * checked before allocating anything big. 0 when it fits or when the
  * amount of free memory cannot be read. */
 int common_mem_check(uint64_t bytes, const char *who, char *err, size_t errlen);
 
-/* Bytes the kernel says are available now (MemAvailable), 0 if unknown. */
+/* Bytes available now: the smaller of MemAvailable and what the process's
+ * memory cgroup (v1 or v2) still allows; 0 if neither can be read. */
 uint64_t common_mem_available(void);
+/* What the memory cgroup still allows (limit - usage); UINT64_MAX for none.
+ * $SPARSEBENCH_CGROUP_ROOT / $SPARSEBENCH_PROC_CGROUP replace /sys/fs/cgroup
+ * and /proc/self/cgroup (for tests). */
+uint64_t common_cgroup_room(void);
 
 /* Bytes and blocks common_alloc handed out since the program started, for
  * the tests that hold check's figure against what create allocated. */

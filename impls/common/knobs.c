@@ -114,12 +114,13 @@ static int parse_value(const struct common_knob_set *ks, const struct common_kno
         return 0;
     }
     case COMMON_KNOB_BOOL: {
+        /* Only the two words the help and the messages list ("0|1"): a
+         * knob row records 0 or 1, so accepting yes/on/true would let a
+         * sweep file say one thing and the results another spelling. */
         int x;
-        if (!strcasecmp(buf, "1") || !strcasecmp(buf, "true") || !strcasecmp(buf, "on") ||
-            !strcasecmp(buf, "yes"))
+        if (!strcmp(buf, "1"))
             x = 1;
-        else if (!strcasecmp(buf, "0") || !strcasecmp(buf, "false") || !strcasecmp(buf, "off") ||
-                 !strcasecmp(buf, "no"))
+        else if (!strcmp(buf, "0"))
             x = 0;
         else
             return bad_value(ks, k, v, "is not a boolean", err, errlen);
@@ -200,8 +201,14 @@ static int apply_items(const struct common_knob_set *ks, const char *str, void *
         size_t n = comma ? (size_t)(comma - p) : strlen(p);
         struct span item = trim(p, n);
         p = comma ? comma + 1 : NULL;
-        if (item.n == 0)
-            continue;
+        if (item.n == 0) {
+            /* "a=1,,b=2" or ",," is a typo, not an empty list: refused. */
+            snprintf(err, errlen,
+                     "%s: knobs '%s' has an empty item between commas; allowed: "
+                     "KNOB=VALUE[,KNOB=VALUE...]",
+                     ks->family, str);
+            return LAYER_EKNOB;
+        }
         const char *eq = memchr(item.p, '=', item.n);
         if (!eq) {
             snprintf(err, errlen, "%s: knob '%.*s' has no value; write %.*s=VALUE", ks->family,
