@@ -69,6 +69,7 @@ int bench_cmd_compare(int argc, char **argv);  /* cmd_compare.c */
 int bench_cmd_probe(int argc, char **argv);    /* cmd_probe.c */
 int bench_cmd_schema(int argc, char **argv);   /* cmd_schema.c */
 int bench_cmd_sweep(int argc, char **argv);    /* sweep/cmd_sweep.c */
+int bench_cmd_merge(int argc, char **argv);    /* cmd_merge.c */
 int bench_cmd_counters(int argc, char **argv); /* counters/cmd_counters.c */
 /* The hidden `_callgrind PLAN` command the callgrind parent runs under
  * valgrind (counters/callgrind_child.c). */
