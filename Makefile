@@ -6,6 +6,11 @@
 #   make sweep        the default sweep (bench/sweeps/default.sweep) into reports/<run-id>/
 #   make sweep-full   the paper-scale sweep (bench/sweeps/full.sweep), under an hour
 #                     SWEEP=FILE another sweep file; SWEEP_FLAGS="--resume" etc.
+#   make sweep-slurm  SWEEP=FILE SHARDS=N: the sweep as a Slurm job array, one exclusive
+#                     node per shard, waited for and merged (scripts/slurm/sweep-slurm.sh;
+#                     SLURM_PARTITION, SLURM_CONSTRAINT, SLURM_TIME, SLURM_RUN=DIR)
+#   make test-slurm   the same against a real one-node Slurm started on localhost
+#                     (scripts/slurm/test-slurm.sh; installs slurm and munge if missing)
 #   make plot         redraw the plots of reports/latest (RUN=DIR another run)
 #   make format       clang-format every source; make format-check only checks
 #   make check-layers no file-level call cycle (scripts/check-cycles.sh), no header
@@ -104,7 +109,8 @@ TEST_UTIL_OBJS := $(TEST_UTIL_SRCS:%.c=$(BUILD)/%.o)
 TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 BIN := $(BUILD)/sparsebench
 
-.PHONY: all test check-layers clean format format-check sweep sweep-full plot
+.PHONY: all test check-layers clean format format-check sweep sweep-full plot sweep-slurm \
+	test-slurm
 .SECONDARY:
 all: $(BIN) $(CG_BIN)
 
@@ -184,6 +190,14 @@ sweep: $(BIN)
 
 sweep-full: $(BIN)
 	$(BIN) sweep $(or $(SWEEP),bench/sweeps/full.sweep) $(SWEEP_FLAGS)
+
+sweep-slurm: $(BIN)
+	@[[ -n "$(SWEEP)" && -n "$(SHARDS)" ]] || \
+		{ echo "sweep-slurm: give SWEEP=FILE SHARDS=N (e.g. SWEEP=bench/sweeps/default.sweep SHARDS=4)" >&2; exit 2; }
+	SB_BIN=$(BIN) scripts/slurm/sweep-slurm.sh $(SWEEP) $(SHARDS) $(SLURM_RUN)
+
+test-slurm: $(BIN)
+	scripts/slurm/test-slurm.sh
 
 plot:
 	scripts/plot.sh $(or $(RUN),reports/latest)

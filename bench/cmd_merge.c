@@ -226,8 +226,8 @@ static int write_meta(const char *dir, const struct input *in, size_t n, int kin
     for (size_t k = 0; k < n; k++) {
         const char *h = meta_or(&in[k].m, "host", meta_or(&in[k].m, "hostname", "?"));
         if ((kind < 0 || in[k].kind == kind) && !strstr(hosts, h) && used < sizeof(hosts))
-            used += (size_t)snprintf(hosts + used, sizeof(hosts) - used, "%s%s", used ? " " : "",
-                                     h);
+            used +=
+                (size_t)snprintf(hosts + used, sizeof(hosts) - used, "%s%s", used ? " " : "", h);
     }
     bench_meta_set(&m, "merge_inputs", "%zu", n);
     bench_meta_set(&m, "merge_hosts", "%s", hosts);

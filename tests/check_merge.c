@@ -96,9 +96,9 @@ static void make_runs(void)
     snprintf(log, sizeof(log), "%s", path_in("log"));
     write_file(a, sweep_a);
     write_file(b, sweep_b);
-    ck_assert_int_eq(run_cmd(bench_cmd_sweep, log, a, "--out", path_in("full"), "--no-probe",
-                             "--no-plot", NULL),
-                     0);
+    ck_assert_int_eq(
+        run_cmd(bench_cmd_sweep, log, a, "--out", path_in("full"), "--no-probe", "--no-plot", NULL),
+        0);
     const char *shards[] = {"1/3", "2/3", "3/3"}, *dirs[] = {"s1", "s2", "s3"};
     for (int i = 0; i < 3; i++)
         ck_assert_int_eq(run_cmd(bench_cmd_sweep, log, a, "--shard", shards[i], "--out",

@@ -86,8 +86,8 @@ START_TEST(test_every_point_once)
         struct bench_point q; /* the partner's own point is on the same shard */
         if (bench_point_partner(&p[i], &sw, &q) == 0) {
             size_t j = 0;
-            while (j < n && !(p[j].slot == q.slot && p[j].scale == q.scale && same_group(&p[j], &q) &&
-                              p[j].repeat == q.repeat))
+            while (j < n && !(p[j].slot == q.slot && p[j].scale == q.scale &&
+                              same_group(&p[j], &q) && p[j].repeat == q.repeat))
                 j++;
             ck_assert_uint_lt(j, n);
             ck_assert_uint_eq(sh[j], sh[i]);
@@ -99,8 +99,8 @@ START_TEST(test_every_point_once)
         lo = loads[s] < lo ? loads[s] : lo;
         hi = loads[s] > hi ? loads[s] : hi;
     }
-    ck_assert_msg(hi <= lo + biggest * (1 + 1e-9), "N = %u: loads %g..%g, biggest group %g", nsh, lo,
-                  hi, biggest);
+    ck_assert_msg(hi <= lo + biggest * (1 + 1e-9), "N = %u: loads %g..%g, biggest group %g", nsh,
+                  lo, hi, biggest);
     free(sh);
     free(again);
     free(taken);
@@ -152,9 +152,9 @@ static const struct {
     int ok;
     unsigned i, n;
 } specs[] = {
-    {"1/1", 1, 1, 1},  {"2/4", 1, 2, 4}, {"4/4", 1, 4, 4}, {"0/4", 0, 0, 0}, {"5/4", 0, 0, 0},
-    {"1/0", 0, 0, 0},  {"-1/4", 0, 0, 0}, {"1/-4", 0, 0, 0}, {"2", 0, 0, 0},  {"2/4x", 0, 0, 0},
-    {"/4", 0, 0, 0},   {"", 0, 0, 0},    {"1/5000", 0, 0, 0},
+    {"1/1", 1, 1, 1}, {"2/4", 1, 2, 4},  {"4/4", 1, 4, 4},    {"0/4", 0, 0, 0}, {"5/4", 0, 0, 0},
+    {"1/0", 0, 0, 0}, {"-1/4", 0, 0, 0}, {"1/-4", 0, 0, 0},   {"2", 0, 0, 0},   {"2/4x", 0, 0, 0},
+    {"/4", 0, 0, 0},  {"", 0, 0, 0},     {"1/5000", 0, 0, 0},
 };
 #define N_SPECS (sizeof(specs) / sizeof(specs[0]))
 

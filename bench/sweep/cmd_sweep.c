@@ -205,7 +205,10 @@ static int finish(struct bench_sweep_run *s, const struct bench_ticks *t0, doubl
                 "sweep: warning: %.1f%% of the CPU time was stolen by other guests; the "
                 "timings are noisy\n",
                 strtod(steal, NULL));
-    if (!s->no_plot && bench_plot(s->dir, err, sizeof(err))) {
+    if (s->npts == 0) /* a shard of more shards than groups: nothing to plot */
+        fprintf(stderr, "sweep: shard %u/%u has no points (more shards than comparison groups)\n",
+                s->shard_i, s->shard_n);
+    else if (!s->no_plot && bench_plot(s->dir, err, sizeof(err))) {
         fprintf(stderr, "sweep: plots failed: %s\n", err);
         rc = BENCH_EXIT_FAIL;
     }

@@ -26,11 +26,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MODEL_FLOPS    1e11 /* flop/s: nominal, the order of a 2-core sgemm here */
-#define MODEL_BW       1e10 /* B/s: nominal streaming and flush bandwidth */
-#define MODEL_CREATE   1e9  /* B/s: filling weights at creation */
-#define MODEL_SKIPPED  0.01 /* s: a skipped point writes a row and nothing else */
-#define MAX_KEY_COLS   16
+#define MODEL_FLOPS   1e11 /* flop/s: nominal, the order of a 2-core sgemm here */
+#define MODEL_BW      1e10 /* B/s: nominal streaming and flush bandwidth */
+#define MODEL_CREATE  1e9  /* B/s: filling weights at creation */
+#define MODEL_SKIPPED 0.01 /* s: a skipped point writes a row and nothing else */
+#define MAX_KEY_COLS  16
 
 int bench_shard_parse(const char *spec, unsigned *i, unsigned *n)
 {
