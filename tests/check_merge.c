@@ -3,7 +3,8 @@
  * the unsharded run's points, with their host and shard; an absent shard
  * is reported (exit 1, the merge still written); the same shard twice
  * (overlapping rows), shards of different sweeps, a directory that is not
- * a run, and an OUT that already has results exit 2. */
+ * a run, an OUT that already has results, a shard resumed as another and
+ * a bad --shard exit 2. */
 #include "test_util.h"
 #include "../bench/cli.h"
 #include "../bench/row.h"
@@ -209,6 +210,21 @@ START_TEST(test_out_exists)
 }
 END_TEST
 
+/* A shard resumed as another shard (or unsharded) would mix their points. */
+START_TEST(test_resume_as_other_shard)
+{
+    run_cmd(bench_cmd_sweep, path_in("log"), path_in("a.sweep"), "--shard", "2/3", "--resume",
+            "--out", path_in("s1"), "--no-probe", "--no-plot", NULL);
+}
+END_TEST
+
+START_TEST(test_bad_shard_spec)
+{
+    run_cmd(bench_cmd_sweep, path_in("log"), path_in("a.sweep"), "--shard", "4/3", "--out",
+            path_in("x5"), "--no-probe", "--no-plot", NULL);
+}
+END_TEST
+
 static Suite *merge_suite(void)
 {
     Suite *s = suite_create("merge");
@@ -222,6 +238,8 @@ static Suite *merge_suite(void)
     tcase_add_exit_test(tc, test_different_sweeps, BENCH_EXIT_USAGE);
     tcase_add_exit_test(tc, test_not_a_run, BENCH_EXIT_USAGE);
     tcase_add_exit_test(tc, test_out_exists, BENCH_EXIT_USAGE);
+    tcase_add_exit_test(tc, test_resume_as_other_shard, BENCH_EXIT_USAGE);
+    tcase_add_exit_test(tc, test_bad_shard_spec, BENCH_EXIT_USAGE);
     suite_add_tcase(s, tc);
     return s;
 }
