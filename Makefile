@@ -13,6 +13,11 @@
 #   make gate         the performance gate: callgrind counts of bench/sweeps/gate.sweep
 #                     against reports/baseline/gate.csv (scripts/gate.sh); gate-update
 #                     rewrites that baseline; make ab BASE=REV a wall-clock A/B (scripts/ab.sh)
+#   make sweep-slurm  SWEEP=FILE SHARDS=N: the sweep as a Slurm job array, one exclusive
+#                     node per shard, waited for and merged (scripts/slurm/sweep-slurm.sh;
+#                     SLURM_PARTITION, SLURM_CONSTRAINT, SLURM_TIME, SLURM_RUN=DIR)
+#   make test-slurm   the same against a real one-node Slurm started on localhost
+#                     (scripts/slurm/test-slurm.sh; installs slurm and munge if missing)
 #   make plot         redraw the plots of reports/latest (RUN=DIR another run)
 #   make format       clang-format every source; make format-check only checks
 #   make fuzz         build the libFuzzer targets (fuzz/*.c, clang) and run each
@@ -116,7 +121,8 @@ TEST_UTIL_OBJS := $(TEST_UTIL_SRCS:%.c=$(BUILD)/%.o)
 TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 BIN := $(BUILD)/sparsebench
 
-.PHONY: all test check-layers clean format format-check sweep sweep-full plot claims gate gate-update gate-test ab fuzz
+.PHONY: all test check-layers clean format format-check sweep sweep-full plot claims gate gate-update gate-test ab fuzz \
+	sweep-slurm test-slurm
 .SECONDARY:
 all: $(BIN) $(CG_BIN)
 
@@ -211,6 +217,14 @@ gate-test: $(BIN) $(CG_BIN)
 
 ab: $(BIN)
 	@scripts/ab.sh $(or $(BASE),$(error make ab needs BASE=<git revision>)) $(AB_FLAGS)
+
+sweep-slurm: $(BIN)
+	@[[ -n "$(SWEEP)" && -n "$(SHARDS)" ]] || \
+		{ echo "sweep-slurm: give SWEEP=FILE SHARDS=N (e.g. SWEEP=bench/sweeps/default.sweep SHARDS=4)" >&2; exit 2; }
+	SB_BIN=$(BIN) scripts/slurm/sweep-slurm.sh $(SWEEP) $(SHARDS) $(SLURM_RUN)
+
+test-slurm: $(BIN)
+	scripts/slurm/test-slurm.sh
 
 plot:
 	scripts/plot.sh $(or $(RUN),reports/latest)

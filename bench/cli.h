@@ -72,6 +72,7 @@ int bench_cmd_compare(int argc, char **argv);  /* cmd_compare.c */
 int bench_cmd_probe(int argc, char **argv);    /* cmd_probe.c */
 int bench_cmd_schema(int argc, char **argv);   /* cmd_schema.c */
 int bench_cmd_sweep(int argc, char **argv);    /* sweep/cmd_sweep.c */
+int bench_cmd_merge(int argc, char **argv);    /* cmd_merge.c */
 int bench_cmd_counters(int argc, char **argv); /* counters/cmd_counters.c */
 int bench_cmd_claims(int argc, char **argv);   /* claims/cmd_claims.c */
 int bench_cmd_gate(int argc, char **argv);     /* gate/cmd_gate.c */

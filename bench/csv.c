@@ -137,6 +137,10 @@ static const struct col cols[] = {
         "the interval's coverage: orderstat its exact value (>= 0.95, e.g. 0.9734 for 21 "
         "pairs); bootstrap the nominal 0.95"),
     F64(pair_latency_us_median, "us", "the partner's median round time in the pairs"),
+    STR(host, 0, "",
+        "the machine's short hostname: a ratio or speedup is only taken between rows of one "
+        "host (sparsebench merge keeps them apart)"),
+    STR(shard, 0, "", "I/N: which shard of sweep --shard I/N measured the row; NA unsharded"),
     TXT(knobs, "", "every knob after presets and defaults (the requested ones if not created)"),
     TXT(note, "", "why the status, or a noise warning"),
 };

@@ -19,6 +19,7 @@ static const struct command commands[] = {
     {"compare", bench_cmd_compare,
      "time two layers in alternating pairs: the ratio and its 95% interval"},
     {"sweep", bench_cmd_sweep, "run a sweep file into reports/<run-id>/: CSV, metadata, plots"},
+    {"merge", bench_cmd_merge, "combine the run directories of a sharded sweep, per machine"},
     {"probe", bench_cmd_probe, "this machine's sgemm peak, STREAM-triad and gather bandwidth"},
     {"schema", bench_cmd_schema, "the results.csv columns as a Markdown table"},
     {"claims", bench_cmd_claims, "derive every published claim's verdict from a make claims run"},

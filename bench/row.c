@@ -8,6 +8,14 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/utsname.h>
+
+void bench_row_host(char *buf, size_t len)
+{
+    struct utsname u;
+    snprintf(buf, len, "%s", uname(&u) == 0 && u.nodename[0] ? u.nodename : "unknown");
+    buf[strcspn(buf, ".,\"\n")] = '\0'; /* the short name, and never a CSV quote */
+}
 
 void bench_row_init(struct bench_row *row, const char *slot, const struct layer_ops *ops,
                     const struct layer_config *cfg, size_t batch, size_t seq_len, int cold,
@@ -48,6 +56,8 @@ void bench_row_init(struct bench_row *row, const char *slot, const struct layer_
     row->cycles = row->task_clock_ns = row->page_faults = row->context_switches = NAN;
     snprintf(row->roof, sizeof(row->roof), "NA");
     snprintf(row->pair_with, sizeof(row->pair_with), "NA");
+    bench_row_host(row->host, sizeof(row->host));
+    snprintf(row->shard, sizeof(row->shard), "NA");
     snprintf(row->pair_ci_method, sizeof(row->pair_ci_method), "NA");
     row->pair_scale = row->pair_n = row->pair_instances = BENCH_NA;
     row->pair_ratio = row->pair_ratio_lo = row->pair_ratio_hi = NAN;

@@ -48,6 +48,8 @@ struct bench_row {
     char pair_ci_method[16];                         /* orderstat or bootstrap */
     double pair_ci_coverage;       /* the interval's coverage (orderstat: exact) */
     double pair_latency_us_median; /* the partner's median round in the pairs */
+    char host[64];                 /* the machine's short hostname: ratios hold within one host */
+    char shard[16];                /* "I/N" of sweep --shard, else NA */
     char knobs[LAYER_KNOBS_LEN];
     char note[BENCH_NOTE_LEN]; /* why, when status is not ok; noise flags otherwise */
 };
@@ -59,6 +61,8 @@ struct bench_row {
 void bench_row_init(struct bench_row *row, const char *slot, const struct layer_ops *ops,
                     const struct layer_config *cfg, size_t batch, size_t seq_len, int cold,
                     unsigned repeat);
+/* This machine's short hostname (uname, cut at the first '.'), for the host column. */
+void bench_row_host(char *buf, size_t len);
 /* Append to the row's note ("; " between parts), cut at its length. */
 void bench_row_note(struct bench_row *row, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -67,7 +67,14 @@ static const char sweep_epilog[] =
     "points at the newest default-located run. A progress line is drawn when\n"
     "stderr is a terminal; otherwise the sweep is quiet (--verbose: a line per\n"
     "point). Ctrl-C or SIGTERM stops after abandoning the current point; --resume\n"
-    "then runs only the missing points (give the same --threads and --cache).\n"
+    "then runs only the missing points (give the same --threads and --cache).\n\n"
+    "--shard I/N runs one machine's share: the points are cut into comparison\n"
+    "groups (one d_model, batch, seq_len and threads: every slot, every repeat,\n"
+    "the dense baseline and pair partners with them, since a ratio is only\n"
+    "meaningful within one machine), and the groups are dealt to N shards by cost\n"
+    "(--estimate-from CSV: an earlier run's wall_s + create_s; else a model from\n"
+    "each layer's flops and bytes). Every shard of one N together runs each point\n"
+    "once; `sparsebench merge` combines their run directories.\n"
     "Exit: 0 done, 1 some point wrong or failed, 2 bad file or flag, 130\n"
     "interrupted. SPARSEBENCH_STOP_AFTER=N raises SIGINT after N rows (for tests).\n";
 
@@ -89,6 +96,8 @@ static void parse_flags(struct bench_sweep_run *s, int argc, char **argv)
          "events per counter column, over this CPU's (sparsebench counters)"},
         {"filter", BENCH_OPT_STR, &s->filter, 0, 0, NULL, "GLOB",
          "run only the slots whose label matches (fnmatch)"},
+        {"shard", BENCH_OPT_STR, &s->shard, 0, 0, NULL, "I/N",
+         "run only shard I (1..N) of N: whole comparison groups, balanced by cost"},
         {"dry-run", BENCH_OPT_FLAG, &s->dry_run, 0, 0, NULL, NULL,
          "check the file and the knobs, list the points, measure nothing"},
         {"estimate-from", BENCH_OPT_STR, &s->estimate_from, 0, 0, NULL, "CSV",
@@ -108,8 +117,11 @@ static void parse_flags(struct bench_sweep_run *s, int argc, char **argv)
         .n_opts = sizeof(opts) / sizeof(opts[0]),
     };
     bench_parse_args(&cmd, argc, argv);
-    if (s->estimate_from && !s->dry_run)
-        bench_usage_error("sweep", "--estimate-from only goes with --dry-run");
+    if (s->estimate_from && !s->dry_run && !s->shard)
+        bench_usage_error("sweep", "--estimate-from only goes with --dry-run or --shard");
+    if (s->shard && bench_shard_parse(s->shard, &s->shard_i, &s->shard_n))
+        bench_usage_error("sweep", "--shard '%s': expected I/N with 1 <= I <= N <= %d (e.g. 2/4)",
+                          s->shard, BENCH_MAX_SHARDS);
     if (s->dry_run && s->resume)
         bench_usage_error("sweep", "--dry-run and --resume do not go together");
     const char *env = getenv("SPARSEBENCH_STOP_AFTER");
@@ -195,7 +207,10 @@ static int finish(struct bench_sweep_run *s, const struct bench_ticks *t0, doubl
                 "sweep: warning: %.1f%% of the CPU time was stolen by other guests; the "
                 "timings are noisy\n",
                 strtod(steal, NULL));
-    if (!s->no_plot && bench_plot(s->dir, err, sizeof(err))) {
+    if (s->npts == 0) /* a shard of more shards than groups: nothing to plot */
+        fprintf(stderr, "sweep: shard %u/%u has no points (more shards than comparison groups)\n",
+                s->shard_i, s->shard_n);
+    else if (!s->no_plot && bench_plot(s->dir, err, sizeof(err))) {
         fprintf(stderr, "sweep: plots failed: %s\n", err);
         rc = BENCH_EXIT_FAIL;
     }
@@ -227,8 +242,11 @@ int bench_cmd_sweep(int argc, char **argv)
     s.argv = argv;
     s.stop = &stop_signal;
     parse_flags(&s, argc, argv);
+    bench_row_host(s.host, sizeof(s.host));
     bench_sweep_plan(&s);
     bench_sweep_validate(&s);
+    if (s.shard_n)
+        bench_sweep_take_shard(&s);
     if (s.dry_run) {
         rc = bench_sweep_dry_run(&s);
         goto out_free;

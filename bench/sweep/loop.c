@@ -52,6 +52,8 @@ static void init_row(const struct bench_sweep_run *s, const struct bench_point *
     bench_row_init(row, p->slot->label, p->slot->ops, &cfg, p->batch, p->seq_len,
                    s->sw.cache == BENCH_CACHE_COLD, p->repeat);
     snprintf(row->inputs, sizeof(row->inputs), "%s", bench_inputs_name(p->slot->inputs));
+    if (s->shard_n)
+        snprintf(row->shard, sizeof(row->shard), "%u/%u", s->shard_i, s->shard_n);
     struct bench_point q;
     if (bench_point_partner(p, &s->sw, &q) == 0) { /* part of the point's key */
         snprintf(row->pair_with, sizeof(row->pair_with), "%s", q.slot->label);

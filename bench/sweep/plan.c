@@ -7,6 +7,7 @@
 #include "sweep.h"
 #include "../cli.h"
 #include "../measure.h"
+#include "../table.h"
 #include "../../impls/layer.h"
 
 #include <fnmatch.h>
@@ -15,6 +16,50 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* An empty shard (more shards than groups) is a valid run of no points,
+ * so a job array of any size merges. */
+void bench_sweep_take_shard(struct bench_sweep_run *s)
+{
+    struct bench_table t;
+    char err[1024];
+    double *cost = malloc((s->npts ? s->npts : 1) * sizeof(*cost));
+    unsigned *shard = malloc((s->npts ? s->npts : 1) * sizeof(*shard));
+    int rc = -1;
+    if (!cost || !shard) {
+        snprintf(err, sizeof(err), "out of memory");
+        goto out_free;
+    }
+    if (s->estimate_from && bench_table_read(s->estimate_from, &t, err, sizeof(err))) {
+        free(cost);
+        free(shard);
+        bench_usage_error("sweep", "--estimate-from: %s", err);
+    }
+    rc = bench_sweep_costs(&s->sw, s->pts, s->npts, s->estimate_from ? &t : NULL, cost, err,
+                           sizeof(err));
+    if (s->estimate_from)
+        bench_table_free(&t);
+    if (rc) {
+        free(cost);
+        free(shard);
+        bench_usage_error("sweep", "--estimate-from %s: %s", s->estimate_from, err);
+    }
+    if ((rc = bench_sweep_shard_of(s->pts, s->npts, cost, s->shard_n, shard)) == 0) {
+        size_t k = 0;
+        for (size_t i = 0; i < s->npts; i++)
+            if (shard[i] == s->shard_i)
+                s->pts[k++] = s->pts[i];
+        s->npts = k;
+    } else
+        snprintf(err, sizeof(err), "out of memory");
+out_free:
+    free(cost);
+    free(shard);
+    if (rc) {
+        fprintf(stderr, "sparsebench sweep: --shard: %s\n", err);
+        exit(BENCH_EXIT_FAIL);
+    }
+}
 
 void bench_sweep_plan(struct bench_sweep_run *s)
 {
@@ -40,6 +85,7 @@ void bench_sweep_plan(struct bench_sweep_run *s)
         if (k == 0)
             bench_usage_error("sweep", "--filter '%s' matches no slot of %s", s->filter, s->file);
     }
+    s->npts_sweep = s->npts;
     s->done = calloc(s->npts ? s->npts : 1, 1);
     if (!s->done) {
         fprintf(stderr, "sparsebench sweep: out of memory\n");

@@ -200,6 +200,14 @@ void bench_sweep_open_resume(struct bench_sweep_run *s)
                           s->dir, tf && atoi(tf) ? tf : "(none)", cf && *cf ? cf : "(none)", now,
                           s->cache ? s->cache : "(none)");
     }
+    const char *sh = bench_meta_get(&s->meta, "shard");
+    char want[32] = "";
+    if (s->shard_n)
+        snprintf(want, sizeof(want), "%u/%u", s->shard_i, s->shard_n);
+    if (sh && strcmp(sh, want)) /* another shard's points would land in this one's run */
+        bench_usage_error("sweep", "--resume: %s is %s%s but resumed with %s%s; give the same",
+                          s->dir, *sh ? "shard " : "unsharded", sh,
+                          *want ? "--shard " : "no --shard", want);
     const char *h = bench_meta_get(&s->meta, "sweep_hash");
     char mine[32];
     snprintf(mine, sizeof(mine), "%016llx", (unsigned long long)s->sw.hash);

@@ -75,6 +75,12 @@ void bench_sweep_meta_start(struct bench_sweep_run *s, int argc, char **argv)
     bench_meta_set(&s->meta, "repeats", "%u", s->sw.repeats);
     bench_meta_set(&s->meta, "seed", "%llu", (unsigned long long)s->sw.seed);
     bench_meta_set(&s->meta, "points_total", "%zu", s->npts);
+    bench_meta_set(&s->meta, "points_sweep", "%zu", s->npts_sweep);
+    if (s->shard_n)
+        bench_meta_set(&s->meta, "shard", "%u/%u", s->shard_i, s->shard_n);
+    else
+        bench_meta_set(&s->meta, "shard", "%s", "");
+    bench_meta_set(&s->meta, "host", "%s", s->host);
     now_string(t, sizeof(t));
     if (!bench_meta_get(&s->meta, "start_time"))
         bench_meta_set(&s->meta, "start_time", "%s", t);

@@ -19,12 +19,14 @@
 /* One sweep run: its flags, the plan, and the files it writes. */
 struct bench_sweep_run {
     /* flags */
-    const char *file, *out, *cache, *counters, *papi_events, *estimate_from, *filter;
+    const char *file, *out, *cache, *counters, *papi_events, *estimate_from, *filter, *shard;
+    unsigned shard_i, shard_n; /* --shard I/N; 0/0 without */
     int resume, threads, dry_run, no_probe, no_plot, verbose;
     /* the plan */
     struct bench_sweep sw;
     struct bench_point *pts;
     size_t npts;
+    size_t npts_sweep;   /* points before --shard: what all shards together run */
     unsigned char *done; /* per point: results.csv already has its row */
     size_t ndone;
     /* the run */
@@ -33,6 +35,7 @@ struct bench_sweep_run {
     char results[PATH_MAX], meta_path[PATH_MAX];
     int default_dir;
     struct bench_meta meta;
+    char host[64]; /* the host column: this machine's short hostname */
     FILE *csv;
     size_t written, n_ok, n_wrong, n_error, n_skipped;
     long stop_after; /* SPARSEBENCH_STOP_AFTER: raise SIGINT after this many rows (tests) */
@@ -45,9 +48,12 @@ struct bench_sweep_run {
 
 /* ---- plan.c ---- */
 
-/* Load the sweep file and expand its points (--cache, --threads and
- * --filter applied); exits 2 on a bad file. */
+/* Load the sweep file and expand its points (--cache, --threads, --filter
+ * and --shard applied); exits 2 on a bad file. */
 void bench_sweep_plan(struct bench_sweep_run *s);
+/* Keep only the points of --shard I/N (shard.c), costed by --estimate-from
+ * when given; after bench_sweep_validate, so every slot is checked. */
+void bench_sweep_take_shard(struct bench_sweep_run *s);
 /* Create every slot once, at its smallest width and first supported scale;
  * exits 2 naming the slot's line when the layer calls its knobs bad. */
 void bench_sweep_validate(const struct bench_sweep_run *s);
