@@ -70,6 +70,7 @@ int bench_cmd_probe(int argc, char **argv);    /* cmd_probe.c */
 int bench_cmd_schema(int argc, char **argv);   /* cmd_schema.c */
 int bench_cmd_sweep(int argc, char **argv);    /* sweep/cmd_sweep.c */
 int bench_cmd_counters(int argc, char **argv); /* counters/cmd_counters.c */
+int bench_cmd_export(int argc, char **argv);   /* cmd_export.c */
 /* The hidden `_callgrind PLAN` command the callgrind parent runs under
  * valgrind (counters/callgrind_child.c). */
 int bench_cmd_callgrind_child(int argc, char **argv);

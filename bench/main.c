@@ -22,6 +22,8 @@ static const struct command commands[] = {
     {"probe", bench_cmd_probe, "this machine's sgemm peak, STREAM-triad and gather bandwidth"},
     {"schema", bench_cmd_schema, "the results.csv columns as a Markdown table"},
     {"counters", bench_cmd_counters, "which counter columns --counters papi fills here, and why"},
+    {"export", bench_cmd_export,
+     "write a layer's weights to safetensors or .npy (--weights loads)"},
 };
 
 /* The commands that time something, and so need OpenBLAS at full speed. */

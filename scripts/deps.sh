@@ -5,8 +5,10 @@
 # Run as root it installs with apt-get; otherwise it prints the exact command to run.
 set -euo pipefail
 
+# libjansson-dev: the safetensors header (bench/weights.c); python3-numpy: the
+# independent weights round trip in tests/check_weights.c (skipped without it).
 pkgs=(gcc make pkg-config libopenblas-dev libpapi-dev papi-tools libpfm4-dev libcsv-dev check
-      gnuplot-nox valgrind clang-format)
+      gnuplot-nox valgrind clang-format libjansson-dev python3-numpy)
 
 missing=()
 for p in "${pkgs[@]}"; do

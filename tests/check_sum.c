@@ -150,7 +150,7 @@ END_TEST
  * is weighed: check's bytes are both parts' and the second output's. */
 START_TEST(test_refused_part_builds_nothing)
 {
-    struct layer_config big = {8192, 512, 1, 1, 1, ""}, small = {D, 4, 1, 1, 8, ""};
+    struct layer_config big = {8192, 512, 1, 1, 1, "", NULL}, small = {D, 4, 1, 1, 8, "", NULL};
     struct layer *l = NULL;
     char err[512] = "";
     uint64_t b0, b1, calls, whole = 0, part[2] = {0, 0};

@@ -201,7 +201,7 @@ START_TEST(test_weights_and_shuffle_by_seed)
     free(seen);
     /* the thread count does not change the weights */
     const struct layer_ops *ops = layer_find("ultramem");
-    struct layer_config cfg = {64, 4, 7, 2, 4, ""};
+    struct layer_config cfg = {64, 4, 7, 2, 4, "", NULL};
     struct layer *d;
     char err[256];
     ck_assert_int_eq(layer_create(ops, &cfg, &d, err, sizeof(err)), 0);
