@@ -278,7 +278,7 @@ START_TEST(test_check_agrees_with_create)
         check_agrees(ops, &cfg);
     }
     for (size_t k = 0; k < sizeof(check_knobs) / sizeof(check_knobs[0]); k++) {
-        struct layer_config cfg = {C_D, C_SCALE, 3, 2, 8, check_knobs[k]};
+        struct layer_config cfg = {C_D, C_SCALE, 3, 2, 8, check_knobs[k], NULL};
         check_agrees(ops, &cfg);
     }
 }
@@ -290,7 +290,8 @@ START_TEST(test_check_fallback_creates)
 {
     struct layer_ops nocheck = *layer_find("dense");
     nocheck.check = NULL;
-    struct layer_config good = {C_D, C_SCALE, 1, 1, 4, ""}, bad = {C_D, C_SCALE, 1, 1, 4, "x=1"};
+    struct layer_config good = {C_D, C_SCALE, 1, 1, 4, "", NULL},
+                        bad = {C_D, C_SCALE, 1, 1, 4, "x=1", NULL};
     uint64_t bytes = 0, want = 0;
     char err[512] = "";
     ck_assert_int_eq(layer_check(&nocheck, &good, &bytes, err, sizeof(err)), 0);

@@ -95,7 +95,7 @@ END_TEST
 
 static void expect_refusal(const char *knobs, int threads, int code, const char *needle)
 {
-    struct layer_config cfg = {D, 4, 1, threads, 4, knobs};
+    struct layer_config cfg = {D, 4, 1, threads, 4, knobs, NULL};
     struct layer *l = (struct layer *)&cfg;
     char err[512] = "";
     int rc = layer_create(layer_find("dense+ultramem"), &cfg, &l, err, sizeof(err));
@@ -128,7 +128,7 @@ END_TEST
  * composite refuses with a message; once it is, it must work. */
 START_TEST(test_dense_pkm)
 {
-    struct layer_config cfg = {D, 4, 1, 1, 4, ""};
+    struct layer_config cfg = {D, 4, 1, 1, 4, "", NULL};
     struct layer *l = NULL;
     char err[512] = "";
     int rc = layer_create(&sum_dense_pkm_ops, &cfg, &l, err, sizeof(err));
