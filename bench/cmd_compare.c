@@ -27,7 +27,8 @@ static const char compare_epilog[] =
     "run in one process, A B, B A, A B, ... (ABBA, so drift and the position in a pair\n"
     "cancel), both sides on the same token windows and the same number of forwards per\n"
     "round (enough that the faster side's round is >= 1 ms), each forward cold unless\n"
-    "--cache warm.\n"
+    "--cache warm. --inputs repeat gives both sides one input row repeated for every\n"
+    "token (the published FFF benchmark's flaw, research/fff.md 2.2).\n"
     "The ratio is time(B) / time(A) per pair: how many times faster A is than B\n"
     "(> 1: A is faster; < 1: A is slower). Reported: its median over the pairs and a\n"
     "95 % confidence interval; --ci orderstat (default) is the distribution-free\n"
@@ -110,6 +111,8 @@ static void summary(FILE *f, const struct bench_row *ra, const struct bench_row 
             (unsigned long long)ra->tokens, (unsigned long long)ra->batch,
             (unsigned long long)ra->seq_len, (unsigned long long)ra->threads,
             ra->threads == 1 ? "" : "s", ra->cache);
+    if (!strcmp(ra->inputs, "repeat"))
+        fprintf(f, "  inputs: one row repeated for every token (--inputs repeat)\n");
     if (strcmp(ra->status, "ok") || strcmp(rb->status, "ok")) {
         fprintf(f, "  A: status %s: %s\n  B: status %s: %s\n", ra->status, ra->note, rb->status,
                 rb->note);
@@ -142,7 +145,7 @@ static void summary(FILE *f, const struct bench_row *ra, const struct bench_row 
 int bench_cmd_compare(int argc, char **argv)
 {
     const char *spec_a = NULL, *spec_b = NULL, *cache = "cold", *counters = "none";
-    const char *ci = "orderstat";
+    const char *ci = "orderstat", *inputs = "random";
     size_t d_model = 768, tokens = 1, batch = 1;
     unsigned scale = 1, scale_b = 0;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -164,6 +167,8 @@ int bench_cmd_compare(int argc, char **argv)
         {"seed", BENCH_OPT_U64, &seed, 0, 0, NULL, "N", "weight and input seed (1)"},
         {"cache", BENCH_OPT_CHOICE, &cache, 0, 0, "cold|warm", NULL,
          "flush parameters before each timed forward (cold) or not"},
+        {"inputs", BENCH_OPT_CHOICE, &inputs, 0, 0, BENCH_INPUTS_CHOICES, NULL,
+         "distinct random tokens (random) or one row repeated (repeat), both sides"},
         {"pairs", BENCH_OPT_INT, &pairs, BENCH_MIN_PAIRS, 100000, NULL, "N",
          "pairs of rounds (21)"},
         {"instances", BENCH_OPT_INT, &instances, 1, BENCH_PAIR_INSTANCES_MAX, NULL, "K",
@@ -202,6 +207,7 @@ int bench_cmd_compare(int argc, char **argv)
     bo.pairs = pairs;
     bench_ci_method_parse(ci, &bo.ci);
     bo.cache = strcmp(cache, "warm") ? BENCH_CACHE_COLD : BENCH_CACHE_WARM;
+    bo.inputs = bench_inputs_parse(inputs);
     char err[512] = "";
     bench_blas_report("compare");
     if (probe && bench_probe_for_roofs("compare", threads, &bo.roofs))
@@ -221,6 +227,8 @@ int bench_cmd_compare(int argc, char **argv)
     struct bench_row ra, rb;
     bench_row_init(&ra, NULL, ops_a, &ca, batch, tokens, bo.cache == BENCH_CACHE_COLD, 1);
     bench_row_init(&rb, NULL, ops_b, &cb, batch, tokens, bo.cache == BENCH_CACHE_COLD, 1);
+    snprintf(ra.inputs, sizeof(ra.inputs), "%s", bench_inputs_name(bo.inputs));
+    snprintf(rb.inputs, sizeof(rb.inputs), "%s", bench_inputs_name(bo.inputs));
     /* k instances of each side, as many as memory allows (pair.h). */
     uint64_t bytes_a = 0, bytes_b = 0;
     int rc = layer_check(ops_a, &ca, &bytes_a, err, sizeof(err));
@@ -240,12 +248,12 @@ int bench_cmd_compare(int argc, char **argv)
                 "memory\n",
                 k, k == 1 ? "" : "s", instances, instances, (bytes_a + bytes_b) / 1048576.0);
     struct bench_layer la[BENCH_PAIR_INSTANCES_MAX], lb[BENCH_PAIR_INSTANCES_MAX];
-    rc = bench_layer_open_n(la, k, ops_a, &ca, err, sizeof(err));
+    rc = bench_layer_open_n(la, k, ops_a, &ca, bo.inputs, err, sizeof(err));
     if (rc) {
         fprintf(stderr, "sparsebench compare: A: %s\n", err);
         return rc == LAYER_ENOMEM || rc == LAYER_ETHREAD ? BENCH_EXIT_FAIL : BENCH_EXIT_USAGE;
     }
-    rc = bench_layer_open_n(lb, k, ops_b, &cb, err, sizeof(err));
+    rc = bench_layer_open_n(lb, k, ops_b, &cb, bo.inputs, err, sizeof(err));
     if (rc) {
         fprintf(stderr, "sparsebench compare: B: %s\n", err);
         bench_layer_close_n(la, k);

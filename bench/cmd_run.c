@@ -20,6 +20,9 @@ static const char run_epilog[] =
     "(status=wrong, exit 1). Then at least 11 rounds of at least 1 ms each are\n"
     "timed on fresh distinct random tokens; --cache cold (default) flushes the\n"
     "layer's parameters from the caches before every timed forward.\n"
+    "--inputs repeat times one input row repeated for every token instead (the\n"
+    "published FFF benchmark's flaw, research/fff.md 2.2): for measuring what that\n"
+    "flatters, never for a real comparison.\n"
     "roofline_frac is NA unless --probe measures this machine's roofs first.\n"
     "--counters papi reads the hardware counters around every timed forward (NA\n"
     "with the reason where the machine has none); callgrind re-runs the point\n"
@@ -70,7 +73,7 @@ static int count_point(struct bench_counters *ctr, const struct layer_ops *ops,
 
 int bench_cmd_run(int argc, char **argv)
 {
-    const char *impl = NULL, *knobs = "", *cache = "cold", *counters = "none";
+    const char *impl = NULL, *knobs = "", *cache = "cold", *counters = "none", *inputs = "random";
     const char *papi_events = NULL, *weights = NULL;
     size_t d_model = 768, tokens = 1, batch = 1;
     unsigned scale = 1;
@@ -90,6 +93,8 @@ int bench_cmd_run(int argc, char **argv)
         {"seed", BENCH_OPT_U64, &seed, 0, 0, NULL, "N", "weight and input seed (1)"},
         {"cache", BENCH_OPT_CHOICE, &cache, 0, 0, "cold|warm", NULL,
          "flush parameters before each timed forward (cold) or not"},
+        {"inputs", BENCH_OPT_CHOICE, &inputs, 0, 0, BENCH_INPUTS_CHOICES, NULL,
+         "distinct random tokens (random) or one row repeated (repeat)"},
         {"rounds", BENCH_OPT_INT, &rounds, 11, 100000, NULL, "N", "timed rounds (11)"},
         {"counters", BENCH_OPT_CHOICE, &counters, 0, 0, BENCH_COUNTER_CHOICES, NULL,
          "what fills the counter columns (none)"},
@@ -118,6 +123,7 @@ int bench_cmd_run(int argc, char **argv)
     bench_opts_default(&bo);
     bo.min_rounds = rounds;
     bo.cache = strcmp(cache, "warm") ? BENCH_CACHE_COLD : BENCH_CACHE_WARM;
+    bo.inputs = bench_inputs_parse(inputs);
     char err[512] = "";
     bench_blas_report("run");
     if (probe && bench_probe_for_roofs("run", threads, &bo.roofs))
@@ -147,8 +153,11 @@ int bench_cmd_run(int argc, char **argv)
         bench_counters_close(&ctr);
         return BENCH_EXIT_USAGE;
     }
-    if (rc == 0 && ctr.mode == BENCH_COUNTERS_CALLGRIND)
+    if (rc == 0 && ctr.mode == BENCH_COUNTERS_CALLGRIND) {
         rc = count_point(&ctr, ops, &cfg, &bo, &row);
+        if (bo.inputs == BENCH_INPUTS_REPEAT)
+            bench_row_note(&row, "callgrind counted distinct random inputs, not repeat");
+    }
     bench_csv_write_header(stdout);
     bench_csv_write_row(stdout, &row);
     bench_row_summary(stderr, &row);

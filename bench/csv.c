@@ -34,7 +34,7 @@ struct col {
 #define TX  1
 #define COL(type, field, off, unit, id, text, doc)                                                 \
     {                                                                                              \
-        {#field, unit, doc, id != 0, id == OPT, text}, type, off                                   \
+        {#field, unit, doc, id != 0, id == OPT, text, NULL}, type, off                             \
     }
 #define STR(f, id, unit, doc) COL(COL_STR, f, offsetof(struct bench_row, f), unit, id, 0, doc)
 #define TXT(f, unit, doc)     COL(COL_STR, f, offsetof(struct bench_row, f), unit, 0, TX, doc)
@@ -53,6 +53,13 @@ static const struct col cols[] = {
     U64(threads, ID, "", "threads the layer may use"),
     U64(seed, ID, "", "weight and input seed"),
     STR(cache, ID, "", "cold: parameters flushed before every timed forward; warm: not"),
+    /* Added after results.csv files existed: a table without it was all random. */
+    {{"inputs", "",
+      "random: every forward on fresh distinct N(0, 1) tokens; repeat: one input row repeated "
+      "for every token (the published FFF benchmark's flaw, research/fff.md 2.2)",
+      1, 1, 0, "random"},
+     COL_STR,
+     offsetof(struct bench_row, inputs)},
     U64(repeat, ID, "", "which repetition of the sweep, 1..repeats"),
     STR(status, 0, "",
         "ok; wrong (output disagrees with the reference: not timed); error; skipped "

@@ -16,20 +16,26 @@
 
 /* ---- tokens.c: inputs ---- */
 
+/* random: distinct N(0, 1) tokens; repeat: one such row for every token,
+ * as the published FFF benchmark (research/fff.md section 2.2 item 2). */
+enum bench_inputs { BENCH_INPUTS_RANDOM, BENCH_INPUTS_REPEAT };
+#define BENCH_INPUTS_CHOICES "random|repeat"
+const char *bench_inputs_name(enum bench_inputs in); /* "random", "repeat" */
+enum bench_inputs bench_inputs_parse(const char *s); /* "repeat"; anything else random */
+
 struct bench_tokens {
-    float *x; /* (n, D) distinct N(0, 1) tokens */
+    float *x; /* (n, D) N(0, 1) tokens, distinct or one repeated */
     size_t n, d_model;
 };
 
-int bench_tokens_create(struct bench_tokens *tk, size_t n, size_t d_model, uint64_t seed);
+int bench_tokens_create(struct bench_tokens *tk, size_t n, size_t d_model, uint64_t seed,
+                        enum bench_inputs inputs);
 void bench_tokens_destroy(struct bench_tokens *tk);
 /* The i-th window of `count` consecutive tokens; windows rotate through the pool. */
 const float *bench_tokens_window(const struct bench_tokens *tk, size_t i, size_t count);
 
 /* ---- cache.c ---- */
-
-/* Evict a layer's parameter memory from every cache level (clflushopt where
- * the CPU has it, clflush otherwise). */
+/* Evict a layer's parameters from every cache level (clflushopt or clflush). */
 void bench_cache_evict(const struct layer_info *info);
 /* Evict [p, p + bytes) from every cache level (the probe's gather rows). */
 void bench_cache_evict_range(const void *p, size_t bytes);
@@ -42,12 +48,11 @@ const char *bench_cache_method(void);
 
 enum bench_cache_mode { BENCH_CACHE_COLD, BENCH_CACHE_WARM };
 
-/* Hooks a counters module plugs in (all members may be NULL). point_begin
- * runs after the correctness check, before the warm-up; forward_begin and
- * forward_end bracket every timed forward (not the warm-up ones) just
- * outside the clock and inside the cache flush; point_end runs after the
- * last round, once the latency columns and the noise note are set, and
- * fills the row's counter columns (it may append to the note). */
+/* Hooks a counters module plugs in (all may be NULL). point_begin runs after
+ * the check, before the warm-up; forward_begin/_end bracket every timed
+ * forward just outside the clock, inside the flush; point_end runs after the
+ * last round (latency columns and noise note set) and fills the counter
+ * columns (it may append to the note). */
 struct bench_hooks {
     void *ctx;
     int (*point_begin)(void *ctx, const struct bench_row *row);
@@ -62,6 +67,7 @@ struct bench_opts {
     int pairs;          /* bench_measure_pair: pairs of rounds, >= BENCH_MIN_PAIRS */
     enum bench_ci_method ci;
     enum bench_cache_mode cache;
+    enum bench_inputs inputs;        /* bench_run_point's token pool */
     size_t check_tokens;             /* tokens checked against forward_ref */
     struct bench_roofs roofs;        /* from bench_probe_run; 0 = roofline_frac NA */
     const struct bench_hooks *hooks; /* may be NULL */
@@ -72,20 +78,16 @@ struct bench_opts {
  * 6 and 16 (coverage 0.973); fewer would widen it to a few extreme pairs. */
 #define BENCH_MIN_PAIRS 21
 
-/* Pairs rotate over this many instances of each layer (as memory allows).
- * Two instances of one layer differ by 2-3 % here from where their memory
- * landed (dense vs dense, D = 768, 64 tokens: medians 0.97-1.03 from
- * process to process, each with a tight interval that excluded 1 in 4 of
- * 15 runs); rotating over several puts that spread inside the interval,
- * which is then about the layers, not about one placement of each. */
+/* Pairs rotate over this many instances of each layer, as memory allows
+ * (README, "Instances": where memory lands moves a layer by 2-3 %). */
 #define BENCH_PAIR_INSTANCES     3
 #define BENCH_PAIR_INSTANCES_MAX 16 /* the most a sweep file or compare may ask for */
-/* Defaults: 11 rounds of >= 1 ms, 21 pairs with the orderstat interval,
- * cold cache, 4 checked tokens, no roofs. */
+/* Defaults: 11 rounds of >= 1 ms, 21 pairs, orderstat interval, cold cache,
+ * random inputs, 4 checked tokens, no roofs. */
 void bench_opts_default(struct bench_opts *o);
 
-/* A created layer, what it says about itself, and its pool of input tokens,
- * reused by every point of one configuration (impl, knobs, D, scale, threads). */
+/* A created layer, what it says about itself and its input pool, reused by
+ * every point of one configuration (impl, knobs, D, scale, threads). */
 struct bench_layer {
     struct layer *l;
     struct layer_info info;
@@ -95,24 +97,24 @@ struct bench_layer {
     const char *weights; /* the weights file loaded over the seeded init, or NULL */
 };
 
-/* Create the layer for forwards of up to max_tokens tokens. Returns 0 or a
- * LAYER_E* code with err filled. */
+/* Create the layer (up to max_tokens), its `inputs` tokens; 0 or LAYER_E*, err filled. */
 int bench_layer_open(struct bench_layer *bl, const struct layer_ops *ops,
-                     const struct layer_config *cfg, char *err, size_t errlen);
+                     const struct layer_config *cfg, enum bench_inputs inputs, char *err,
+                     size_t errlen);
 void bench_layer_close(struct bench_layer *bl);
 /* k instances of one configuration (a pair's, pair.h): 0 with all k open,
  * or the first failure's code with none left open. */
 int bench_layer_open_n(struct bench_layer *bl, size_t k, const struct layer_ops *ops,
-                       const struct layer_config *cfg, char *err, size_t errlen);
+                       const struct layer_config *cfg, enum bench_inputs inputs, char *err,
+                       size_t errlen);
 void bench_layer_close_n(struct bench_layer *bl, size_t k);
 
 #define BENCH_WRONG       1 /* forward disagrees with forward_ref: not timed */
 #define BENCH_INTERRUPTED 2 /* opts->stop was raised: the row is incomplete */
 
-/* Check forward against forward_ref at row->tokens tokens, then time it.
- * row holds the identity (bench_row_init). Returns 0 (status ok), BENCH_WRONG
- * (status wrong, no time), BENCH_INTERRUPTED, or a LAYER_E* code (status
- * error, err filled). */
+/* Check forward against forward_ref at row->tokens tokens, then time it
+ * (row holds the identity, bench_row_init). Returns 0 (status ok),
+ * BENCH_WRONG, BENCH_INTERRUPTED, or a LAYER_E* code (status error). */
 int bench_measure(struct bench_layer *bl, const struct bench_opts *opts, struct bench_row *row,
                   char *err, size_t errlen);
 
@@ -123,8 +125,7 @@ int bench_measure(struct bench_layer *bl, const struct bench_opts *opts, struct 
  * BENCH_WRONG (the row's note says by how much) or a LAYER_E* code. */
 int bench_check(struct bench_layer *bl, const struct bench_opts *opts, struct bench_row *row,
                 char *err, size_t errlen);
-/* Fault in the parameters and run the warm-up forwards (not timed, not
- * counted) on windows *window, *window + 1, ... of tk. */
+/* Fault in the parameters, warm up (untimed) on windows *window, ... of tk. */
 void bench_warm_up(struct bench_layer *bl, const struct bench_tokens *tk, size_t T,
                    const struct bench_opts *opts, float *y, size_t *window);
 /* One timed round: `iters` forwards, or (iters = 0) forwards until their
@@ -134,11 +135,10 @@ void bench_warm_up(struct bench_layer *bl, const struct bench_tokens *tk, size_t
 int bench_time_round(struct bench_layer *bl, const struct bench_tokens *tk, size_t T,
                      const struct bench_opts *opts, float *y, size_t *window, uint64_t iters,
                      double *mean_s, uint64_t *done);
-/* The latency columns from n round times (v is reordered), the noise flag
- * and note, and the rates and roofline_frac against roofs. */
+/* The latency columns from n round times (v is reordered), the noise flag,
+ * note, rates and roofline_frac against roofs. */
 void bench_row_rounds(struct bench_row *row, double *v, size_t n, const struct bench_roofs *roofs);
-/* status (and note) from a return code of the steps above. */
-void bench_row_status(struct bench_row *row, int rc, const char *err);
+void bench_row_status(struct bench_row *row, int rc, const char *err); /* status, note from rc */
 
 /* What `run` does: open, measure, close, with the status and note set for
  * every outcome (a create failure is status error, or skipped when the layer

@@ -32,6 +32,7 @@ void bench_row_init(struct bench_row *row, const char *slot, const struct layer_
     row->threads = (uint64_t)cfg->threads;
     row->seed = cfg->seed;
     snprintf(row->cache, sizeof(row->cache), "%s", cold ? "cold" : "warm");
+    snprintf(row->inputs, sizeof(row->inputs), "random"); /* the caller sets repeat */
     row->repeat = repeat;
     row->params_total = row->params_active = BENCH_NA;
     row->st.flops = row->st.dense_bytes = row->st.sparse_bytes = BENCH_NA;
@@ -113,12 +114,13 @@ void bench_row_summary(FILE *f, const struct bench_row *r)
 {
     if (!strcmp(r->status, "ok"))
         fprintf(f,
-                "%s d=%llu scale=%llu T=%llu threads=%llu %s: %.1f us median "
+                "%s d=%llu scale=%llu T=%llu threads=%llu %s%s: %.1f us median "
                 "(min %.1f, p90 %.1f, err %.1f%%), %.2f GFLOP/s, %.2f GB/s, max_abs_err %.2g%s%s\n",
                 r->slot, (unsigned long long)r->d_model, (unsigned long long)r->scale,
                 (unsigned long long)r->tokens, (unsigned long long)r->threads, r->cache,
-                r->latency_us_median, r->latency_us_min, r->latency_us_p90, r->err_pct, r->gflops,
-                r->bandwidth_gbps, r->max_abs_err, r->note[0] ? "; " : "", r->note);
+                strcmp(r->inputs, "repeat") ? "" : ", one input row repeated", r->latency_us_median,
+                r->latency_us_min, r->latency_us_p90, r->err_pct, r->gflops, r->bandwidth_gbps,
+                r->max_abs_err, r->note[0] ? "; " : "", r->note);
     else
         fprintf(f, "%s d=%llu scale=%llu T=%llu: status %s: %s\n", r->slot,
                 (unsigned long long)r->d_model, (unsigned long long)r->scale,

@@ -23,6 +23,7 @@ struct bench_row {
     char impl[BENCH_NAME_LEN];
     uint64_t d_model, scale, batch, seq_len, tokens, threads, seed;
     char cache[8];
+    char inputs[8]; /* random or repeat (measure.h's bench_inputs) */
     uint64_t repeat;
     char status[BENCH_STATUS_LEN]; /* ok, wrong, error, skipped */
     uint64_t params_total, params_active;
@@ -71,9 +72,10 @@ struct bench_col {
     const char *name;
     const char *unit;
     const char *doc;
-    int identity; /* part of a point's key: --resume matches rows on these */
-    int optional; /* identity column a table written before it existed lacks: read as NA */
-    int text;     /* free text that may hold commas; kept after every other column */
+    int identity;       /* part of a point's key: --resume matches rows on these */
+    int optional;       /* identity column a table written before it existed lacks: read as NA */
+    int text;           /* free text that may hold commas; kept after every other column */
+    const char *absent; /* an optional identity column a table lacks reads as this (NULL: NA) */
 };
 size_t bench_csv_ncols(void);
 const struct bench_col *bench_csv_col(size_t i);

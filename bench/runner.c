@@ -41,7 +41,8 @@ void bench_opts_default(struct bench_opts *o)
 }
 
 int bench_layer_open(struct bench_layer *bl, const struct layer_ops *ops,
-                     const struct layer_config *cfg, char *err, size_t errlen)
+                     const struct layer_config *cfg, enum bench_inputs inputs, char *err,
+                     size_t errlen)
 {
     double t0 = bench_now();
     size_t T = cfg->max_tokens;
@@ -61,7 +62,8 @@ int bench_layer_open(struct bench_layer *bl, const struct layer_ops *ops,
     bl->weights = cfg->weights;
     bl->l->ops->describe(bl->l, &bl->info);
     /* Enough distinct tokens that consecutive forwards never repeat a window. */
-    rc = bench_tokens_create(&bl->tk, 3 * T > POOL_MIN ? 3 * T : POOL_MIN, cfg->d_model, cfg->seed);
+    rc = bench_tokens_create(&bl->tk, 3 * T > POOL_MIN ? 3 * T : POOL_MIN, cfg->d_model, cfg->seed,
+                             inputs);
     if (rc) {
         snprintf(err, errlen, "%s: out of memory for %zu input tokens", ops->name, 3 * T);
         layer_destroy(bl->l);
@@ -86,10 +88,11 @@ void bench_layer_close_n(struct bench_layer *bl, size_t k)
 }
 
 int bench_layer_open_n(struct bench_layer *bl, size_t k, const struct layer_ops *ops,
-                       const struct layer_config *cfg, char *err, size_t errlen)
+                       const struct layer_config *cfg, enum bench_inputs inputs, char *err,
+                       size_t errlen)
 {
     for (size_t j = 0; j < k; j++) {
-        int rc = bench_layer_open(&bl[j], ops, cfg, err, errlen);
+        int rc = bench_layer_open(&bl[j], ops, cfg, inputs, err, errlen);
         if (rc) {
             bench_layer_close_n(bl, j);
             return rc;
@@ -372,7 +375,8 @@ int bench_run_point(const struct layer_ops *ops, const struct layer_config *cfg,
 
     bench_row_init(row, NULL, ops, cfg, batch, seq_len, opts->cache == BENCH_CACHE_COLD, 1);
     c.max_tokens = batch * seq_len;
-    rc = bench_layer_open(&bl, ops, &c, err, errlen);
+    snprintf(row->inputs, sizeof(row->inputs), "%s", bench_inputs_name(opts->inputs));
+    rc = bench_layer_open(&bl, ops, &c, opts->inputs, err, errlen);
     if (rc) {
         bench_row_status(row, rc, err);
         return rc;

@@ -224,9 +224,17 @@ int bench_table_key_cols(const struct bench_table *t, int *cols, size_t max, cha
 void bench_table_key(const struct bench_table *t, size_t r, const int *cols, size_t ncols,
                      char *buf, size_t len)
 {
-    size_t used = 0;
+    size_t used = 0, i = 0;
     buf[0] = '\0';
-    for (size_t i = 0; i < ncols && used < len; i++)
+    /* The identity columns again, in the same order, for what an absent
+     * one reads as. */
+    for (size_t c = 0; c < bench_csv_ncols() && i < ncols && used < len; c++) {
+        const struct bench_col *col = bench_csv_col(c);
+        if (!col->identity)
+            continue;
+        const char *absent = col->absent ? col->absent : "NA";
         used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? "|" : "",
-                                 cols[i] < 0 ? "NA" : bench_table_cell(t, r, (size_t)cols[i]));
+                                 cols[i] < 0 ? absent : bench_table_cell(t, r, (size_t)cols[i]));
+        i++;
+    }
 }

@@ -31,7 +31,8 @@ const char *bench_table_cell(const struct bench_table *t, size_t row, size_t col
 /* The identity columns of a results table (the ones row.h's columns mark,
  * in their order) into cols[0..max): returns how many, or -1 with err
  * naming a missing column. An optional identity column the table lacks (a
- * table written before it existed) is -1, and its cells read as NA. */
+ * table written before it existed) is -1, and its cells read as its
+ * `absent` value (inputs: random) or NA. */
 int bench_table_key_cols(const struct bench_table *t, int *cols, size_t max, char *err,
                          size_t errlen);
 /* Row r's key on those columns: the cells joined by '|', as bench_point_key

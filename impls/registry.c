@@ -22,6 +22,8 @@ extern const struct layer_ops sum_dense_ultramem_ops;
 extern const struct layer_ops sum_dense_pkm_ops;
 extern const struct layer_ops dense_l1_ops;
 extern const struct layer_ops dense_l2_ops;
+extern const struct layer_ops fff_l1_ops;
+extern const struct layer_ops fff_l2_ops;
 
 /* The real layers first; the paper-style weak baselines last. One per line. */
 /* clang-format off */
@@ -37,6 +39,8 @@ static const struct layer_ops *const layer_table[] = {
     &sum_dense_pkm_ops,
     &dense_l1_ops,
     &dense_l2_ops,
+    &fff_l1_ops,
+    &fff_l2_ops,
 };
 /* clang-format on */
 

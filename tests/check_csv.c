@@ -245,8 +245,10 @@ START_TEST(test_paired_row_columns)
 }
 END_TEST
 
-/* A results table written before pairing existed has no pair_with column:
- * its keys still work, with NA in that place, as a point measured alone. */
+/* A results table written before pairing and input modes existed has no
+ * pair_with and no inputs column: its keys still work, with NA for
+ * pair_with (a point measured alone) and random for inputs (all there was),
+ * so --resume on it skips the finished points. */
 START_TEST(test_key_without_pair_column)
 {
     static const char text[] = "slot,d_model,scale,batch,seq_len,threads,seed,cache,repeat\n"
@@ -256,10 +258,19 @@ START_TEST(test_key_without_pair_column)
     int cols[32];
     ck_assert_int_eq(bench_table_parse("old.csv", text, sizeof(text) - 1, &t, err, sizeof(err)), 0);
     int n = bench_table_key_cols(&t, cols, 32, err, sizeof(err));
-    ck_assert_msg(n == 10, "%d: %s", n, err);
-    ck_assert_int_eq(cols[9], -1);
+    ck_assert_msg(n == 11, "%d: %s", n, err);
+    ck_assert_int_eq(cols[8], -1);
+    ck_assert_int_eq(cols[10], -1);
     bench_table_key(&t, 0, cols, (size_t)n, key, sizeof(key));
-    ck_assert_str_eq(key, "dense|768|1|1|4|2|1|cold|1|NA");
+    ck_assert_str_eq(key, "dense|768|1|1|4|2|1|cold|random|1|NA");
+    /* a table that has the column keys on its cells */
+    static const char with[] = "slot,d_model,scale,batch,seq_len,threads,seed,cache,inputs,repeat\n"
+                               "dense,768,1,1,4,2,1,cold,repeat,1\n";
+    bench_table_free(&t);
+    ck_assert_int_eq(bench_table_parse("new.csv", with, sizeof(with) - 1, &t, err, sizeof(err)), 0);
+    n = bench_table_key_cols(&t, cols, 32, err, sizeof(err));
+    bench_table_key(&t, 0, cols, (size_t)n, key, sizeof(key));
+    ck_assert_str_eq(key, "dense|768|1|1|4|2|1|cold|repeat|1|NA");
     /* a required key column missing is still an error */
     static const char bad[] = "slot,d_model\ndense,768\n";
     bench_table_free(&t);
@@ -290,8 +301,8 @@ END_TEST
 
 START_TEST(test_identity_columns)
 {
-    const char *want[] = {"slot",    "d_model", "scale", "batch",  "seq_len",
-                          "threads", "seed",    "cache", "repeat", "pair_with"};
+    const char *want[] = {"slot", "d_model", "scale",  "batch",  "seq_len",  "threads",
+                          "seed", "cache",   "inputs", "repeat", "pair_with"};
     size_t k = 0;
     for (size_t i = 0; i < bench_csv_ncols(); i++) {
         const struct bench_col *c = bench_csv_col(i);

@@ -31,7 +31,7 @@ START_TEST(test_dense_no_bias_and_width)
     struct layer_info info;
     l->ops->describe(l, &info);
     ck_assert_uint_eq(info.params_total, 2 * 48 * 50);
-    ck_assert_str_eq(info.knobs, "width=50,bias=0");
+    ck_assert_str_eq(info.knobs, "width=50,bias=0,weights=random");
     ck_assert_double_le(tu_forward_vs_ref(l, 48, 8, 2, NULL), 1e-5);
     layer_destroy(l);
 }

@@ -274,11 +274,13 @@ static void expect_knobs(size_t D, unsigned scale, const char *knobs, const char
 
 START_TEST(test_fff_scale_rule)
 {
-    expect_knobs(768, 1, "", "trees=1,depth=11,bias=1"); /* 4095 nodes ~ F = 3072 */
-    expect_knobs(64, 4, "", "trees=1,depth=9,bias=1");   /* 1023 ~ 1024 */
-    expect_knobs(64, 4, "depth=5", "trees=16,depth=5,bias=1");
-    expect_knobs(64, 4, "trees=4", "trees=4,depth=7,bias=1");
-    expect_knobs(64, 1, "preset=1x11,bias=0", "trees=1,depth=11,bias=0");
+    expect_knobs(768, 1, "",
+                 "trees=1,depth=11,bias=1,weights=random,activation=1"); /* 4095 nodes ~ F = 3072 */
+    expect_knobs(64, 4, "", "trees=1,depth=9,bias=1,weights=random,activation=1"); /* 1023 ~ 1024 */
+    expect_knobs(64, 4, "depth=5", "trees=16,depth=5,bias=1,weights=random,activation=1");
+    expect_knobs(64, 4, "trees=4", "trees=4,depth=7,bias=1,weights=random,activation=1");
+    expect_knobs(64, 1, "preset=1x11,bias=0",
+                 "trees=1,depth=11,bias=0,weights=random,activation=1");
     struct layer *l = tu_create("fff", 768, 1, "preset=1x11", 1, 2);
     struct layer_info info;
     l->ops->describe(l, &info);

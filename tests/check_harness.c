@@ -341,6 +341,57 @@ START_TEST(test_unsupported_is_skipped)
 }
 END_TEST
 
+/* --inputs repeat: one row of the random pool, everywhere; random: distinct rows. */
+START_TEST(test_tokens_repeat)
+{
+    struct bench_tokens rnd, rep;
+    const size_t n = 50, D = 19;
+    ck_assert_int_eq(bench_tokens_create(&rnd, n, D, 3, BENCH_INPUTS_RANDOM), 0);
+    ck_assert_int_eq(bench_tokens_create(&rep, n, D, 3, BENCH_INPUTS_REPEAT), 0);
+    ck_assert(memcmp(rnd.x, rep.x, D * sizeof(float)) == 0);
+    for (size_t t = 1; t < n; t++) {
+        ck_assert(memcmp(rep.x + t * D, rep.x, D * sizeof(float)) == 0);
+        ck_assert(memcmp(rnd.x + t * D, rnd.x, D * sizeof(float)) != 0);
+    }
+    ck_assert_str_eq(bench_inputs_name(BENCH_INPUTS_REPEAT), "repeat");
+    ck_assert_int_eq(bench_inputs_parse("repeat"), BENCH_INPUTS_REPEAT);
+    ck_assert_int_eq(bench_inputs_parse("random"), BENCH_INPUTS_RANDOM);
+    bench_tokens_destroy(&rnd);
+    bench_tokens_destroy(&rep);
+}
+END_TEST
+
+/* A point timed on one repeated row says so in its inputs column, and an
+ * FFF tree then walks one path for the whole batch. */
+START_TEST(test_repeat_point)
+{
+    struct bench_opts o;
+    struct bench_row row;
+    char err[512] = "";
+    struct layer_config cfg = {
+        .d_model = 32, .scale = 1, .seed = 1, .threads = 1, .knobs = "trees=1,depth=6"};
+    bench_opts_default(&o);
+    o.min_round_s = 1e-4;
+    ck_assert_int_eq(bench_run_point(layer_find("fff"), &cfg, 1, 16, &o, &row, err, sizeof(err)),
+                     0);
+    ck_assert_str_eq(row.inputs, "random");
+    ck_assert_uint_gt(row.st.units_touched, 7);
+    o.inputs = BENCH_INPUTS_REPEAT;
+    ck_assert_int_eq(bench_run_point(layer_find("fff"), &cfg, 1, 16, &o, &row, err, sizeof(err)),
+                     0);
+    ck_assert_str_eq(row.status, "ok");
+    ck_assert_str_eq(row.inputs, "repeat");
+    ck_assert_uint_eq(row.st.units_touched, 7); /* depth + 1 */
+}
+END_TEST
+
+START_TEST(test_bad_inputs_exits_2)
+{
+    char *argv[] = {"run", "--impl", "dense", "--inputs", "same", NULL};
+    bench_cmd_run(5, argv);
+}
+END_TEST
+
 START_TEST(test_ok_point_columns)
 {
     struct bench_opts o;
@@ -361,12 +412,13 @@ START_TEST(test_ok_point_columns)
     ck_assert_double_eq_tol(row.roofline_frac, row.gflops / roof, 1e-9);
     ck_assert_str_eq(row.roof, roof < 100.0 ? "triad" : "sgemm");
     ck_assert_str_eq(row.pair_with, "NA");
+    ck_assert_str_eq(row.inputs, "random");
     ck_assert(isnan(row.pair_ratio));
     ck_assert(row.latency_us_min <= row.latency_us_median);
     ck_assert(row.latency_us_median <= row.latency_us_p90);
     ck_assert(row.noisy == (row.err_pct >= 5.0));
     ck_assert(row.wall_s > 0 && row.create_s > 0);
-    ck_assert_str_eq(row.knobs, "width=128,bias=1");
+    ck_assert_str_eq(row.knobs, "width=128,bias=1,weights=random");
 }
 END_TEST
 
@@ -410,6 +462,9 @@ static Suite *harness_suite(void)
     tcase_add_test(pt, test_wrong_point_gets_no_time);
     tcase_add_test(pt, test_unsupported_is_skipped);
     tcase_add_test(pt, test_ok_point_columns);
+    tcase_add_test(pt, test_tokens_repeat);
+    tcase_add_test(pt, test_repeat_point);
+    tcase_add_exit_test(pt, test_bad_inputs_exits_2, BENCH_EXIT_USAGE);
     tcase_add_test(pt, test_gather_roof);
     suite_add_tcase(s, pt);
 

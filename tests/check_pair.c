@@ -191,8 +191,10 @@ START_TEST(test_wrong_partner_times_nothing)
     struct bench_row ra, rb;
     char err[512] = "";
     bench_opts_default(&o);
-    ck_assert_int_eq(bench_layer_open(&a, layer_find("dense"), &cfg, err, sizeof(err)), 0);
-    ck_assert_int_eq(bench_layer_open(&b, &tu_broken_ops, &cfg, err, sizeof(err)), 0);
+    ck_assert_int_eq(
+        bench_layer_open(&a, layer_find("dense"), &cfg, BENCH_INPUTS_RANDOM, err, sizeof(err)), 0);
+    ck_assert_int_eq(
+        bench_layer_open(&b, &tu_broken_ops, &cfg, BENCH_INPUTS_RANDOM, err, sizeof(err)), 0);
     bench_row_init(&ra, NULL, layer_find("dense"), &cfg, 1, 4, 1, 1);
     bench_row_init(&rb, NULL, &tu_broken_ops, &cfg, 1, 4, 1, 1);
     int rc = bench_measure_pair(&a, &b, &o, &ra, &rb, err, sizeof(err));

@@ -250,6 +250,52 @@ START_TEST(test_pairs)
 }
 END_TEST
 
+/* inputs = random|repeat, global and per slot (the slot wins); it is part
+ * of the point's key, as the row's inputs column is of the row's. */
+START_TEST(test_inputs_key)
+{
+    struct bench_sweep sw;
+    struct bench_point *p;
+    size_t n;
+    char err[256], pk[512], rk[512];
+    parse_ok("d_model = 64\nthreads = 1\ninputs = repeat\n[dense]\n[fff]\ninputs = random\n"
+             "[fff:depth=4]\nlabel = fff-rep\n",
+             &sw);
+    ck_assert_int_eq(sw.slots[0].inputs, BENCH_INPUTS_REPEAT);
+    ck_assert_int_eq(sw.slots[1].inputs, BENCH_INPUTS_RANDOM);
+    ck_assert_int_eq(sw.slots[2].inputs, BENCH_INPUTS_REPEAT);
+    bench_sweep_free(&sw);
+    parse_ok("[dense]\n", &sw);
+    ck_assert_int_eq(sw.slots[0].inputs, BENCH_INPUTS_RANDOM); /* the default */
+    bench_sweep_free(&sw);
+    parse_ok("d_model = 64\nthreads = 1\n[dense]\ninputs = repeat\n", &sw);
+    ck_assert_int_eq(bench_sweep_points(&sw, 2, 0, &p, &n, err, sizeof(err)), 0);
+    bench_point_key(&p[0], &sw, pk, sizeof(pk));
+    ck_assert_ptr_nonnull(strstr(pk, "|cold|repeat|1|"));
+    struct layer_config cfg = {.d_model = 64, .scale = 1, .seed = sw.seed, .threads = 1};
+    struct bench_row row;
+    bench_row_init(&row, p[0].slot->label, p[0].slot->ops, &cfg, p[0].batch, p[0].seq_len, 1,
+                   p[0].repeat);
+    snprintf(row.inputs, sizeof(row.inputs), "repeat");
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    bench_csv_write_header(f);
+    bench_csv_write_row(f, &row);
+    fclose(f);
+    struct bench_table t;
+    ck_assert_int_eq(bench_table_parse("k.csv", buf, len, &t, err, sizeof(err)), 0);
+    int cols[32];
+    int nc = bench_table_key_cols(&t, cols, 32, err, sizeof(err));
+    bench_table_key(&t, 0, cols, (size_t)nc, rk, sizeof(rk));
+    ck_assert_str_eq(pk, rk);
+    bench_table_free(&t);
+    free(buf);
+    free(p);
+    bench_sweep_free(&sw);
+}
+END_TEST
+
 /* `impls = all` is every registered layer but the weak baselines, in registry order,
  * whatever the registry holds when the test runs. */
 START_TEST(test_impls_all_follows_registry)
@@ -329,6 +375,9 @@ static const struct bad_case bad[] = {
     {"[dense]\npair_ci = bootstrap\n", 2, "key 'pair_ci'", "before the first [slot]"},
     {"pair_ci = median\n[dense]\n", 1, "'median' is not allowed", "orderstat|bootstrap"},
     {"[dense]\n[moe]\npair = de,nse\n", 3, "key 'pair'", "without spaces, commas"},
+    /* inputs */
+    {"inputs = same\n[dense]\n", 1, "key 'inputs': 'same' is not allowed", "random|repeat"},
+    {"[dense]\ninputs = zero\n", 2, "'zero' is not allowed", "random|repeat"},
 };
 #define NBAD (sizeof(bad) / sizeof(bad[0]))
 
@@ -371,6 +420,7 @@ static Suite *sweep_suite(void)
     tcase_add_test(tc, test_impls_all_follows_registry);
     tcase_add_test(tc, test_weak_baselines_not_in_all);
     tcase_add_test(tc, test_pairs);
+    tcase_add_test(tc, test_inputs_key);
     tcase_add_loop_test(tc, test_bad_files, 0, (int)NBAD);
     tcase_add_test(tc, test_load_missing_file);
     suite_add_tcase(s, tc);

@@ -132,7 +132,8 @@ static int count_points(const struct plan *p, struct layer *l, struct layer *oth
     unsigned char *evict = common_alloc(EVICT_BYTES);
     float *y = common_alloc(p->max_tokens * D * sizeof(float));
     int rc = LAYER_ENOMEM;
-    if (!evict || !y || bench_tokens_create(&tk, 2 * p->max_tokens, D, p->cfg.seed)) {
+    if (!evict || !y ||
+        bench_tokens_create(&tk, 2 * p->max_tokens, D, p->cfg.seed, BENCH_INPUTS_RANDOM)) {
         fprintf(out, "point 0 error out of memory\n");
         goto out_free;
     }

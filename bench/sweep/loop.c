@@ -51,6 +51,7 @@ static void init_row(const struct bench_sweep_run *s, const struct bench_point *
     bench_point_config(p, &s->sw, &cfg);
     bench_row_init(row, p->slot->label, p->slot->ops, &cfg, p->batch, p->seq_len,
                    s->sw.cache == BENCH_CACHE_COLD, p->repeat);
+    snprintf(row->inputs, sizeof(row->inputs), "%s", bench_inputs_name(p->slot->inputs));
     struct bench_point q;
     if (bench_point_partner(p, &s->sw, &q) == 0) { /* part of the point's key */
         snprintf(row->pair_with, sizeof(row->pair_with), "%s", q.slot->label);
@@ -168,9 +169,12 @@ static int run_group(struct bench_sweep_run *s, size_t lo, size_t hi, struct ben
     size_t k =
         paired ? bench_pair_instances_fit((size_t)p0->slot->pair_instances, bytes, pbytes) : 1;
     struct bench_layer bls[BENCH_PAIR_INSTANCES_MAX], partners[BENCH_PAIR_INSTANCES_MAX];
-    rc = bench_layer_open_n(bls, k, p0->slot->ops, &cfg, err, sizeof(err));
+    /* The partner times on the point's token windows (pair.h), so it gets
+     * the point's inputs for its check too. */
+    rc = bench_layer_open_n(bls, k, p0->slot->ops, &cfg, p0->slot->inputs, err, sizeof(err));
     if (rc == 0 && paired &&
-        (rc = bench_layer_open_n(partners, k, q0.slot->ops, &pc, perr, sizeof(perr))) != 0) {
+        (rc = bench_layer_open_n(partners, k, q0.slot->ops, &pc, p0->slot->inputs, perr,
+                                 sizeof(perr))) != 0) {
         bench_layer_close_n(bls, k);
         snprintf(err, sizeof(err), "its partner %s: %s", q0.slot->label, perr);
     }
@@ -213,9 +217,11 @@ static int run_group(struct bench_sweep_run *s, size_t lo, size_t hi, struct ben
         }
         if (rc == BENCH_INTERRUPTED)
             break;
-        if (cg && !cg_failed)
+        if (cg && !cg_failed) {
             bench_callgrind_fill(&cg[i - lo], &row);
-        else if (cg_failed && !strcmp(row.status, "ok"))
+            if (p0->slot->inputs == BENCH_INPUTS_REPEAT)
+                bench_row_note(&row, "callgrind counted distinct random inputs, not repeat");
+        } else if (cg_failed && !strcmp(row.status, "ok"))
             bench_row_note(&row, "callgrind failed for this layer (see stderr)");
         bench_progress_clear(pr);
         if (rc && rc != BENCH_WRONG)

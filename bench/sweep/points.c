@@ -94,14 +94,16 @@ int bench_point_partner(const struct bench_point *p, const struct bench_sweep *s
 /* ---- point keys, for --resume ---- */
 
 /* The identity columns, in the CSV's order (csv.c marks them): slot,
- * d_model, scale, batch, seq_len, threads, seed, cache, repeat, pair_with. */
+ * d_model, scale, batch, seq_len, threads, seed, cache, inputs, repeat,
+ * pair_with. */
 void bench_point_key(const struct bench_point *p, const struct bench_sweep *sw, char *buf,
                      size_t len)
 {
     const char *partner = p->slot->pair >= 0 ? sw->slots[p->slot->pair].label : "NA";
-    snprintf(buf, len, "%s|%llu|%llu|%llu|%llu|%llu|%llu|%s|%u|%s", p->slot->label,
+    snprintf(buf, len, "%s|%llu|%llu|%llu|%llu|%llu|%llu|%s|%s|%u|%s", p->slot->label,
              (unsigned long long)p->d_model, (unsigned long long)p->scale,
              (unsigned long long)p->batch, (unsigned long long)p->seq_len,
              (unsigned long long)p->threads, (unsigned long long)sw->seed,
-             sw->cache == BENCH_CACHE_WARM ? "warm" : "cold", p->repeat, partner);
+             sw->cache == BENCH_CACHE_WARM ? "warm" : "cold", bench_inputs_name(p->slot->inputs),
+             p->repeat, partner);
 }

@@ -45,6 +45,7 @@ struct bench_slot {
     int pair;  /* pair = LABEL: the partner's index in bench_sweep.slots; -1 = measured alone */
     int pairs; /* pairs of rounds when paired (>= BENCH_MIN_PAIRS) */
     int pair_instances;           /* instances of each side the pairs rotate over */
+    enum bench_inputs inputs;     /* inputs = random|repeat; a pair's partner shares the point's */
     char weights[BENCH_PATH_LEN]; /* weights = FILE: loaded over the seeded init; "" none */
 };
 

@@ -58,6 +58,7 @@ enum key_id {
     K_PAIRS,
     K_PAIR_INSTANCES,
     K_PAIR_CI,
+    K_INPUTS,
     K_WEIGHTS,
     NKEYS
 };
@@ -95,6 +96,7 @@ static const struct key_def keys[NKEYS] = {
     [K_PAIR_INSTANCES] = {"pair_instances", KIND_INT, SCOPE_BOTH, 1, BENCH_PAIR_INSTANCES_MAX,
                           NULL},
     [K_PAIR_CI] = {"pair_ci", KIND_CHOICE, SCOPE_GLOBAL, 0, 0, BENCH_CI_CHOICES},
+    [K_INPUTS] = {"inputs", KIND_CHOICE, SCOPE_BOTH, 0, 0, BENCH_INPUTS_CHOICES},
     [K_WEIGHTS] = {"weights", KIND_PATH, SCOPE_BOTH, 0, 0,
                    "a weights file or .npy directory (sparsebench export), relative to the "
                    "working directory"},
@@ -106,7 +108,7 @@ struct scope {
     struct bench_list list[NKEYS];
     double num[NKEYS];
     char str[NKEYS][BENCH_NAME_LEN]; /* label, pair */
-    char choice[NKEYS][16];          /* cache, counters, pair_ci */
+    char choice[NKEYS][16];          /* cache, counters, pair_ci, inputs */
     char path[BENCH_PATH_LEN];       /* weights */
 };
 
@@ -586,6 +588,9 @@ static int resolve(struct parser *ps)
         sl->check_tokens = (size_t)pick_num(sec, g, K_CHECK_TOKENS, 4);
         sl->pairs = (int)pick_num(sec, g, K_PAIRS, BENCH_MIN_PAIRS);
         sl->pair_instances = (int)pick_num(sec, g, K_PAIR_INSTANCES, BENCH_PAIR_INSTANCES);
+        sl->inputs = bench_inputs_parse(sec && sec->line[K_INPUTS] ? sec->choice[K_INPUTS]
+                                        : g->line[K_INPUTS]        ? g->choice[K_INPUTS]
+                                                                   : "random");
         sl->pair = -1;
         /* The file is opened when the slot's layer is built: a bad one is its error. */
         snprintf(sl->weights, sizeof(sl->weights), "%s",

@@ -42,6 +42,27 @@ void *common_alloc(size_t bytes)
     return p;
 }
 
+void *common_alloc_unwritten(size_t bytes)
+{
+    if (bytes == 0)
+        return NULL;
+    /* mmap, not malloc: a recycled heap block may hold old values, and
+     * the point is memory nobody ever wrote. No huge-page advice either:
+     * the flaw being reproduced is ordinary zero pages. */
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    atomic_fetch_add_explicit(&alloc_bytes, bytes, memory_order_relaxed);
+    atomic_fetch_add_explicit(&alloc_calls, 1, memory_order_relaxed);
+    return p;
+}
+
+void common_free_unwritten(void *p, size_t bytes)
+{
+    if (p)
+        munmap(p, bytes);
+}
+
 void common_alloc_counts(uint64_t *bytes, uint64_t *calls)
 {
     *bytes = atomic_load_explicit(&alloc_bytes, memory_order_relaxed);

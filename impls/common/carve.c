@@ -45,7 +45,12 @@ int common_carve_alloc(struct common_carve *blocks, size_t n)
         struct common_carve *c = &blocks[i];
         c->size = c->used;
         c->used = 0;
-        c->base = c->size ? common_alloc((size_t)c->size) : NULL;
+        if (!c->size)
+            c->base = NULL;
+        else if (c->unwritten)
+            c->base = common_alloc_unwritten((size_t)c->size);
+        else
+            c->base = common_alloc((size_t)c->size);
         if (c->size && !c->base)
             rc = LAYER_ENOMEM;
     }
@@ -55,7 +60,10 @@ int common_carve_alloc(struct common_carve *blocks, size_t n)
 void common_carve_free(struct common_carve *blocks, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        common_free(blocks[i].base);
+        if (blocks[i].unwritten)
+            common_free_unwritten(blocks[i].base, (size_t)blocks[i].size);
+        else
+            common_free(blocks[i].base);
         blocks[i].base = NULL;
     }
 }

@@ -21,6 +21,14 @@
 void *common_alloc(size_t bytes);
 void common_free(void *p);
 
+/* A block that is allocated and never written (weights=unwritten, the
+ * published FFF benchmark's flaw, research/fff.md section 2.2b): fresh
+ * anonymous pages, so every read sees zeros and, until something writes,
+ * all of it maps the kernel's one shared zero page. NULL on failure or
+ * bytes == 0; free with common_free_unwritten and the same bytes. */
+void *common_alloc_unwritten(size_t bytes);
+void common_free_unwritten(void *p, size_t bytes);
+
 /* LAYER_ETOOBIG with a message when `bytes` exceed 90% of MemAvailable;
  * checked before allocating anything big. 0 when it fits or when the
  * amount of free memory cannot be read. */
@@ -45,18 +53,20 @@ struct common_carve {
     uint64_t size; /* the block's bytes, set by common_carve_alloc */
     size_t align;  /* every piece starts on a multiple of it: a power of 2, <= COMMON_ALIGN */
     int overflow;  /* a size did not fit in 64 bits; used is then UINT64_MAX */
+    int unwritten; /* common_carve_alloc takes common_alloc_unwritten: never written */
 };
 
 static inline struct common_carve common_carve_plan(size_t align)
 {
-    return (struct common_carve){NULL, 0, 0, align, 0};
+    return (struct common_carve){NULL, 0, 0, align, 0, 0};
 }
 
 /* The next n x size bytes of the block, on the alignment: a pointer into
  * base, or NULL in the sizing pass and for an empty piece (n x size = 0). */
 void *common_carve(struct common_carve *c, size_t n, size_t size);
 
-/* Allocate n sized blocks (common_alloc, zeroed) and rewind them for the
+/* Allocate n sized blocks (common_alloc, zeroed; common_alloc_unwritten
+ * for a block marked unwritten) and rewind them for the
  * second pass; LAYER_ENOMEM when one fails (free them all the same). An
  * empty block stays NULL. */
 int common_carve_alloc(struct common_carve *blocks, size_t n);
@@ -154,6 +164,14 @@ struct common_knob_set {
  * LAYER_EKNOB with a message naming the knob, its value and what is allowed. */
 int common_knobs_parse(const struct common_knob_set *ks, const char *str, void *dst,
                        uint64_t *set_mask, char *err, size_t errlen);
+
+/* The `weights` knob of the dense and FFF families: "random" (seeded, as
+ * always) or "unwritten" (allocated, never written). *unwritten = 0 or 1;
+ * LAYER_EKNOB with a message naming the value otherwise. */
+#define COMMON_WEIGHTS_HELP                                                                        \
+    "random (default) | unwritten: allocated, never written (zero pages; research/fff.md 2.2b)"
+int common_weights_parse(const char *family, const char *value, int *unwritten, char *err,
+                         size_t errlen);
 
 /* "name=value,..." for every knob, into buf. */
 void common_knobs_format(const struct common_knob_set *ks, const void *src, char *buf, size_t len);

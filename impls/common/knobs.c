@@ -314,3 +314,15 @@ void common_knobs_help(const struct common_knob_set *ks, char *buf, size_t len)
         used += (size_t)snprintf(buf + used, len - used, "  preset=%-9s %s\n", ks->presets[i].name,
                                  ks->presets[i].knobs);
 }
+
+int common_weights_parse(const char *family, const char *value, int *unwritten, char *err,
+                         size_t errlen)
+{
+    if (strcmp(value, "random") == 0 || strcmp(value, "unwritten") == 0) {
+        *unwritten = value[0] == 'u';
+        return 0;
+    }
+    snprintf(err, errlen, "%s: knob weights=%s is not valid; allowed: random, unwritten", family,
+             value);
+    return LAYER_EKNOB;
+}

@@ -4,7 +4,10 @@
  * a user would make it: OpenBLAS sgemv at one token, sgemm above 128, a
  * weight-streaming kernel in between that measured faster than full-speed
  * sgemm there, and the vectorised exact-erf GELU (common/ffn.c). Width F defaults to 4D; the
- * UltraFastBERT comparison sets width=4095 or 3072. Leaves out dropout and
+ * UltraFastBERT comparison sets width=4095 or 3072. weights=unwritten
+ * leaves the weights allocated and never written, as the published FFF
+ * CPU benchmark does on both sides (research/fff.md sections 2.2, 2.2b), so
+ * that flaw can be measured one knob at a time. Leaves out dropout and
  * everything else that only matters in training.
  */
 #include "../common/common.h"
@@ -19,6 +22,7 @@ extern const struct layer_ops dense_ops;
 struct dense_knobs {
     long width; /* F; 0 = 4D */
     int bias;
+    char weights[COMMON_KNOB_STR_LEN]; /* random | unwritten */
 };
 
 static const struct common_knob dense_knob_table[] = {
@@ -26,6 +30,7 @@ static const struct common_knob dense_knob_table[] = {
      "inner width F (default 4 x d_model)"},
     {"bias", COMMON_KNOB_BOOL, offsetof(struct dense_knobs, bias), 0, 1,
      "add the biases b1 and b2 (default 1)"},
+    {"weights", COMMON_KNOB_STR, offsetof(struct dense_knobs, weights), 0, 0, COMMON_WEIGHTS_HELP},
 };
 
 static const struct common_knob_set dense_knob_set = {
@@ -47,7 +52,8 @@ struct dense {
     struct common_carve blk[DENSE_BLOCKS]; /* the parameter block and the scratch */
     uint64_t bytes;                        /* both blocks: what check reports */
     size_t param_bytes;
-    float *h; /* (max_tokens, F) scratch */
+    int unwritten; /* weights=unwritten: the parameter block is never written */
+    float *h;      /* (max_tokens, F) scratch */
     struct common_pool *pool;
 };
 
@@ -79,8 +85,10 @@ static void dense_layout(struct dense *d, struct common_carve blk[DENSE_BLOCKS])
  * allocates, and all that check does. */
 static int dense_plan(struct dense *d, const struct layer_config *cfg, char *err, size_t errlen)
 {
-    d->knobs = (struct dense_knobs){.width = 0, .bias = 1};
+    d->knobs = (struct dense_knobs){.width = 0, .bias = 1, .weights = "random"};
     int rc = common_knobs_parse(&dense_knob_set, cfg->knobs, &d->knobs, NULL, err, errlen);
+    if (!rc)
+        rc = common_weights_parse("dense", d->knobs.weights, &d->unwritten, err, errlen);
     if (rc)
         return rc;
     if (d->knobs.width == 0)
@@ -89,6 +97,7 @@ static int dense_plan(struct dense *d, const struct layer_config *cfg, char *err
     d->max_tokens = cfg->max_tokens;
     d->threads = cfg->threads;
     d->blk[DENSE_PARAMS] = common_carve_plan(sizeof(float)); /* no gaps: param_bytes is exact */
+    d->blk[DENSE_PARAMS].unwritten = d->unwritten;
     d->blk[DENSE_SCRATCH] = common_carve_plan(COMMON_ALIGN);
     dense_layout(d, d->blk);
     return common_carve_fit(d->blk, DENSE_BLOCKS, "dense", &d->bytes, err, errlen);
@@ -122,7 +131,8 @@ static int dense_create(const struct layer_config *cfg, struct layer **out, char
     }
     dense_layout(d, d->blk);
     d->param_bytes = (size_t)d->blk[DENSE_PARAMS].size;
-    common_ffn_init(d->w1, d->b1, d->w2, d->b2, d->d_model, d->ffn.width, cfg->seed, 0);
+    if (!d->unwritten) /* unwritten: zeros that stay zero pages, forward_ref sees them too */
+        common_ffn_init(d->w1, d->b1, d->w2, d->b2, d->d_model, d->ffn.width, cfg->seed, 0);
     rc = common_pool_create(&d->pool, cfg->threads);
     if (rc) {
         snprintf(err, errlen, "dense: %s", layer_strerror(rc));

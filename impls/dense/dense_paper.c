@@ -11,8 +11,9 @@
  *
  * Same weights, knobs and semantics as `dense` (common_ffn with the same
  * streams), so the rows compare one to one. Deliberately not copied from the
- * paper: its uninitialised data, its shared input/output rows and its
- * per-call allocation (section 2.2); the GELU is the vectorised exact one.
+ * paper: its shared input/output rows and its per-call allocation (section
+ * 2.2); the GELU is the vectorised exact one. Its uninitialised weights are
+ * a knob, weights=unwritten, as on dense.
  * Tokens are split over the pool, each worker calling single-threaded BLAS,
  * so both baselines get the same thread budget as everything else.
  */
@@ -31,6 +32,7 @@ extern const struct layer_ops dense_l2_ops;
 struct paper_knobs {
     long width; /* F; 0 = 4D */
     int bias;
+    char weights[COMMON_KNOB_STR_LEN]; /* random | unwritten */
 };
 
 static const struct common_knob paper_knob_table[] = {
@@ -38,6 +40,7 @@ static const struct common_knob paper_knob_table[] = {
      "inner width F (default 4 x d_model)"},
     {"bias", COMMON_KNOB_BOOL, offsetof(struct paper_knobs, bias), 0, 1,
      "add the biases b1 and b2 (default 1)"},
+    {"weights", COMMON_KNOB_STR, offsetof(struct paper_knobs, weights), 0, 0, COMMON_WEIGHTS_HELP},
 };
 
 static const struct common_knob_set paper_knob_set = {
@@ -59,7 +62,8 @@ struct paper {
     struct common_carve blk[PAPER_BLOCKS]; /* the parameter block and the scratch */
     uint64_t bytes;                        /* both blocks: what check reports */
     size_t param_bytes;
-    float *h; /* (threads, F) per-worker hidden values of dense-l2 */
+    int unwritten; /* weights=unwritten: the parameter block is never written */
+    float *h;      /* (threads, F) per-worker hidden values of dense-l2 */
     struct common_pool *pool;
 };
 
@@ -90,8 +94,10 @@ static void paper_layout(struct paper *p, struct common_carve blk[PAPER_BLOCKS])
  * allocates, and all that check does. */
 static int paper_plan(struct paper *p, const struct layer_config *cfg, char *err, size_t errlen)
 {
-    p->knobs = (struct paper_knobs){.width = 0, .bias = 1};
+    p->knobs = (struct paper_knobs){.width = 0, .bias = 1, .weights = "random"};
     int rc = common_knobs_parse(&paper_knob_set, cfg->knobs, &p->knobs, NULL, err, errlen);
+    if (!rc)
+        rc = common_weights_parse("dense-paper", p->knobs.weights, &p->unwritten, err, errlen);
     if (rc)
         return rc;
     if (p->knobs.width == 0)
@@ -100,6 +106,7 @@ static int paper_plan(struct paper *p, const struct layer_config *cfg, char *err
     p->max_tokens = cfg->max_tokens;
     p->threads = cfg->threads;
     p->blk[PAPER_PARAMS] = common_carve_plan(sizeof(float)); /* no gaps: param_bytes is exact */
+    p->blk[PAPER_PARAMS].unwritten = p->unwritten;
     p->blk[PAPER_SCRATCH] = common_carve_plan(COMMON_ALIGN);
     paper_layout(p, p->blk);
     return common_carve_fit(p->blk, PAPER_BLOCKS, "dense-paper", &p->bytes, err, errlen);
@@ -133,8 +140,9 @@ static int paper_create(const struct layer_config *cfg, const struct layer_ops *
     }
     paper_layout(p, p->blk);
     p->param_bytes = (size_t)p->blk[PAPER_PARAMS].size;
-    /* dense's streams: same weights */
-    common_ffn_init(p->w1, p->b1, p->w2, p->b2, p->d_model, p->ffn.width, cfg->seed, 0);
+    /* dense's streams: same weights (none written with weights=unwritten) */
+    if (!p->unwritten)
+        common_ffn_init(p->w1, p->b1, p->w2, p->b2, p->d_model, p->ffn.width, cfg->seed, 0);
     rc = common_pool_create(&p->pool, cfg->threads);
     if (rc) {
         snprintf(err, errlen, "dense-paper: %s", layer_strerror(rc));

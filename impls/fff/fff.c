@@ -135,8 +135,9 @@ static size_t tile_level(struct fff *f, const struct level_job *job, struct tile
         }
         bucket_dots(f, job->x, t->tok + i, j - i, row, t->z + i);
         for (size_t q = i; q < j; q++)
-            t->a[q] = t->z[q];
-        common_gelu(t->a + i, j - i);
+            t->a[q] = f->knobs.activation ? t->z[q] : 1.0f;
+        if (f->knobs.activation)
+            common_gelu(t->a + i, j - i);
         for (size_t q = i; q < j; q++)
             f->acts[(size_t)t->tok[q] * levels + (size_t)level] = t->a[q];
         marks[row] = 1;

@@ -38,6 +38,8 @@ struct fff_knobs {
     long trees; /* K */
     long depth; /* Dp: a token visits Dp + 1 nodes per tree */
     int bias;   /* node input bias, as the released checkpoint (linear_in bias=True) */
+    char weights[COMMON_KNOB_STR_LEN]; /* random | unwritten (never written: zero pages) */
+    int activation; /* 0: a node's output row is added unscaled, as the published fff_l2 */
 };
 
 /* The blocks create allocates (fff_layer.c's fff_layout lays them out). */
@@ -56,6 +58,7 @@ struct fff {
     uint64_t bytes; /* all of blk: what check reports */
     float *params;  /* the block above */
     size_t param_bytes;
+    int unwritten;      /* weights=unwritten: the parameter block is never written */
     const float *w_in;  /* (N, D) */
     const float *w_out; /* (N, D) */
     const float *b;     /* (N) or NULL */
@@ -107,6 +110,17 @@ void fff_walk_tokens(struct fff *f, const float *x, float *y, size_t t0, size_t 
 
 /* Split [0, T) over the pool, each worker walking its own token range. */
 void fff_walk_parallel(struct fff *f, const float *x, float *y, size_t n_tokens);
+
+/* The scale of node row `w_out` in the output: gelu(z), or 1 with
+ * activation=0 (research/fff.md section 2.2 item 3: the published fff_l2
+ * passes alpha = 1 and never uses the GELU it computes). */
+static inline float fff_node_scale(const struct fff *f, float z)
+{
+    if (!f->knobs.activation)
+        return 1.0f;
+    common_gelu(&z, 1);
+    return z;
+}
 
 /* The dense masked reference (fff_ref.c). */
 int fff_forward_ref(struct layer *l, const float *x, float *y, size_t n_tokens);

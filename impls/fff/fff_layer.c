@@ -4,8 +4,12 @@
  *
  * UltraFastBERT, research/fff.md section 1.3. Knobs: trees (K), depth (Dp),
  * bias; preset 1x11 is the released checkpoint (K = 1, Dp = 11: 4095 nodes,
- * 12 evaluated per token). Left out: training (soft routing, hardening),
- * dropout, and the original FFF's leaf networks (section 1.1), which
+ * 12 evaluated per token). Two knobs reproduce flaws of the published CPU
+ * benchmark one at a time (research/fff.md sections 2.2, 2.2b): weights=
+ * unwritten (allocated, never written: zero pages, all logits 0, every
+ * token takes the leftmost path) and activation=0 (the GELU not applied);
+ * forward_ref sees the same weights and setting, so the check stays honest. Left out: training
+ * (soft routing, hardening), dropout, and the original FFF's leaf networks (section 1.1), which
  * UltraFastBERT drops.
  */
 #include "fff.h"
@@ -14,7 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-enum { KNOB_TREES, KNOB_DEPTH, KNOB_BIAS };
+enum { KNOB_TREES, KNOB_DEPTH, KNOB_BIAS, KNOB_WEIGHTS, KNOB_ACTIVATION };
 
 static const struct common_knob fff_knob_table[] = {
     [KNOB_TREES] = {"trees", COMMON_KNOB_INT, offsetof(struct fff_knobs, trees), 1, 1 << 20,
@@ -23,6 +27,12 @@ static const struct common_knob fff_knob_table[] = {
                     "Dp: 2^(Dp+1)-1 nodes a tree, Dp+1 per token (default: nodes ~ scale x 4D)"},
     [KNOB_BIAS] = {"bias", COMMON_KNOB_BOOL, offsetof(struct fff_knobs, bias), 0, 1,
                    "node input bias, as the released checkpoint (default 1)"},
+    [KNOB_WEIGHTS] = {"weights", COMMON_KNOB_STR, offsetof(struct fff_knobs, weights), 0, 0,
+                      COMMON_WEIGHTS_HELP},
+    [KNOB_ACTIVATION] = {"activation", COMMON_KNOB_BOOL, offsetof(struct fff_knobs, activation), 0,
+                         1,
+                         "1: y += gelu(z) w_out; 0: y += w_out, the GELU not applied, as the "
+                         "published fff_l2 (research/fff.md 2.2 item 3; default 1)"},
 };
 
 static const struct common_preset fff_presets[] = {
@@ -124,8 +134,11 @@ static int fff_plan(struct fff *f, const struct layer_config *cfg, int level_ker
                     size_t errlen)
 {
     uint64_t given = 0, bytes = 0;
-    f->knobs = (struct fff_knobs){.trees = 1, .depth = 11, .bias = 1};
+    f->knobs = (struct fff_knobs){
+        .trees = 1, .depth = 11, .bias = 1, .weights = "random", .activation = 1};
     int rc = common_knobs_parse(&fff_knob_set, cfg->knobs, &f->knobs, &given, err, errlen);
+    if (!rc)
+        rc = common_weights_parse("fff", f->knobs.weights, &f->unwritten, err, errlen);
     if (rc)
         return rc;
     resolve_knobs(&f->knobs, given, cfg);
@@ -152,6 +165,7 @@ static int fff_plan(struct fff *f, const struct layer_config *cfg, int level_ker
             (FFF_TILE_ARRAYS * FFF_TILE * 4 + COMMON_ALIGN - 1) / COMMON_ALIGN * COMMON_ALIGN;
     }
     f->blk[FFF_PARAMS] = common_carve_plan(sizeof(float));
+    f->blk[FFF_PARAMS].unwritten = f->unwritten;
     f->blk[FFF_SCRATCH] = common_carve_plan(COMMON_ALIGN);
     fff_layout(f, f->blk);
     return common_carve_fit(f->blk, FFF_BLOCKS, "fff", &f->bytes, err, errlen);
@@ -210,7 +224,8 @@ int fff_create_layer(const struct layer_config *cfg, const struct layer_ops *ops
     f->w_in = f->params;
     f->w_out = f->params + N * D;
     f->b = f->knobs.bias ? f->params + 2 * N * D : NULL;
-    init_weights(f, cfg->seed);
+    if (!f->unwritten) /* unwritten: zeros that stay zero pages, forward_ref sees them too */
+        init_weights(f, cfg->seed);
     rc = common_pool_create(&f->pool, cfg->threads);
     if (rc) {
         snprintf(err, errlen, "fff: %s", layer_strerror(rc));

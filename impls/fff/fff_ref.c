@@ -7,6 +7,7 @@
  * benchmark_cpu do), and only the path's gelu(z) w_out[n] terms are summed.
  * It shares nothing with the fast kernels but the weights and libm's erff,
  * so a routing or accumulation bug in either shows up as a disagreement.
+ * activation=0 adds the path's w_out rows unscaled, as the fast kernels.
  * Its work is all N nodes per token, not the layer's: stats come from
  * forward.
  */
@@ -35,7 +36,7 @@ int fff_forward_ref(struct layer *l, const float *x, float *y, size_t n_tokens)
             size_t node = 0; /* heap index inside tree k */
             for (size_t level = 0; level < levels; level++) {
                 size_t row = k * NN + node;
-                float a = common_gelu_ref(z[row]);
+                float a = f->knobs.activation ? common_gelu_ref(z[row]) : 1.0f;
                 for (size_t d = 0; d < D; d++)
                     yt[d] += a * f->w_out[row * D + d];
                 node = 2 * node + 1 + (z[row] > 0.0f ? 1 : 0);

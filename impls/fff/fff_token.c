@@ -34,9 +34,7 @@ static size_t walk_tree(struct fff *f, const float *xt, float *yt, size_t tree, 
             common_prefetch_row(f->w_in + (base + 2 * n + 2) * D, D);
         }
         float z = common_vec_dot(f->w_in + row * D, xt, D) + (f->b ? f->b[row] : 0.0f);
-        float a = z;
-        common_gelu(&a, 1);
-        common_vec_axpy(yt, a, w_out, D, assign && level == 0);
+        common_vec_axpy(yt, fff_node_scale(f, z), w_out, D, assign && level == 0);
         marks[row] = 1;
         visits++;
         n = 2 * n + 1 + (z > 0.0f);
