@@ -80,9 +80,9 @@ HAVE_PFM := $(shell echo '\#include <perfmon/pfmlib_perf_event.h>' | \
 	$(CC) -E -x c - >/dev/null 2>&1 && echo 1)
 HAVE_VALGRIND := $(shell echo '\#include <valgrind/callgrind.h>' | \
 	$(CC) -E -x c - >/dev/null 2>&1 && echo 1)
-PKGS := openblas check $(if $(HAVE_PAPI),papi)
+PKGS := openblas jansson check $(if $(HAVE_PAPI),papi)
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS := $(shell pkg-config --libs openblas $(if $(HAVE_PAPI),papi) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs openblas jansson $(if $(HAVE_PAPI),papi) 2>/dev/null)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 CSV_LIBS ?= -lcsv
 LDLIBS := $(PKG_LIBS) $(if $(HAVE_PFM),-lpfm) $(CSV_LIBS) -lm -lpthread

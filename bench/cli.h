@@ -77,6 +77,7 @@ int bench_cmd_counters(int argc, char **argv); /* counters/cmd_counters.c */
 int bench_cmd_claims(int argc, char **argv);   /* claims/cmd_claims.c */
 int bench_cmd_gate(int argc, char **argv);     /* gate/cmd_gate.c */
 int bench_cmd_ab_ratio(int argc, char **argv); /* gate/cmd_gate.c */
+int bench_cmd_export(int argc, char **argv);   /* cmd_export.c */
 /* The hidden `_callgrind PLAN` command the callgrind parent runs under
  * valgrind (counters/callgrind_child.c). */
 int bench_cmd_callgrind_child(int argc, char **argv);

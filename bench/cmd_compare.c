@@ -152,6 +152,7 @@ int bench_cmd_compare(int argc, char **argv)
     int threads = ncpu > 0 ? (int)ncpu : 1, pairs = BENCH_MIN_PAIRS, probe = 0;
     int instances = BENCH_PAIR_INSTANCES;
     uint64_t seed = 1;
+    const char *weights = NULL, *weights_a = NULL, *weights_b = NULL;
     const struct bench_opt opts[] = {
         {NULL, BENCH_OPT_STR, &spec_a, 0, 0, NULL, "A", "the first layer, impl[:knobs]"},
         {NULL, BENCH_OPT_STR, &spec_b, 0, 0, NULL, "B", "the second layer, impl[:knobs]"},
@@ -178,6 +179,10 @@ int bench_cmd_compare(int argc, char **argv)
          "none: counters are for run and sweep, one layer at a time"},
         {"probe", BENCH_OPT_FLAG, &probe, 0, 0, NULL, NULL,
          "measure this machine's roofs first (a few seconds) to fill roofline_frac"},
+        {"weights", BENCH_OPT_STR, &weights, 0, 0, NULL, "FILE",
+         "load both layers' tensors from FILE (sparsebench export) instead of the seed"},
+        {"weights-a", BENCH_OPT_STR, &weights_a, 0, 0, NULL, "FILE", "A's weights (--weights)"},
+        {"weights-b", BENCH_OPT_STR, &weights_b, 0, 0, NULL, "FILE", "B's weights (--weights)"},
     };
     const struct bench_cmd cmd = {
         .name = "compare",
@@ -213,10 +218,12 @@ int bench_cmd_compare(int argc, char **argv)
                               .seed = seed,
                               .threads = threads,
                               .max_tokens = T,
-                              .knobs = knobs_a};
+                              .knobs = knobs_a,
+                              .weights = weights_a ? weights_a : weights};
     struct layer_config cb = ca;
     cb.scale = scale_b ? scale_b : scale;
     cb.knobs = knobs_b;
+    cb.weights = weights_b ? weights_b : weights;
     struct bench_row ra, rb;
     bench_row_init(&ra, NULL, ops_a, &ca, batch, tokens, bo.cache == BENCH_CACHE_COLD, 1);
     bench_row_init(&rb, NULL, ops_b, &cb, batch, tokens, bo.cache == BENCH_CACHE_COLD, 1);
@@ -227,12 +234,12 @@ int bench_cmd_compare(int argc, char **argv)
     int rc = layer_check(ops_a, &ca, &bytes_a, err, sizeof(err));
     if (rc) {
         fprintf(stderr, "sparsebench compare: A: %s\n", err);
-        return rc == LAYER_ENOMEM ? BENCH_EXIT_FAIL : BENCH_EXIT_USAGE;
+        return rc == LAYER_ENOMEM || rc == LAYER_ETHREAD ? BENCH_EXIT_FAIL : BENCH_EXIT_USAGE;
     }
     rc = layer_check(ops_b, &cb, &bytes_b, err, sizeof(err));
     if (rc) {
         fprintf(stderr, "sparsebench compare: B: %s\n", err);
-        return rc == LAYER_ENOMEM ? BENCH_EXIT_FAIL : BENCH_EXIT_USAGE;
+        return rc == LAYER_ENOMEM || rc == LAYER_ETHREAD ? BENCH_EXIT_FAIL : BENCH_EXIT_USAGE;
     }
     size_t k = bench_pair_instances_fit((size_t)instances, bytes_a, bytes_b);
     if (k < (size_t)instances)
@@ -244,13 +251,13 @@ int bench_cmd_compare(int argc, char **argv)
     rc = bench_layer_open_n(la, k, ops_a, &ca, bo.inputs, err, sizeof(err));
     if (rc) {
         fprintf(stderr, "sparsebench compare: A: %s\n", err);
-        return rc == LAYER_ENOMEM ? BENCH_EXIT_FAIL : BENCH_EXIT_USAGE;
+        return rc == LAYER_ENOMEM || rc == LAYER_ETHREAD ? BENCH_EXIT_FAIL : BENCH_EXIT_USAGE;
     }
     rc = bench_layer_open_n(lb, k, ops_b, &cb, bo.inputs, err, sizeof(err));
     if (rc) {
         fprintf(stderr, "sparsebench compare: B: %s\n", err);
         bench_layer_close_n(la, k);
-        return rc == LAYER_ENOMEM ? BENCH_EXIT_FAIL : BENCH_EXIT_USAGE;
+        return rc == LAYER_ENOMEM || rc == LAYER_ETHREAD ? BENCH_EXIT_FAIL : BENCH_EXIT_USAGE;
     }
     rc = bench_measure_pair_n(la, lb, k, &bo, &ra, &rb, err, sizeof(err));
     bench_layer_close_n(lb, k);

@@ -74,7 +74,7 @@ static int count_point(struct bench_counters *ctr, const struct layer_ops *ops,
 int bench_cmd_run(int argc, char **argv)
 {
     const char *impl = NULL, *knobs = "", *cache = "cold", *counters = "none", *inputs = "random";
-    const char *papi_events = NULL;
+    const char *papi_events = NULL, *weights = NULL;
     size_t d_model = 768, tokens = 1, batch = 1;
     unsigned scale = 1;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -102,6 +102,8 @@ int bench_cmd_run(int argc, char **argv)
          "events per counter column, over this CPU's (below)"},
         {"probe", BENCH_OPT_FLAG, &probe, 0, 0, NULL, NULL,
          "measure this machine's roofs first (a few seconds) to fill roofline_frac"},
+        {"weights", BENCH_OPT_STR, &weights, 0, 0, NULL, "FILE",
+         "load the layer's tensors from FILE (sparsebench export) instead of the seed"},
     };
     const struct bench_cmd cmd = {
         .name = "run",
@@ -126,18 +128,27 @@ int bench_cmd_run(int argc, char **argv)
     bench_blas_report("run");
     if (probe && bench_probe_for_roofs("run", threads, &bo.roofs))
         return BENCH_EXIT_FAIL;
-    struct layer_config cfg = {
-        .d_model = d_model, .scale = scale, .seed = seed, .threads = threads, .knobs = knobs};
+    struct layer_config cfg = {.d_model = d_model,
+                               .scale = scale,
+                               .seed = seed,
+                               .threads = threads,
+                               .knobs = knobs,
+                               .weights = weights};
     struct bench_counters ctr;
     if (bench_counters_open(&ctr, counters, papi_events,
                             bench_counters_gate_sized(d_model, scale, batch * tokens), "run", err,
                             sizeof(err)))
         bench_usage_error("run", "%s", err);
+    if (weights && ctr.mode == BENCH_COUNTERS_CALLGRIND) {
+        bench_counters_close(&ctr);
+        bench_usage_error("run", "--counters callgrind does not load --weights yet (its child "
+                                 "builds the seeded layer); use papi or none");
+    }
     bo.hooks = bench_counters_hooks(&ctr);
     struct bench_row row;
     int rc = bench_run_point(ops, &cfg, batch, tokens, &bo, &row, err, sizeof(err));
     if (rc == LAYER_EKNOB || rc == LAYER_EINVAL || rc == LAYER_EUNSUPPORTED ||
-        rc == LAYER_ETOOBIG) {
+        rc == LAYER_ETOOBIG || rc == LAYER_EWEIGHTS) {
         fprintf(stderr, "sparsebench run: %s\n", err);
         bench_counters_close(&ctr);
         return BENCH_EXIT_USAGE;

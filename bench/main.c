@@ -26,6 +26,8 @@ static const struct command commands[] = {
     {"counters", bench_cmd_counters, "which counter columns --counters papi fills here, and why"},
     {"gate", bench_cmd_gate, "a fresh callgrind count of the gate points against the baseline"},
     {"ab-ratio", bench_cmd_ab_ratio, "per point, the ratio of paired times and its 95% interval"},
+    {"export", bench_cmd_export,
+     "write a layer's weights to safetensors or .npy (--weights loads)"},
 };
 
 /* The commands that time something, and so need OpenBLAS at full speed. */

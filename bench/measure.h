@@ -92,7 +92,8 @@ struct bench_layer {
     struct layer_info info;
     struct bench_tokens tk;
     size_t max_tokens;
-    double create_s; /* seconds create() and the token pool took */
+    double create_s;     /* seconds create() and the token pool took */
+    const char *weights; /* the weights file loaded over the seeded init, or NULL */
 };
 
 /* The layer for up to max_tokens tokens (bench_point_fits first); 0 or LAYER_E*. */

@@ -15,6 +15,7 @@
 #include "row.h"
 #include "stats.h"
 #include "util.h"
+#include "weights.h"
 #include "../impls/common/common.h"
 #include "../impls/layer.h"
 
@@ -91,6 +92,13 @@ int bench_layer_open(struct bench_layer *bl, const struct layer_ops *ops,
     rc = layer_create(ops, cfg, &bl->l, err, errlen);
     if (rc)
         return rc;
+    /* A weights file replaces the seeded init before anything reads it. */
+    if (cfg->weights && (rc = bench_weights_load(bl->l, cfg->weights, err, errlen)) != 0) {
+        layer_destroy(bl->l);
+        bl->l = NULL;
+        return rc;
+    }
+    bl->weights = cfg->weights;
     bl->l->ops->describe(bl->l, &bl->info);
     /* Enough distinct tokens that consecutive forwards never repeat a window. */
     rc = bench_tokens_create(&bl->tk, 3 * T > POOL_MIN ? 3 * T : POOL_MIN, cfg->d_model, cfg->seed,
@@ -365,6 +373,8 @@ int bench_check(struct bench_layer *bl, const struct bench_opts *opts, struct be
 {
     size_t T = row->tokens;
     fill_layer_columns(bl, row);
+    if (bl->weights)
+        bench_row_note(row, "weights %s", bl->weights);
     if (T > bl->max_tokens) {
         snprintf(err, errlen, "%s: %zu tokens, the layer was created for %zu", row->impl, T,
                  bl->max_tokens);

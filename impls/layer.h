@@ -23,7 +23,8 @@
  *  - destroy(NULL) is a harmless no-op.
  *  - A layer is not re-entrant: one forward at a time per layer object.
  *  - Weights are a pure function of (cfg, knobs, seed): same inputs, same
- *    bytes, on every machine.
+ *    bytes, on every machine, until the caller overwrites them through
+ *    param() and calls derive() (a loaded weights file, bench/weights.h).
  *
  * ---- Errors ----
  * Functions return 0 (LAYER_OK) or a negative LAYER_E* code; layer_strerror()
@@ -35,7 +36,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LAYER_ABI_VERSION 2 /* 2: the check op */
+#define LAYER_ABI_VERSION 3 /* 2: the check op; 3: the param and derive ops, cfg weights */
 
 /* One list makes both the enum and the messages (libuv's UV_ERRNO_MAP). */
 #define LAYER_ERRNO_MAP(XX)                                                                        \
@@ -45,7 +46,8 @@
     XX(ETOOBIG, -4, "configuration larger than available memory")                                  \
     XX(EUNSUPPORTED, -5, "configuration not supported by this layer")                              \
     XX(ETHREAD, -6, "could not start a worker thread")                                             \
-    XX(EABI, -7, "layer built against another ABI version")
+    XX(EABI, -7, "layer built against another ABI version")                                        \
+    XX(EWEIGHTS, -8, "bad weights file")
 
 enum layer_err {
     LAYER_OK = 0,
@@ -65,6 +67,10 @@ struct layer_config {
     int threads;       /* worker threads forward may use (>= 1) */
     size_t max_tokens; /* scratch is sized for forwards of up to this many tokens */
     const char *knobs; /* "key=value,..." family knobs, may be NULL or "" */
+    /* A weights file (bench/weights.h) the harness loads after create, over
+     * the seeded init; NULL = seeded. Layers never read it: the harness does,
+     * through param() and derive(). */
+    const char *weights;
 };
 
 /* Filled by every forward: exact counts for that call, not estimates. */
@@ -94,6 +100,18 @@ struct layer_info {
     char knobs[LAYER_KNOBS_LEN]; /* resolved knobs, "key=value,..." */
     int n_regions;               /* parameter memory, for cache eviction */
     struct layer_region regions[LAYER_MAX_REGIONS];
+};
+
+#define LAYER_PARAM_NAME_LEN 64
+#define LAYER_PARAM_MAX_DIMS 6
+
+/* One parameter tensor as param() lists it: fp32, row-major, contiguous,
+ * writable in place (the caller then calls derive()). */
+struct layer_param {
+    char name[LAYER_PARAM_NAME_LEN]; /* unique in the layer: "w1", "experts.3.w2", ... */
+    int ndim;                        /* 1 .. LAYER_PARAM_MAX_DIMS */
+    uint64_t shape[LAYER_PARAM_MAX_DIMS];
+    float *data; /* shape's product floats */
 };
 
 /* Every layer object starts with this (SQLite's sqlite3_file pattern). */
@@ -143,6 +161,19 @@ struct layer_ops {
      * first, so the two agree by construction; only a failing allocation or thread start
      * (LAYER_ENOMEM, LAYER_ETHREAD) is create's alone. */
     int (*check)(const struct layer_config *cfg, uint64_t *bytes, char *err, size_t errlen);
+
+    /* Optional (NULL: the layer cannot be exported or loaded): parameter
+     * tensor i into *p, for i = 0, 1, ... until it returns LAYER_EINVAL.
+     * The list is every tensor the seeded init draws and forward reads
+     * through derived state or directly; derived state itself (folded
+     * BatchNorm, singular vectors, bounds) is not listed. Names and shapes
+     * per family: reports/WEIGHTS.md. Can't fail otherwise. */
+    int (*param)(struct layer *l, size_t i, struct layer_param *p);
+
+    /* Optional (NULL: nothing is derived): after the caller rewrote tensors
+     * through param(), recompute every derived table exactly as create
+     * computes it from the seeded ones. Never allocates. */
+    int (*derive)(struct layer *l);
 };
 
 /* ---- registry (impls/registry.c) ---- */

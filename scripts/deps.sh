@@ -5,9 +5,12 @@
 # Run as root it installs with apt-get; otherwise it prints the exact command to run.
 set -euo pipefail
 
+# libjansson-dev: the safetensors header (bench/weights.c); python3-numpy: the
+# independent weights round trip in tests/check_weights.c (skipped without it).
 pkgs=(gcc make pkg-config libopenblas-dev libpapi-dev papi-tools libpfm4-dev libcsv-dev check
-      gnuplot-nox valgrind clang-format clang libclang-rt-dev)
-# clang and libclang-rt-dev (libFuzzer, ASan) are for `make fuzz` only.
+      gnuplot-nox valgrind clang-format clang libclang-rt-dev libjansson-dev python3-numpy)
+# clang and libclang-rt-dev (libFuzzer, ASan) are for `make fuzz` only; python3-numpy
+# for the independent weights round trip (tests/check_weights.c).
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -273,11 +273,12 @@ START_TEST(test_check_agrees_with_create)
     ck_assert_ptr_nonnull(ops->check); /* every registered layer has one */
     for (size_t k = 0; k < sizeof(check_grid) / sizeof(check_grid[0]); k++) {
         const struct check_case *c = &check_grid[k];
-        struct layer_config cfg = {c->d_model, c->scale, 3, c->threads, c->max_tokens, c->knobs};
+        struct layer_config cfg = {c->d_model,    c->scale, 3,   c->threads,
+                                   c->max_tokens, c->knobs, NULL};
         check_agrees(ops, &cfg);
     }
     for (size_t k = 0; k < sizeof(check_knobs) / sizeof(check_knobs[0]); k++) {
-        struct layer_config cfg = {C_D, C_SCALE, 3, 2, 8, check_knobs[k]};
+        struct layer_config cfg = {C_D, C_SCALE, 3, 2, 8, check_knobs[k], NULL};
         check_agrees(ops, &cfg);
     }
 }
@@ -289,7 +290,8 @@ START_TEST(test_check_fallback_creates)
 {
     struct layer_ops nocheck = *layer_find("dense");
     nocheck.check = NULL;
-    struct layer_config good = {C_D, C_SCALE, 1, 1, 4, ""}, bad = {C_D, C_SCALE, 1, 1, 4, "x=1"};
+    struct layer_config good = {C_D, C_SCALE, 1, 1, 4, "", NULL},
+                        bad = {C_D, C_SCALE, 1, 1, 4, "x=1", NULL};
     uint64_t bytes = 0, want = 0;
     char err[512] = "";
     ck_assert_int_eq(layer_check(&nocheck, &good, &bytes, err, sizeof(err)), 0);
@@ -299,7 +301,7 @@ START_TEST(test_check_fallback_creates)
     ck_assert_uint_eq(bytes, 0);
     nocheck.abi_version = LAYER_ABI_VERSION - 1;
     ck_assert_int_eq(layer_check(&nocheck, &good, &bytes, err, sizeof(err)), LAYER_EABI);
-    struct layer_config zero = {0, C_SCALE, 1, 1, 4, ""};
+    struct layer_config zero = {0, C_SCALE, 1, 1, 4, "", NULL};
     ck_assert_int_eq(layer_check(layer_find("dense"), &zero, &bytes, err, sizeof(err)),
                      LAYER_EINVAL);
 }

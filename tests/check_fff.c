@@ -248,7 +248,7 @@ START_TEST(test_fff_bad_knobs)
     expect_knob_error("trees=1048576,depth=24", "GiB", LAYER_ETOOBIG);
     /* 2^45 nodes of 2 x 65536 floats: the parameter bytes overflow 64 bits;
      * check says so as create does, with the size it cannot count. */
-    struct layer_config cfg = {65536, 1, 1, 1, 1, "trees=1048576,depth=24"};
+    struct layer_config cfg = {65536, 1, 1, 1, 1, "trees=1048576,depth=24", NULL};
     char err[512] = "";
     uint64_t bytes = 0;
     ck_assert_int_eq(layer_check(layer_find("fff"), &cfg, &bytes, err, sizeof(err)), LAYER_ETOOBIG);

@@ -97,7 +97,7 @@ END_TEST
 
 static void expect_refusal(const char *knobs, int threads, int code, const char *needle)
 {
-    struct layer_config cfg = {D, 4, 1, threads, 4, knobs};
+    struct layer_config cfg = {D, 4, 1, threads, 4, knobs, NULL};
     struct layer *l = (struct layer *)&cfg;
     char err[512] = "";
     int rc = layer_create(layer_find("dense+ultramem"), &cfg, &l, err, sizeof(err));
@@ -130,7 +130,7 @@ END_TEST
  * composite refuses with a message; once it is, it must work. */
 START_TEST(test_dense_pkm)
 {
-    struct layer_config cfg = {D, 4, 1, 1, 4, ""};
+    struct layer_config cfg = {D, 4, 1, 1, 4, "", NULL};
     struct layer *l = NULL;
     char err[512] = "";
     int rc = layer_create(&sum_dense_pkm_ops, &cfg, &l, err, sizeof(err));
@@ -152,7 +152,7 @@ END_TEST
  * is weighed: check's bytes are both parts' and the second output's. */
 START_TEST(test_refused_part_builds_nothing)
 {
-    struct layer_config big = {8192, 512, 1, 1, 1, ""}, small = {D, 4, 1, 1, 8, ""};
+    struct layer_config big = {8192, 512, 1, 1, 1, "", NULL}, small = {D, 4, 1, 1, 8, "", NULL};
     struct layer *l = NULL;
     char err[512] = "";
     uint64_t b0, b1, calls, whole = 0, part[2] = {0, 0};

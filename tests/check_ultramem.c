@@ -201,7 +201,7 @@ START_TEST(test_weights_and_shuffle_by_seed)
     free(seen);
     /* the thread count does not change the weights */
     const struct layer_ops *ops = layer_find("ultramem");
-    struct layer_config cfg = {64, 4, 7, 2, 4, ""};
+    struct layer_config cfg = {64, 4, 7, 2, 4, "", NULL};
     struct layer *d;
     char err[256];
     ck_assert_int_eq(layer_create(ops, &cfg, &d, err, sizeof(err)), 0);
@@ -278,7 +278,7 @@ START_TEST(test_threads_agree)
     const struct layer_ops *ops = layer_find("ultramem");
     float *x = tu_tokens(T, D, 4), *y1 = tu_zeros(T * D), *y2 = tu_zeros(T * D);
     struct layer *l1, *l2;
-    struct layer_config c1 = {D, 4, 5, 1, T, ""}, c2 = {D, 4, 5, 2, T, ""};
+    struct layer_config c1 = {D, 4, 5, 1, T, "", NULL}, c2 = {D, 4, 5, 2, T, "", NULL};
     char err[256];
     struct layer_stats s1, s2;
     ck_assert_int_eq(layer_create(ops, &c1, &l1, err, sizeof(err)), 0);

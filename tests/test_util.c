@@ -11,7 +11,7 @@ struct layer *tu_create_threads(const char *impl, size_t d_model, unsigned scale
 {
     const struct layer_ops *ops = layer_find(impl);
     ck_assert_msg(ops != NULL, "layer '%s' is not registered", impl);
-    struct layer_config cfg = {d_model, scale, seed, threads, max_tokens, knobs};
+    struct layer_config cfg = {d_model, scale, seed, threads, max_tokens, knobs, NULL};
     struct layer *l = NULL;
     char err[512] = "";
     int rc = layer_create(ops, &cfg, &l, err, sizeof(err));
@@ -32,7 +32,7 @@ int tu_create_fails(const char *impl, size_t d_model, unsigned scale, const char
 {
     const struct layer_ops *ops = layer_find(impl);
     ck_assert_msg(ops != NULL, "layer '%s' is not registered", impl);
-    struct layer_config cfg = {d_model, scale, 1, 1, 4, knobs};
+    struct layer_config cfg = {d_model, scale, 1, 1, 4, knobs, NULL};
     struct layer *l = (struct layer *)&cfg; /* must be reset to NULL */
     err[0] = '\0';
     int rc = layer_create(ops, &cfg, &l, err, errlen);

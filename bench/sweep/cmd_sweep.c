@@ -252,6 +252,14 @@ int bench_cmd_sweep(int argc, char **argv)
         goto out_free;
     }
     open_counters(&s);
+    for (size_t i = 0; s.ctr.mode == BENCH_COUNTERS_CALLGRIND && i < s.sw.n_slots; i++)
+        if (s.sw.slots[i].weights[0]) {
+            fprintf(stderr,
+                    "sparsebench sweep: %s:%d: slot '%s': counters = callgrind does not "
+                    "load weights yet (its child builds the seeded layer); use papi or none\n",
+                    s.sw.path, s.sw.slots[i].line, s.sw.slots[i].spec);
+            exit(BENCH_EXIT_USAGE);
+        }
     stop_signal = 0;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_int);

@@ -4,6 +4,7 @@
  * sweep file (exit 2), not a row of errors at the end.
  */
 #include "sweep_run.h"
+#include "../weights.h"
 #include "sweep.h"
 #include "../cli.h"
 #include "../measure.h"
@@ -123,6 +124,12 @@ void bench_sweep_validate(const struct bench_sweep_run *s)
     for (size_t i = 0; i < s->sw.n_slots; i++) {
         const struct bench_slot *sl = &s->sw.slots[i];
         uint64_t d = UINT64_MAX, prev = 0;
+        char err[1024];
+        if (sl->weights[0] && bench_weights_peek(sl->weights, err, sizeof(err))) {
+            fprintf(stderr, "sparsebench sweep: %s:%d: slot '%s': weights: %s\n", s->sw.path,
+                    sl->line, sl->spec, err);
+            exit(BENCH_EXIT_USAGE);
+        }
         for (size_t k = 0; k < s->npts; k++)
             if (s->pts[k].slot == sl && s->pts[k].d_model < d)
                 d = s->pts[k].d_model;

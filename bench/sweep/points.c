@@ -76,6 +76,7 @@ void bench_point_config(const struct bench_point *p, const struct bench_sweep *s
         .threads = (int)p->threads,
         .max_tokens = p->batch * p->seq_len,
         .knobs = p->slot->knobs,
+        .weights = p->slot->weights[0] ? p->slot->weights : NULL,
     };
 }
 

@@ -22,6 +22,7 @@
 #define BENCH_SPEC_LEN    (BENCH_NAME_LEN + LAYER_KNOBS_LEN)
 /* A point's key (bench_point_key) or a results row's (bench_table_key). */
 #define BENCH_KEY_LEN     (BENCH_NAME_LEN + 160)
+#define BENCH_PATH_LEN    512 /* a slot's weights = path */
 
 /* ---- sweepfile.c ---- */
 
@@ -47,8 +48,9 @@ struct bench_slot {
     size_t check_tokens;
     int pair;  /* pair = LABEL: the partner's index in bench_sweep.slots; -1 = measured alone */
     int pairs; /* pairs of rounds when paired (>= BENCH_MIN_PAIRS) */
-    int pair_instances;       /* instances of each side the pairs rotate over */
-    enum bench_inputs inputs; /* inputs = random|repeat; a pair's partner shares the point's */
+    int pair_instances;           /* instances of each side the pairs rotate over */
+    enum bench_inputs inputs;     /* inputs = random|repeat; a pair's partner shares the point's */
+    char weights[BENCH_PATH_LEN]; /* weights = FILE: loaded over the seeded init; "" none */
 };
 
 struct bench_sweep {

@@ -14,6 +14,8 @@
  *   pair    = dense                ...each point timed in pairs against the
  *                                  slot labelled dense (pairs = 21 of them,
  *                                  pair_instances = 3 instances of each)
+ *   weights = pkm.safetensors      ...tensors loaded over the seeded init
+ *                                  (sparsebench export; reports/WEIGHTS.md)
  *
  * The sweep is the Cartesian product of each slot's lists. Every error names
  * the file, the line, the key, the bad value and what is allowed; knobs are
@@ -57,10 +59,11 @@ enum key_id {
     K_PAIR_INSTANCES,
     K_PAIR_CI,
     K_INPUTS,
+    K_WEIGHTS,
     NKEYS
 };
 
-enum key_kind { KIND_WORDS, KIND_LIST, KIND_INT, KIND_REAL, KIND_CHOICE, KIND_LABEL };
+enum key_kind { KIND_WORDS, KIND_LIST, KIND_INT, KIND_REAL, KIND_CHOICE, KIND_LABEL, KIND_PATH };
 enum key_scope { SCOPE_GLOBAL, SCOPE_SLOT, SCOPE_BOTH };
 
 struct key_def {
@@ -94,6 +97,9 @@ static const struct key_def keys[NKEYS] = {
                           NULL},
     [K_PAIR_CI] = {"pair_ci", KIND_CHOICE, SCOPE_GLOBAL, 0, 0, BENCH_CI_CHOICES},
     [K_INPUTS] = {"inputs", KIND_CHOICE, SCOPE_BOTH, 0, 0, BENCH_INPUTS_CHOICES},
+    [K_WEIGHTS] = {"weights", KIND_PATH, SCOPE_BOTH, 0, 0,
+                   "a weights file or .npy directory (sparsebench export), relative to the "
+                   "working directory"},
 };
 
 /* The settings of one scope: the globals, or one [slot] section. */
@@ -103,6 +109,7 @@ struct scope {
     double num[NKEYS];
     char str[NKEYS][BENCH_NAME_LEN]; /* label, pair */
     char choice[NKEYS][16];          /* cache, counters, pair_ci, inputs */
+    char path[BENCH_PATH_LEN];       /* weights */
 };
 
 struct parser {
@@ -448,6 +455,12 @@ static int parse_setting(struct parser *ps, char *line)
                         k == K_LABEL ? kd->allowed : keys[K_LABEL].allowed);
         snprintf(sc->str[k], sizeof(sc->str[k]), "%s", val);
         return 0;
+    case KIND_PATH:
+        if (strlen(val) >= sizeof(sc->path))
+            return fail(ps, "key '%s': the path is %zu characters; allowed: at most %zu", name,
+                        strlen(val), sizeof(sc->path) - 1);
+        memcpy(sc->path, val, strlen(val) + 1);
+        return 0;
     }
     return 0;
 }
@@ -599,6 +612,11 @@ static int resolve(struct parser *ps)
                                         : g->line[K_INPUTS]        ? g->choice[K_INPUTS]
                                                                    : "random");
         sl->pair = -1;
+        /* The file is opened when the slot's layer is built: a bad one is its error. */
+        snprintf(sl->weights, sizeof(sl->weights), "%s",
+                 sec && sec->line[K_WEIGHTS] ? sec->path
+                 : g->line[K_WEIGHTS]        ? g->path
+                                             : "");
         if (sec && sec->line[K_LABEL]) {
             snprintf(sl->label, sizeof(sl->label), "%s", sec->str[K_LABEL]);
         } else if (strlen(sl->spec) < sizeof(sl->label)) {

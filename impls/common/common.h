@@ -249,6 +249,21 @@ uint64_t common_ffn_flops(const struct common_ffn *ffn, size_t n_tokens);
 /* Parameter count (weights and biases present). */
 uint64_t common_ffn_params(const struct common_ffn *ffn);
 
+/* ---- param.c: the tensors layer_ops.param lists ---- */
+
+struct layer_param; /* layer.h */
+
+/* *p = {name (prefix then name), ndim, shape[0..ndim), data}; LAYER_OK. */
+int common_param(struct layer_param *p, const char *prefix, const char *name, float *data, int ndim,
+                 const uint64_t *shape);
+/* Tensors of a GELU FFN: w1 (F, D), w2 (F, D), then b1 (F), b2 (D) when it
+ * has biases. */
+size_t common_ffn_n_params(const struct common_ffn *ffn);
+/* Tensor i of them, named prefix + "w1" etc.; LAYER_EINVAL past the end.
+ * The FFN's tensors are const for forward; the owner made them writable. */
+int common_ffn_param(const struct common_ffn *ffn, const char *prefix, size_t i,
+                     struct layer_param *p);
+
 /* ---- blas.c ---- */
 
 /* OpenBLAS's thread count is process-global; every BLAS-using forward sets

@@ -188,6 +188,12 @@ static void dense_describe(const struct layer *l, struct layer_info *info)
     info->regions[0] = (struct layer_region){d->blk[DENSE_PARAMS].base, d->param_bytes};
 }
 
+/* w1, w2, b1, b2 as common_ffn lists them; nothing is derived. */
+static int dense_param(struct layer *l, size_t i, struct layer_param *p)
+{
+    return common_ffn_param(&((struct dense *)l)->ffn, "", i, p);
+}
+
 static void dense_help(char *buf, size_t len)
 {
     common_knobs_help(&dense_knob_set, buf, len);
@@ -204,4 +210,5 @@ const struct layer_ops dense_ops = {
     .forward_ref = dense_forward_ref,
     .describe = dense_describe,
     .help = dense_help,
+    .param = dense_param,
 };

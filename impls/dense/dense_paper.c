@@ -274,6 +274,12 @@ static void paper_describe(const struct layer *l, struct layer_info *info)
     info->regions[0] = (struct layer_region){p->blk[PAPER_PARAMS].base, p->param_bytes};
 }
 
+/* The dense FFN's tensors, named as dense names them. */
+static int paper_param(struct layer *l, size_t i, struct layer_param *p)
+{
+    return common_ffn_param(&((struct paper *)l)->ffn, "", i, p);
+}
+
 static void paper_help(char *buf, size_t len)
 {
     common_knobs_help(&paper_knob_set, buf, len);
@@ -291,6 +297,7 @@ const struct layer_ops dense_l1_ops = {
     .forward_ref = paper_forward_ref,
     .describe = paper_describe,
     .help = paper_help,
+    .param = paper_param,
 };
 
 const struct layer_ops dense_l2_ops = {
@@ -305,4 +312,5 @@ const struct layer_ops dense_l2_ops = {
     .forward_ref = paper_forward_ref,
     .describe = paper_describe,
     .help = paper_help,
+    .param = paper_param,
 };

@@ -94,6 +94,10 @@ int fff_check_level(const struct layer_config *cfg, uint64_t *bytes, char *err, 
 int fff_check_token(const struct layer_config *cfg, uint64_t *bytes, char *err, size_t errlen);
 void fff_describe(const struct layer *l, struct layer_info *info);
 void fff_help(char *buf, size_t len);
+/* linear_in.weight (N, D), linear_out.weight_t (N, D) and, with bias,
+ * linear_in.bias (N), node-major in heap order tree after tree; nothing is
+ * derived (layer_ops.param of fff and fff-token). */
+int fff_param(struct layer *l, size_t i, struct layer_param *p);
 
 /* Clear the per-worker counters before a forward; fill *st after it from
  * what the workers counted (visits, unique nodes). */

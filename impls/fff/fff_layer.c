@@ -283,6 +283,25 @@ void fff_describe(const struct layer *l, struct layer_info *info)
     info->regions[0] = (struct layer_region){f->params, f->param_bytes};
 }
 
+int fff_param(struct layer *l, size_t i, struct layer_param *p)
+{
+    struct fff *f = (struct fff *)l;
+    size_t N = f->n_nodes, D = f->d_model;
+    /* w_in, w_out and b are const views of f->params, which create allocated writable. */
+    switch (i) {
+    case 0:
+        return common_param(p, "", "linear_in.weight", f->params, 2, (const uint64_t[]){N, D});
+    case 1:
+        return common_param(p, "", "linear_out.weight_t", f->params + N * D, 2,
+                            (const uint64_t[]){N, D});
+    case 2:
+        if (f->knobs.bias)
+            return common_param(p, "", "linear_in.bias", f->params + 2 * N * D, 1,
+                                (const uint64_t[]){N});
+    }
+    return LAYER_EINVAL;
+}
+
 void fff_help(char *buf, size_t len)
 {
     size_t used;

@@ -162,6 +162,7 @@ const struct layer_ops fff_l1_ops = {
     .forward_ref = fff_forward_ref,
     .describe = fff_describe,
     .help = fff_help,
+    .param = fff_param,
 };
 
 const struct layer_ops fff_l2_ops = {
@@ -176,4 +177,5 @@ const struct layer_ops fff_l2_ops = {
     .forward_ref = fff_forward_ref,
     .describe = fff_describe,
     .help = fff_help,
+    .param = fff_param,
 };

@@ -111,4 +111,5 @@ const struct layer_ops fff_token_ops = {
     .forward_ref = fff_forward_ref,
     .describe = fff_describe,
     .help = fff_help,
+    .param = fff_param,
 };

@@ -356,6 +356,27 @@ static void moe_describe(const struct layer *l, struct layer_info *info)
     info->regions[1] = (struct layer_region){m->expert_block, m->blk[MOE_EXPERTS].size};
 }
 
+/* router (D, E), the shared FFN's tensors ("shared.w1", ...) when S > 0,
+ * then every expert's ("experts.E.w1", ...). Nothing is derived: routing
+ * modes other than the router draw from the seed, not the weights. */
+static int moe_param(struct layer *l, size_t i, struct layer_param *p)
+{
+    struct moe *m = (struct moe *)l;
+    char prefix[32];
+    if (i == 0)
+        return common_param(p, "", "router", m->router, 2, (const uint64_t[]){m->D, m->E});
+    i--;
+    size_t ns = m->S ? common_ffn_n_params(&m->shared) : 0;
+    if (i < ns)
+        return common_ffn_param(&m->shared, "shared.", i, p);
+    i -= ns;
+    size_t ne = common_ffn_n_params(&m->ffn[0]);
+    if (i >= ne * m->E)
+        return LAYER_EINVAL;
+    snprintf(prefix, sizeof(prefix), "experts.%zu.", i / ne);
+    return common_ffn_param(&m->ffn[i / ne], prefix, i % ne, p);
+}
+
 static void moe_help(char *buf, size_t len)
 {
     common_knobs_help(&moe_knob_set, buf, len);
@@ -373,4 +394,5 @@ const struct layer_ops moe_ops = {
     .forward_ref = moe_forward_ref,
     .describe = moe_describe,
     .help = moe_help,
+    .param = moe_param,
 };

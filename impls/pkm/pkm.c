@@ -200,6 +200,15 @@ static void pkm_init(struct pkm *p, uint64_t seed)
     common_rng_fill_uniform(&r, p->keys, H * 2 * n * p->half, -key, key);
     common_rng_seed(&r, seed, STREAM_VALUES);
     common_rng_fill_normal(&r, p->values, p->n_values * D, (float)(1.0 / sqrt((double)D)));
+}
+
+/* What create derives from the parameters, and a loaded file's derive op
+ * again: the folded query Linear and the near-tie margin's key norms. */
+static void pkm_fold(struct pkm *p)
+{
+    size_t D = p->d_model, Q = p->q_dim, H = (size_t)p->knobs.heads;
+    size_t n = (size_t)p->knobs.n_keys;
+    float *gamma = p->bn, *beta = gamma + Q, *mean = beta + Q, *var = mean + Q;
 
     /* Fold BN(z) = (z - mean) gamma / sqrt(var + eps) + beta into W and b. */
     for (size_t i = 0; i < Q; i++) {
@@ -284,6 +293,7 @@ static int pkm_create(const struct layer_config *cfg, struct layer **out, char *
     pkm_layout(p, p->blk);
     p->param_bytes = (size_t)p->blk[PKM_PARAMS].size;
     pkm_init(p, cfg->seed);
+    pkm_fold(p);
     rc = common_pool_create(&p->pool, cfg->threads);
     if (rc) {
         snprintf(err, errlen, "pkm: %s", layer_strerror(rc));
@@ -316,6 +326,38 @@ static void pkm_describe(const struct layer *l, struct layer_info *info)
     info->regions[1] = (struct layer_region){p->values, (size_t)p->blk[PKM_VALUES].size};
 }
 
+static int pkm_derive(struct layer *l)
+{
+    pkm_fold((struct pkm *)l);
+    return LAYER_OK;
+}
+
+/* The unfolded query Linear (XLM's query_proj), the BatchNorm's four
+ * vectors when batchnorm=1 (else they stay the identity), the sub-keys and
+ * the values; derive folds the BN again. */
+static int pkm_param(struct layer *l, size_t i, struct layer_param *pr)
+{
+    static const char *const bn_names[4] = {"bn.weight", "bn.bias", "bn.running_mean",
+                                            "bn.running_var"};
+    struct pkm *p = (struct pkm *)l;
+    size_t Q = p->q_dim, H = (size_t)p->knobs.heads, n = (size_t)p->knobs.n_keys;
+    size_t nbn = p->knobs.batchnorm ? 4 : 0;
+    if (i == 0)
+        return common_param(pr, "", "query.weight", p->wq_raw, 2,
+                            (const uint64_t[]){Q, p->d_model});
+    if (i == 1)
+        return common_param(pr, "", "query.bias", p->bq_raw, 1, (const uint64_t[]){Q});
+    if (i < 2 + nbn)
+        return common_param(pr, "", bn_names[i - 2], p->bn + (i - 2) * Q, 1, (const uint64_t[]){Q});
+    i -= 2 + nbn;
+    if (i == 0)
+        return common_param(pr, "", "keys", p->keys, 4, (const uint64_t[]){H, 2, n, p->half});
+    if (i == 1)
+        return common_param(pr, "", "values", p->values, 2,
+                            (const uint64_t[]){p->n_values, p->d_model});
+    return LAYER_EINVAL;
+}
+
 static void pkm_help(char *buf, size_t len)
 {
     common_knobs_help(&pkm_knob_set, buf, len);
@@ -344,4 +386,6 @@ const struct layer_ops pkm_ops = {
     .forward_ref = pkm_forward_ref,
     .describe = pkm_describe,
     .help = pkm_help,
+    .param = pkm_param,
+    .derive = pkm_derive,
 };

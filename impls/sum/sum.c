@@ -409,6 +409,43 @@ static void sum_describe(const struct layer *l, struct layer_info *info)
     info->unit = s->unit;
 }
 
+/* ---- parameters: each part's, under its registry name ("dense.w1",
+ * "ultramem.keys", ...) ---- */
+
+static int sum_param(struct layer *l, size_t i, struct layer_param *p)
+{
+    struct sum *s = (struct sum *)l;
+    for (int k = 0; k < 2; k++) {
+        struct layer *part = s->part[k];
+        int rc = part->ops->param ? part->ops->param(part, i, p) : LAYER_EINVAL;
+        if (rc == LAYER_OK) {
+            char name[2 * LAYER_PARAM_NAME_LEN];
+            int n = snprintf(name, sizeof(name), "%s.%s", s->kind->part[k], p->name);
+            if (n < 0 || (size_t)n >= sizeof(p->name))
+                return LAYER_EINVAL; /* no name of a part is that long */
+            memcpy(p->name, name, (size_t)n + 1);
+            return LAYER_OK;
+        }
+        size_t n = 0; /* this part's count: the first index it refuses */
+        struct layer_param unused;
+        while (part->ops->param && part->ops->param(part, n, &unused) == LAYER_OK)
+            n++;
+        i -= n;
+    }
+    return LAYER_EINVAL;
+}
+
+static int sum_derive(struct layer *l)
+{
+    struct sum *s = (struct sum *)l;
+    for (int k = 0; k < 2; k++) {
+        int rc = s->part[k]->ops->derive ? s->part[k]->ops->derive(s->part[k]) : LAYER_OK;
+        if (rc)
+            return rc;
+    }
+    return LAYER_OK;
+}
+
 static void help_kind(const struct sum_kind *k, char *buf, size_t len)
 {
     common_knobs_help(&k->knob_set, buf, len);
@@ -440,6 +477,8 @@ const struct layer_ops sum_dense_ultramem_ops = {
     .describe = sum_describe,
     .help = sum_dense_ultramem_help,
     .recall = sum_recall,
+    .param = sum_param,
+    .derive = sum_derive,
 };
 
 const struct layer_ops sum_dense_pkm_ops = {
@@ -454,4 +493,6 @@ const struct layer_ops sum_dense_pkm_ops = {
     .describe = sum_describe,
     .help = sum_dense_pkm_help,
     .recall = sum_recall,
+    .param = sum_param,
+    .derive = sum_derive,
 };

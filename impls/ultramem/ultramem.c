@@ -409,6 +409,47 @@ static void ultramem_describe(const struct layer *l, struct layer_info *info)
                 (struct layer_region){u->blk[b].base, (size_t)u->blk[b].size};
 }
 
+/* ---- parameters (reports/WEIGHTS.md) ---- */
+
+/* The official v1 tensors in the layouts forward reads: keys with their
+ * LayerNorm already applied, query_proj transposed; then the value table and
+ * values_proj, or (merged) the folded tables, which the merged layer keeps
+ * instead. shuffle_index stays seeded (an integer permutation, not listed). */
+static int ultramem_param(struct layer *l, size_t i, struct layer_param *p)
+{
+    struct ultramem *u = (struct ultramem *)l;
+    switch (i) {
+    case 0:
+        return common_param(p, "", "keys", u->keys, 5,
+                            (const uint64_t[]){2, u->H, u->np, u->r, u->Dk});
+    case 1:
+        return common_param(p, "", "query_proj.weight_t", u->wq_t, 2,
+                            (const uint64_t[]){u->D, 2 * u->Dk});
+    case 2:
+        return common_param(p, "", "query_norm.weight", u->q_ln, 1, (const uint64_t[]){u->Dk});
+    case 3:
+        return common_param(p, "", "tucker_core", u->cores, 4,
+                            (const uint64_t[]){u->h, u->H, u->r, u->r});
+    case 4:
+        if (u->merged)
+            return common_param(p, "", "folded", u->folded, 3,
+                                (const uint64_t[]){u->E * u->N, u->h, u->D});
+        return common_param(p, "", "values", u->values, 2, (const uint64_t[]){u->N, u->Dv});
+    case 5:
+        if (u->merged)
+            return LAYER_EINVAL;
+        return common_param(p, "", "values_proj.weight", u->wo, 2,
+                            (const uint64_t[]){u->D, u->E * u->Dv});
+    }
+    return LAYER_EINVAL;
+}
+
+static int ultramem_derive(struct layer *l)
+{
+    ultramem_init_derive((struct ultramem *)l);
+    return LAYER_OK;
+}
+
 static void ultramem_help(char *buf, size_t len)
 {
     common_knobs_help(&ultramem_knob_set, buf, len);
@@ -426,6 +467,8 @@ const struct layer_ops ultramem_ops = {
     .describe = ultramem_describe,
     .help = ultramem_help,
     .recall = ultramem_recall,
+    .param = ultramem_param,
+    .derive = ultramem_derive,
 };
 
 const struct layer_ops ultramem_merged_ops = {
@@ -440,4 +483,6 @@ const struct layer_ops ultramem_merged_ops = {
     .describe = ultramem_describe,
     .help = ultramem_help,
     .recall = ultramem_recall,
+    .param = ultramem_param,
+    .derive = ultramem_derive,
 };

@@ -196,6 +196,10 @@ struct ultramem {
  * the official v1 code's reset_parameters does, pre-apply the key LayerNorm
  * and compute u, v. Can't fail. */
 void ultramem_init_weights(struct ultramem *u, uint64_t seed);
+/* What init_weights derives from the parameters, again after a weights file
+ * replaced them: the summed cores, u, v and the near-tie bounds. The merged
+ * tables are not rebuilt: the merged layer lists them as a parameter. */
+void ultramem_init_derive(struct ultramem *u);
 
 /* Leading singular triple of the r x r matrix c (row-major): c v = s u,
  * |u| = |v| = 1, sign chosen so that sum(u) >= 0. Can't fail. */

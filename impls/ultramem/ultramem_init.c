@@ -150,10 +150,15 @@ static void init_keys(struct ultramem *u, uint64_t seed)
 static void init_cores(struct ultramem *u, uint64_t seed)
 {
     struct common_rng rng;
+    common_rng_seed(&rng, seed, STREAM_CORES);
+    common_rng_fill_uniform(&rng, u->cores, u->h * u->H * u->r * u->r, 0.0f, 1.0f);
+}
+
+/* The summed core of each head and its leading singular vectors u, v. */
+static void derive_cores(struct ultramem *u)
+{
     size_t rr = u->r * u->r;
     float sigma;
-    common_rng_seed(&rng, seed, STREAM_CORES);
-    common_rng_fill_uniform(&rng, u->cores, u->h * u->H * rr, 0.0f, 1.0f);
     memset(u->core_sum, 0, u->H * rr * sizeof(float));
     for (size_t c = 0; c < u->h; c++)
         for (size_t k = 0; k < u->H * rr; k++)
@@ -222,6 +227,12 @@ void ultramem_init_tie_bounds(struct ultramem *u)
     }
 }
 
+void ultramem_init_derive(struct ultramem *u)
+{
+    derive_cores(u);
+    ultramem_init_tie_bounds(u);
+}
+
 void ultramem_init_weights(struct ultramem *u, uint64_t seed)
 {
     struct common_rng rng;
@@ -238,7 +249,7 @@ void ultramem_init_weights(struct ultramem *u, uint64_t seed)
         u->q_ln[d] = ln_w;
     init_keys(u, seed);
     init_cores(u, seed);
-    ultramem_init_tie_bounds(u);
+    ultramem_init_derive(u);
     common_rng_seed(&rng, seed, STREAM_OUT);
     common_rng_fill_normal(&rng, u->wo, u->D * u->E * u->Dv,
                            (float)(1.0 / sqrt((double)(u->E * u->Dv))));
