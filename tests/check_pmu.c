@@ -197,7 +197,7 @@ static int encode_row(const char *pmu, char *msg)
     int bad = 0, n = 0;
     for (int c = 0; c < PMU_NCOLS; c++)
         for (int i = 0; i < PMU_MAX_CHOICES && f->col[c][i].events; i++) {
-            char buf[1024], *ev[16], name[256];
+            char buf[1024], *ev[16], name[PMU_EVENT_NAME_LEN];
             int k = pmu_split(f->col[c][i].events, buf, sizeof(buf), ev, 16);
             for (int t = 0; t < k; t++) {
                 if (!belongs(ev[t], pmu) && !(!pmu[0] && strstr(ev[t], "perf::")))
@@ -263,7 +263,7 @@ static int encode_uncore(const char *unused, char *msg)
             if (pmu_is_kernel(ev[t]) || !star)
                 continue;
             for (int inst = 0;; inst++) {
-                char name[256], pmu[64];
+                char name[PMU_EVENT_NAME_LEN], pmu[64];
                 snprintf(name, sizeof(name), "%.*s%d%s", (int)(star - ev[t]), ev[t], inst,
                          star + 1);
                 snprintf(pmu, sizeof(pmu), "%.*s", (int)(strstr(name, "::") - name), name);

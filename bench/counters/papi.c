@@ -56,7 +56,7 @@
 #define MAX_INSTANCES  16                    /* uncore instances tried for a '*' */
 #define MAX_CHOICES    (PMU_MAX_CHOICES + 1) /* the row's, then the generic one */
 #define MAX_SETS       4
-#define EVENT_NAME_LEN 128
+#define EVENT_NAME_LEN PMU_EVENT_NAME_LEN
 #define WHY_LEN        320
 #define LIST_LEN       1024
 #define NO_HW          "no hardware PMU: the kernel exposes no core PMU"

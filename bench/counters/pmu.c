@@ -167,7 +167,7 @@ int pmu_split(const char *events, char *buf, size_t buflen, char **ev, int max)
 
 void pmu_choice_events(const struct pmu_choice *ch, const char *pmu, char *out, size_t len)
 {
-    char buf[1024], *ev[32], name[256];
+    char buf[1024], *ev[32], name[PMU_EVENT_NAME_LEN];
     int n = pmu_split(ch->events, buf, sizeof(buf), ev, 32);
     size_t used = 0;
     out[0] = '\0';

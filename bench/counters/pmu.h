@@ -72,6 +72,11 @@ struct pmu_machine {
 /* What this machine has. LIBPFM_FORCE_PMU, if set, is honoured as libpfm4
  * honours it (the table row follows the forced PMU). */
 void pmu_machine_detect(struct pmu_machine *m);
+/* Room for one concrete event name. Qualified Zen 4/5 fill events run to
+ * about 140 characters, past PAPI_MAX_STR_LEN (128); PAPI itself takes
+ * names up to PAPI_2MAX_STR_LEN (256) in its event info. */
+#define PMU_EVENT_NAME_LEN 256
+
 /* Expand one event of a choice for the core PMU `pmu` into its concrete
  * name: a bare libpfm4 name is qualified "pmu::NAME"; the others are
  * returned as they are. Returns 0, or -1 when it does not fit. */
