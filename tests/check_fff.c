@@ -228,6 +228,31 @@ START_TEST(test_fff_threads_agree)
 }
 END_TEST
 
+/* A y of 16 MiB or more is written with streaming stores (fff.c's
+ * FFF_STREAM_MIN_BYTES): that path must agree with fff-token bit for bit,
+ * with y aligned (streamed) and one float off (normal stores). */
+START_TEST(test_fff_streamed_y)
+{
+    const struct shape sh = {64, 1, "trees=1,depth=4"};
+    const size_t D = 64, T = (16u << 20) / (64 * sizeof(float));
+    struct layer *fast = create("fff", &sh, 2, T), *token = create("fff-token", &sh, 2, T);
+    float *x = tu_tokens(T, D, 9), *y = tu_zeros(T * D + 1), *yt = tu_zeros(T * D);
+    struct layer_stats st;
+    ck_assert_int_eq(token->ops->forward(token, x, yt, T, &st), 0);
+    for (size_t off = 0; off < 2; off++) {
+        ck_assert_int_eq(fast->ops->forward(fast, x, y + off, T, &st), 0);
+        ck_assert_msg(memcmp(y + off, yt, T * D * sizeof(*y)) == 0,
+                      "offset %zu: fff and fff-token differ by %.3g", off,
+                      tu_max_abs_diff(y + off, yt, T * D));
+    }
+    layer_destroy(fast);
+    layer_destroy(token);
+    free(x);
+    free(y);
+    free(yt);
+}
+END_TEST
+
 static void expect_knob_error(const char *knobs, const char *needle, int code)
 {
     char err[512];
@@ -332,6 +357,7 @@ static Suite *fff_suite(void)
     tcase_add_test(tc, test_fff_stats_exact);
     tcase_add_test(tc, test_fff_zero_goes_left);
     tcase_add_test(tc, test_fff_threads_agree);
+    tcase_add_test(tc, test_fff_streamed_y);
     tcase_add_test(tc, test_fff_bad_knobs);
     tcase_add_test(tc, test_fff_scale_rule);
     tcase_add_test(tc, test_dense_paper_matches_dense);
