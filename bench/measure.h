@@ -1,4 +1,4 @@
-/* measure.h - measuring one point: its input tokens (tokens.c), the cold
+/* measure.h - measuring one point: its input tokens (tokens.h), the cold
  * cache (cache.c), the runner (runner.c): create the layer, check its
  * forward against forward_ref, then time it, with hooks a counters module
  * plugs in around every timed forward. Two layers timed in pairs: pair.h. */
@@ -9,30 +9,11 @@
 #include "probe.h"
 #include "row.h"
 #include "stats.h"
+#include "tokens.h"
 
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
-
-/* ---- tokens.c: inputs ---- */
-
-/* random: distinct N(0, 1) tokens; repeat: one such row for every token,
- * as the published FFF benchmark (research/fff.md section 2.2 item 2). */
-enum bench_inputs { BENCH_INPUTS_RANDOM, BENCH_INPUTS_REPEAT };
-#define BENCH_INPUTS_CHOICES "random|repeat"
-const char *bench_inputs_name(enum bench_inputs in); /* "random", "repeat" */
-enum bench_inputs bench_inputs_parse(const char *s); /* "repeat"; anything else random */
-
-struct bench_tokens {
-    float *x; /* (n, D) N(0, 1) tokens, distinct or one repeated */
-    size_t n, d_model;
-};
-
-int bench_tokens_create(struct bench_tokens *tk, size_t n, size_t d_model, uint64_t seed,
-                        enum bench_inputs inputs);
-void bench_tokens_destroy(struct bench_tokens *tk);
-/* The i-th window of `count` consecutive tokens; windows rotate through the pool. */
-const float *bench_tokens_window(const struct bench_tokens *tk, size_t i, size_t count);
 
 /* ---- cache.c ---- */
 /* Evict a layer's parameters from every cache level (clflushopt or clflush). */

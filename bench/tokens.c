@@ -8,7 +8,8 @@
  * as the published FFF CPU benchmark does by mistake (section 2.2 item 2),
  * so its effect on a ratio can be measured alone.
  */
-#include "measure.h"
+#include "tokens.h"
+#include "../impls/layer.h"
 #include "../impls/common/common.h"
 
 #include <string.h>

@@ -5,7 +5,9 @@
  * shards; the split is the same on every call; longest-first keeps the
  * loads within one group of each other; and bad I/N specs are refused. */
 #include "test_util.h"
+#include "../bench/sweep/shard.h"
 #include "../bench/sweep/sweep.h"
+#include "../bench/row.h"
 #include "../bench/table.h"
 
 #include <check.h>
@@ -122,10 +124,13 @@ START_TEST(test_costs_from_estimate)
     char err[512], key[BENCH_KEY_LEN], csv[4096];
     load(&sw, &p, &n, &cost);
     bench_point_key(&p[3], &sw, key, sizeof(key));
-    /* the identity columns in order, then the two times */
-    int len = snprintf(csv, sizeof(csv),
-                       "slot,d_model,scale,batch,seq_len,threads,seed,cache,repeat,pair_with,"
-                       "wall_s,create_s\n");
+    /* the identity columns in order (row.h's, so the test follows the
+     * schema), then the two times */
+    int len = 0;
+    for (size_t i = 0; i < bench_csv_ncols(); i++)
+        if (bench_csv_col(i)->identity)
+            len += snprintf(csv + len, sizeof(csv) - (size_t)len, "%s,", bench_csv_col(i)->name);
+    len += snprintf(csv + len, sizeof(csv) - (size_t)len, "wall_s,create_s\n");
     for (char *k = key; *k; k++)
         csv[len++] = *k == '|' ? ',' : *k;
     len += snprintf(csv + len, sizeof(csv) - (size_t)len, ",7.5,0.25\n");

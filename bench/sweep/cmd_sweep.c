@@ -10,6 +10,7 @@
  */
 #include "sweep_run.h"
 #include "progress.h"
+#include "shard.h"
 #include "sweep.h"
 #include "../cli.h"
 #include "../counters/counters.h"

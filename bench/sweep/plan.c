@@ -5,6 +5,7 @@
  */
 #include "sweep_run.h"
 #include "../weights.h"
+#include "shard.h"
 #include "sweep.h"
 #include "../cli.h"
 #include "../measure.h"

@@ -17,6 +17,7 @@
  * flushed. The model only ranks groups; it is not a prediction.
  * Not done: splitting one group that is larger than a fair share.
  */
+#include "shard.h"
 #include "sweep.h"
 #include "../table.h"
 #include "../../impls/layer.h"

@@ -122,23 +122,9 @@ void bench_point_config(const struct bench_point *p, const struct bench_sweep *s
 void bench_point_key(const struct bench_point *p, const struct bench_sweep *sw, char *buf,
                      size_t len);
 
-/* ---- shard.c: --shard I/N ---- */
-
-#define BENCH_MAX_SHARDS 4096
-struct bench_table;
-
-/* "I/N" with 1 <= I <= N <= BENCH_MAX_SHARDS: returns 0, else -1. */
-int bench_shard_parse(const char *spec, unsigned *i, unsigned *n);
-/* Seconds per point: est's wall_s + create_s for a row with the point's key
- * (est may be NULL), else a model from the layer's flops and bytes. */
-int bench_sweep_costs(const struct bench_sweep *sw, const struct bench_point *pts, size_t n,
-                      const struct bench_table *est, double *cost, char *err, size_t errlen);
-/* shard[i] in 1..nshards for every point: whole comparison groups (one
- * d_model, batch, seq_len and threads) balanced by cost. -1: no memory. */
-int bench_sweep_shard_of(const struct bench_point *pts, size_t n, const double *cost,
-                         unsigned nshards, unsigned *shard);
-
 /* ---- passes.c ---- */
+
+struct bench_table;
 
 struct bench_spread {
     size_t n_points;                /* ok points measured in more than one pass */
