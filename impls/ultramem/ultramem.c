@@ -120,8 +120,17 @@ static int resolve_sizes(struct ultramem *u, const struct layer_config *cfg, cha
     u->D = cfg->d_model;
     if (!k->key_dim)
         k->key_dim = u->D / 4 ? (long)(u->D / 4) : 1;
-    if (!k->value_dim)
+    int value_dim_default = !k->value_dim;
+    if (value_dim_default)
         k->value_dim = u->D / 2 ? (long)(u->D / 2) : 1;
+    if (value_dim_default && k->value_dim % k->cores) {
+        /* The user gave --d, not value_dim: name what they gave. */
+        snprintf(err, errlen,
+                 "%s: d_model=%zu gives value_dim = D/2 = %ld, which cores=%ld does not divide; "
+                 "use --d a multiple of %ld, or set value_dim (and cores) in --knobs",
+                 fam, u->D, k->value_dim, k->cores, 2 * k->cores);
+        return LAYER_EKNOB;
+    }
     if (k->value_dim % k->cores) {
         snprintf(err, errlen,
                  "%s: knob value_dim=%ld is not divisible by cores=%ld; each core weights its "
@@ -232,8 +241,10 @@ static void layout_ref(struct ultramem *u, struct common_carve *c)
  * dense tensors back to back (every forward reads them all), values_proj,
  * the value table, the shuffle, the merged variant's folded tables, then
  * the forward scratch for T = max_tokens, one slice per worker and
- * forward_ref's. */
-static void ultramem_layout(struct ultramem *u, struct common_carve blk[UM_BLOCKS])
+ * forward_ref's. blk is u->blk (UM_BLOCKS of them), passed as a pointer:
+ * with the array form GCC 12's -Wstringop-overflow under -fsanitize
+ * misreads the bound ("accessing 240 bytes in a region of size 8"). */
+static void ultramem_layout(struct ultramem *u, struct common_carve *blk)
 {
     size_t f = sizeof(float), i = sizeof(uint32_t), rr = u->r * u->r;
     size_t T = u->max_tokens, hm = u->H * u->m;
