@@ -547,6 +547,15 @@ static int load_npy_dir(struct layer *l, const char *path, char *err, size_t err
     return rc;
 }
 
+static int not_regular(const char *path, char *err, size_t errlen)
+{
+    snprintf(err, errlen,
+             "%s: not a regular file (a FIFO or device); give a .safetensors file or a directory "
+             "of .npy files",
+             path);
+    return LAYER_EWEIGHTS;
+}
+
 int bench_weights_peek(const char *path, char *err, size_t errlen)
 {
     struct stat st;
@@ -558,6 +567,8 @@ int bench_weights_peek(const char *path, char *err, size_t errlen)
     }
     if (S_ISDIR(st.st_mode))
         return 0;
+    if (!S_ISREG(st.st_mode)) /* a FIFO or device has no size to check offsets against */
+        return not_regular(path, err, errlen);
     FILE *f = fopen(path, "rb");
     if (!f) {
         snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
@@ -612,6 +623,8 @@ int bench_weights_load(struct layer *l, const char *path, char *err, size_t errl
     }
     if (S_ISDIR(st.st_mode)) {
         rc = load_npy_dir(l, path, err, errlen);
+    } else if (!S_ISREG(st.st_mode)) {
+        rc = not_regular(path, err, errlen);
     } else {
         FILE *f = fopen(path, "rb");
         if (!f) {
