@@ -39,27 +39,6 @@ static const char *path_in(const char *name)
     return buf[k];
 }
 
-/* A command with a NULL-terminated argument list, its stdout into `out`. */
-static int run_cmd(int (*cmd)(int, char **), const char *out, const char *first, ...)
-{
-    char *argv[32];
-    int argc = 0;
-    va_list ap;
-    va_start(ap, first);
-    for (const char *a = first; a && argc < 31; a = va_arg(ap, const char *))
-        argv[argc++] = (char *)a;
-    va_end(ap);
-    argv[argc] = NULL;
-    fflush(stdout);
-    int saved = dup(STDOUT_FILENO); /* the suite's summary must still reach the real stdout */
-    ck_assert_ptr_nonnull(freopen(out, "w", stdout));
-    int rc = cmd(argc, argv);
-    fflush(stdout);
-    dup2(saved, STDOUT_FILENO);
-    close(saved);
-    return rc;
-}
-
 /* 3 comparison groups (token counts), a paired slot. */
 static const char sweep_a[] = "d_model = 32\n"
                               "seq_len = 1 2 4\n"
@@ -97,16 +76,16 @@ static void make_runs(void)
     snprintf(log, sizeof(log), "%s", path_in("log"));
     write_file(a, sweep_a);
     write_file(b, sweep_b);
-    ck_assert_int_eq(
-        run_cmd(bench_cmd_sweep, log, a, "--out", path_in("full"), "--no-probe", "--no-plot", NULL),
-        0);
+    ck_assert_int_eq(tu_run_cmd(bench_cmd_sweep, log, a, "--out", path_in("full"), "--no-probe",
+                                "--no-plot", NULL),
+                     0);
     const char *shards[] = {"1/3", "2/3", "3/3"}, *dirs[] = {"s1", "s2", "s3"};
     for (int i = 0; i < 3; i++)
-        ck_assert_int_eq(run_cmd(bench_cmd_sweep, log, a, "--shard", shards[i], "--out",
-                                 path_in(dirs[i]), "--no-probe", "--no-plot", NULL),
+        ck_assert_int_eq(tu_run_cmd(bench_cmd_sweep, log, a, "--shard", shards[i], "--out",
+                                    path_in(dirs[i]), "--no-probe", "--no-plot", NULL),
                          0);
-    ck_assert_int_eq(run_cmd(bench_cmd_sweep, log, b, "--out", path_in("other"), "--no-probe",
-                             "--no-plot", NULL),
+    ck_assert_int_eq(tu_run_cmd(bench_cmd_sweep, log, b, "--out", path_in("other"), "--no-probe",
+                                "--no-plot", NULL),
                      0);
 }
 
@@ -134,8 +113,8 @@ START_TEST(test_merge_equals_unsharded)
     static char k_full[16][256], k_merged[16][256];
     struct bench_table tf, tm;
     char host[64];
-    ck_assert_int_eq(run_cmd(bench_cmd_merge, path_in("log"), path_in("m"), path_in("s1"),
-                             path_in("s2"), path_in("s3"), "--no-plot", NULL),
+    ck_assert_int_eq(tu_run_cmd(bench_cmd_merge, path_in("log"), path_in("m"), path_in("s1"),
+                                path_in("s2"), path_in("s3"), "--no-plot", NULL),
                      0);
     ck_assert_uint_eq(keys_of(path_in("full/results.csv"), k_full, &tf), POINTS_A);
     ck_assert_uint_eq(keys_of(path_in("m/results.csv"), k_merged, &tm), POINTS_A);
@@ -168,8 +147,8 @@ END_TEST
 
 START_TEST(test_absent_shard_reported)
 {
-    ck_assert_int_eq(run_cmd(bench_cmd_merge, path_in("log"), path_in("m2"), path_in("s1"),
-                             path_in("s3"), "--no-plot", NULL),
+    ck_assert_int_eq(tu_run_cmd(bench_cmd_merge, path_in("log"), path_in("m2"), path_in("s1"),
+                                path_in("s3"), "--no-plot", NULL),
                      BENCH_EXIT_FAIL);
     ck_assert_int_eq(access(path_in("m2/results.csv"), R_OK), 0);
 }
@@ -178,50 +157,50 @@ END_TEST
 /* Each of these exits 2 (tcase_add_exit_test). */
 START_TEST(test_same_shard_twice)
 {
-    run_cmd(bench_cmd_merge, path_in("log"), path_in("x1"), path_in("s1"), path_in("s1"),
-            "--no-plot", NULL);
+    tu_run_cmd(bench_cmd_merge, path_in("log"), path_in("x1"), path_in("s1"), path_in("s1"),
+               "--no-plot", NULL);
 }
 END_TEST
 
 START_TEST(test_shard_overlaps_full_run)
 {
-    run_cmd(bench_cmd_merge, path_in("log"), path_in("x2"), path_in("full"), path_in("s2"),
-            "--no-plot", NULL);
+    tu_run_cmd(bench_cmd_merge, path_in("log"), path_in("x2"), path_in("full"), path_in("s2"),
+               "--no-plot", NULL);
 }
 END_TEST
 
 START_TEST(test_different_sweeps)
 {
-    run_cmd(bench_cmd_merge, path_in("log"), path_in("x3"), path_in("s1"), path_in("other"),
-            "--no-plot", NULL);
+    tu_run_cmd(bench_cmd_merge, path_in("log"), path_in("x3"), path_in("s1"), path_in("other"),
+               "--no-plot", NULL);
 }
 END_TEST
 
 START_TEST(test_not_a_run)
 {
-    run_cmd(bench_cmd_merge, path_in("log"), path_in("x4"), path_in("s1"), path_in("nothing"),
-            "--no-plot", NULL);
+    tu_run_cmd(bench_cmd_merge, path_in("log"), path_in("x4"), path_in("s1"), path_in("nothing"),
+               "--no-plot", NULL);
 }
 END_TEST
 
 START_TEST(test_out_exists)
 {
-    run_cmd(bench_cmd_merge, path_in("log"), path_in("full"), path_in("s1"), "--no-plot", NULL);
+    tu_run_cmd(bench_cmd_merge, path_in("log"), path_in("full"), path_in("s1"), "--no-plot", NULL);
 }
 END_TEST
 
 /* A shard resumed as another shard (or unsharded) would mix their points. */
 START_TEST(test_resume_as_other_shard)
 {
-    run_cmd(bench_cmd_sweep, path_in("log"), path_in("a.sweep"), "--shard", "2/3", "--resume",
-            "--out", path_in("s1"), "--no-probe", "--no-plot", NULL);
+    tu_run_cmd(bench_cmd_sweep, path_in("log"), path_in("a.sweep"), "--shard", "2/3", "--resume",
+               "--out", path_in("s1"), "--no-probe", "--no-plot", NULL);
 }
 END_TEST
 
 START_TEST(test_bad_shard_spec)
 {
-    run_cmd(bench_cmd_sweep, path_in("log"), path_in("a.sweep"), "--shard", "4/3", "--out",
-            path_in("x5"), "--no-probe", "--no-plot", NULL);
+    tu_run_cmd(bench_cmd_sweep, path_in("log"), path_in("a.sweep"), "--shard", "4/3", "--out",
+               path_in("x5"), "--no-probe", "--no-plot", NULL);
 }
 END_TEST
 

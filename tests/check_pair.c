@@ -45,24 +45,6 @@ static const char *path_in(const char *name)
     return buf[k];
 }
 
-/* A command with a NULL-terminated argument list, its stdout into `out`. */
-static int run_cmd(int (*cmd)(int, char **), const char *out, const char *first, ...)
-{
-    char *argv[32];
-    int argc = 0;
-    va_list ap;
-    va_start(ap, first);
-    for (const char *a = first; a && argc < 31; a = va_arg(ap, const char *))
-        argv[argc++] = (char *)a;
-    va_end(ap);
-    argv[argc] = NULL;
-    fflush(stdout);
-    ck_assert_ptr_nonnull(freopen(out, "w", stdout));
-    int rc = cmd(argc, argv);
-    fflush(stdout);
-    return rc;
-}
-
 static const char *cell(const struct bench_table *t, size_t r, const char *col)
 {
     int c = bench_table_col(t, col);
@@ -81,8 +63,8 @@ static void compare_dense_dense(struct bench_table *t, const char *d, const char
 {
     char err[512];
     const char *out = path_in("compare.csv");
-    int rc = run_cmd(bench_cmd_compare, out, "dense", "dense", "--d", d, "--tokens", tokens,
-                     "--threads", "1", "--pairs", pairs, NULL);
+    int rc = tu_run_cmd(bench_cmd_compare, out, "dense", "dense", "--d", d, "--tokens", tokens,
+                        "--threads", "1", "--pairs", pairs, NULL);
     ck_assert_int_eq(rc, 0);
     ck_assert_msg(bench_table_read(out, t, err, sizeof(err)) == 0, "%s", err);
     ck_assert_uint_eq(t->nrows, 2);
@@ -167,8 +149,8 @@ START_TEST(test_compare_bootstrap)
     char err[512];
     const char *out = path_in("boot.csv");
     int rc =
-        run_cmd(bench_cmd_compare, out, "dense:width=64", "dense:width=256", "--d", "32",
-                "--tokens", "4", "--threads", "1", "--ci", "bootstrap", "--cache", "warm", NULL);
+        tu_run_cmd(bench_cmd_compare, out, "dense:width=64", "dense:width=256", "--d", "32",
+                   "--tokens", "4", "--threads", "1", "--ci", "bootstrap", "--cache", "warm", NULL);
     ck_assert_int_eq(rc, 0);
     ck_assert_msg(bench_table_read(out, &t, err, sizeof(err)) == 0, "%s", err);
     ck_assert_str_eq(cell(&t, 0, "slot"), "dense:width=64");
@@ -213,27 +195,27 @@ END_TEST
 
 START_TEST(test_compare_missing_b_exits_2)
 {
-    run_cmd(bench_cmd_compare, path_in("x.csv"), "dense", NULL);
+    tu_run_cmd(bench_cmd_compare, path_in("x.csv"), "dense", NULL);
 }
 END_TEST
 
 START_TEST(test_compare_unknown_layer_exits_2)
 {
-    run_cmd(bench_cmd_compare, path_in("x.csv"), "dense", "dnese", NULL);
+    tu_run_cmd(bench_cmd_compare, path_in("x.csv"), "dense", "dnese", NULL);
 }
 END_TEST
 
 START_TEST(test_compare_few_pairs_exits_2)
 {
-    run_cmd(bench_cmd_compare, path_in("x.csv"), "dense", "dense", "--pairs", "20", NULL);
+    tu_run_cmd(bench_cmd_compare, path_in("x.csv"), "dense", "dense", "--pairs", "20", NULL);
 }
 END_TEST
 
 START_TEST(test_compare_bad_knob_is_2)
 {
-    ck_assert_int_eq(
-        run_cmd(bench_cmd_compare, path_in("x.csv"), "dense", "moe:experts=0", "--d", "32", NULL),
-        BENCH_EXIT_USAGE);
+    ck_assert_int_eq(tu_run_cmd(bench_cmd_compare, path_in("x.csv"), "dense", "moe:experts=0",
+                                "--d", "32", NULL),
+                     BENCH_EXIT_USAGE);
 }
 END_TEST
 
@@ -304,22 +286,23 @@ START_TEST(test_paired_sweep_resume)
     static char k_full[16][256], k_cut[16][256];
 
     ck_assert_int_eq(
-        run_cmd(bench_cmd_sweep, log, file, "--out", full_dir, "--no-probe", "--no-plot", NULL), 0);
+        tu_run_cmd(bench_cmd_sweep, log, file, "--out", full_dir, "--no-probe", "--no-plot", NULL),
+        0);
     ck_assert_uint_eq(check_rows(full_csv, k_full), PAIRED_POINTS);
 
     /* stopped after 3 rows (inside the paired slot), a half-written row
      * after them, then resumed to the end */
     setenv("SPARSEBENCH_STOP_AFTER", "3", 1);
     ck_assert_int_eq(
-        run_cmd(bench_cmd_sweep, log, file, "--out", cut_dir, "--no-probe", "--no-plot", NULL),
+        tu_run_cmd(bench_cmd_sweep, log, file, "--out", cut_dir, "--no-probe", "--no-plot", NULL),
         BENCH_EXIT_INTERRUPTED);
     ck_assert_uint_eq(check_rows(cut_csv, k_cut), 3);
     f = fopen(cut_csv, "a");
     fputs("narrow,dense,32,2,1,2,2,1,1,cold,1,ok,12.5,\"unterminated", f);
     fclose(f);
     unsetenv("SPARSEBENCH_STOP_AFTER");
-    ck_assert_int_eq(run_cmd(bench_cmd_sweep, log, file, "--out", cut_dir, "--resume", "--no-probe",
-                             "--no-plot", NULL),
+    ck_assert_int_eq(tu_run_cmd(bench_cmd_sweep, log, file, "--out", cut_dir, "--resume",
+                                "--no-probe", "--no-plot", NULL),
                      0);
     ck_assert_uint_eq(check_rows(cut_csv, k_cut), PAIRED_POINTS);
     for (size_t i = 0; i < PAIRED_POINTS; i++)

@@ -3,8 +3,10 @@
 #include "../impls/common/common.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 struct layer *tu_create_threads(const char *impl, size_t d_model, unsigned scale, const char *knobs,
                                 uint64_t seed, size_t max_tokens, int threads)
@@ -175,3 +177,24 @@ const struct layer_ops tu_broken_ops = {
     .describe = broken_describe,
     .help = broken_help,
 };
+
+int tu_run_cmd(int (*cmd)(int, char **), const char *out, const char *first, ...)
+{
+    char *argv[32];
+    int argc = 0;
+    va_list ap;
+    va_start(ap, first);
+    for (const char *a = first; a && argc < 31; a = va_arg(ap, const char *))
+        argv[argc++] = (char *)a;
+    va_end(ap);
+    argv[argc] = NULL;
+    fflush(stdout);
+    int saved = dup(STDOUT_FILENO);
+    ck_assert_int_ge(saved, 0);
+    ck_assert_ptr_nonnull(freopen(out, "w", stdout));
+    int rc = cmd(argc, argv);
+    fflush(stdout);
+    dup2(saved, STDOUT_FILENO);
+    close(saved);
+    return rc;
+}

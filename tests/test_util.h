@@ -34,6 +34,11 @@ double tu_forward_vs_ref(struct layer *l, size_t d_model, size_t n_tokens, uint6
  * forward is off by one, so it disagrees with its reference (not registered). */
 extern const struct layer_ops tu_broken_ops;
 
+/* Run a bench command (bench/cli.h's bench_cmd_*) with a NULL-terminated
+ * argument list, its stdout into the file `out`, the suite's own stdout
+ * restored after (Check's summary must still reach it). Returns its code. */
+int tu_run_cmd(int (*cmd)(int, char **), const char *out, const char *first, ...);
+
 /* Standard main: run the suite with CK_ENV verbosity, exit status = failures. */
 int tu_run_suite(Suite *s);
 
