@@ -37,21 +37,11 @@ static const char tiny_sweep[] = "# two dense slots, 12 points in all\n"
 
 static char g_dir[64];
 
-static void remove_dir(void)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", g_dir);
-}
-
 /* A fresh directory for this test (each test is its own process), removed
  * when the process exits. */
 static void make_dir(void)
 {
-    snprintf(g_dir, sizeof(g_dir), "/tmp/sb_harness_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(g_dir));
-    atexit(remove_dir);
+    tu_tmpdir(g_dir, sizeof(g_dir), "harness");
 }
 
 static int cmp_str(const void *a, const void *b)

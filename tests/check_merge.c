@@ -18,18 +18,6 @@
 #include <unistd.h>
 
 static char g_dir[64];
-static pid_t g_owner; /* the test's forked children exit too: only the parent removes */
-
-static void remove_dir(void)
-{
-    char cmd[128];
-    if (getpid() != g_owner)
-        return;
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", g_dir);
-}
-
 static const char *path_in(const char *name)
 {
     static char buf[8][256];
@@ -66,10 +54,7 @@ static void write_file(const char *path, const char *text)
  * and a run of another sweep. */
 static void make_runs(void)
 {
-    snprintf(g_dir, sizeof(g_dir), "/tmp/sb_merge_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(g_dir));
-    g_owner = getpid();
-    atexit(remove_dir);
+    tu_tmpdir(g_dir, sizeof(g_dir), "merge"); /* removed by this parent, not the forked tests */
     char a[256], b[256], log[256];
     snprintf(a, sizeof(a), "%s", path_in("a.sweep"));
     snprintf(b, sizeof(b), "%s", path_in("b.sweep"));

@@ -23,23 +23,12 @@
 
 static char g_dir[64];
 
-static void remove_dir(void)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", g_dir);
-}
-
 static const char *path_in(const char *name)
 {
     static char buf[8][256];
     static int k;
-    if (!g_dir[0]) {
-        snprintf(g_dir, sizeof(g_dir), "/tmp/sb_pair_XXXXXX");
-        ck_assert_ptr_nonnull(mkdtemp(g_dir));
-        atexit(remove_dir);
-    }
+    if (!g_dir[0])
+        tu_tmpdir(g_dir, sizeof(g_dir), "pair");
     k = (k + 1) % 8;
     snprintf(buf[k], sizeof(buf[k]), "%s/%s", g_dir, name);
     return buf[k];

@@ -22,20 +22,10 @@
 
 static char g_dir[64];
 
-static void remove_dir(void)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", g_dir);
-}
-
 /* A fresh directory for this test (each test is its own process). */
 static void make_dir(void)
 {
-    snprintf(g_dir, sizeof(g_dir), "/tmp/sb_weights_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(g_dir));
-    atexit(remove_dir);
+    tu_tmpdir(g_dir, sizeof(g_dir), "weights");
 }
 
 static struct layer_config cfg_of(const char *knobs, uint64_t seed)

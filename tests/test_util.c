@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 struct layer *tu_create_threads(const char *impl, size_t d_model, unsigned scale, const char *knobs,
@@ -197,4 +198,37 @@ int tu_run_cmd(int (*cmd)(int, char **), const char *out, const char *first, ...
     dup2(saved, STDOUT_FILENO);
     close(saved);
     return rc;
+}
+
+#define TU_MAX_TMPDIRS 8 /* a suite makes one or two */
+
+static struct {
+    char path[64];
+    pid_t owner;
+} tu_dirs[TU_MAX_TMPDIRS];
+static int tu_ndirs;
+
+static void tu_remove_tmpdirs(void)
+{
+    char cmd[128];
+    for (int i = 0; i < tu_ndirs; i++) {
+        if (tu_dirs[i].owner != getpid())
+            continue;
+        if (snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tu_dirs[i].path) >= (int)sizeof(cmd) ||
+            system(cmd) != 0)
+            fprintf(stderr, "could not remove %s\n", tu_dirs[i].path);
+    }
+}
+
+void tu_tmpdir(char *dir, size_t len, const char *name)
+{
+    ck_assert_int_lt(tu_ndirs, TU_MAX_TMPDIRS);
+    snprintf(dir, len, "/tmp/sb_%s_XXXXXX", name);
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ck_assert_uint_lt(strlen(dir), sizeof(tu_dirs[0].path));
+    if (tu_ndirs == 0)
+        atexit(tu_remove_tmpdirs);
+    snprintf(tu_dirs[tu_ndirs].path, sizeof(tu_dirs[0].path), "%s", dir);
+    tu_dirs[tu_ndirs].owner = getpid();
+    tu_ndirs++;
 }

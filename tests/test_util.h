@@ -34,6 +34,12 @@ double tu_forward_vs_ref(struct layer *l, size_t d_model, size_t n_tokens, uint6
  * forward is off by one, so it disagrees with its reference (not registered). */
 extern const struct layer_ops tu_broken_ops;
 
+/* A fresh directory /tmp/sb_NAME_XXXXXX into dir (len >= 64), removed
+ * (rm -rf) at exit by the process that made it only: Check forks each
+ * test, and a child that inherits the atexit list must not remove its
+ * parent's directory. */
+void tu_tmpdir(char *dir, size_t len, const char *name);
+
 /* Run a bench command (bench/cli.h's bench_cmd_*) with a NULL-terminated
  * argument list, its stdout into the file `out`, the suite's own stdout
  * restored after (Check's summary must still reach it). Returns its code. */
