@@ -145,6 +145,21 @@ static void u2(const struct claim_run *run, struct claim_row *rows, size_t max, 
              r, lo, hi, claim_num(best, "tokens"), 100 * row->lo, 100 * row->hi);
 }
 
+/* One exact ratio of a series: widen [*rmin, *rmax] and, when it holds,
+ * add its batch to the comma list `holds` (u3, u6). NaN leaves both. */
+static void range_add(double r, enum claim_verdict v, double batch, double *rmin, double *rmax,
+                      char *holds, size_t hl)
+{
+    if (isnan(r))
+        return;
+    *rmin = fmin(*rmin, r);
+    *rmax = fmax(*rmax, r);
+    if (v == CLAIM_REPRODUCED) {
+        size_t l = strlen(holds);
+        snprintf(holds + l, hl - l, "%s%.0f", l ? ", " : "", batch);
+    }
+}
+
 static void u3(const struct claim_run *run, struct claim_row *rows, size_t max, size_t *n,
                const struct u_width *w)
 {
@@ -177,14 +192,7 @@ static void u3(const struct claim_run *run, struct claim_row *rows, size_t max, 
                   claim_bytes(bmoe, bm, sizeof(bm)), claim_bytes(bum, bu, sizeof(bu)), r, sr,
                   claim_num(mc, "units_touched"), claim_num(pts[i], "units_touched"),
                   claim_verdict_name(v[nv]));
-        if (!isnan(r)) {
-            rmin = fmin(rmin, r);
-            rmax = fmax(rmax, r);
-            if (v[nv] == CLAIM_REPRODUCED) {
-                size_t l = strlen(holds);
-                snprintf(holds + l, sizeof(holds) - l, "%s%.0f", l ? ", " : "", t);
-            }
-        }
+        range_add(r, v[nv], t, &rmin, &rmax, holds, sizeof(holds));
         nv++;
     }
     row->verdict = claim_verdict_series(v, nv);
@@ -388,15 +396,9 @@ static void u6(const struct claim_run *run, struct claim_row *rows, size_t max, 
                   claim_bytes(claim_num(pts[i], "bytes"), bu, sizeof(bu)),
                   claim_bytes(claim_num(dc, "bytes"), bd, sizeof(bd)), r,
                   claim_verdict_name(v[nv]));
-        if (!isnan(r)) {
-            rmin = fmin(rmin, r);
-            rmax = fmax(rmax, r);
+        if (!isnan(r))
             last = pts[i];
-            if (v[nv] == CLAIM_REPRODUCED) {
-                size_t l = strlen(holds);
-                snprintf(holds + l, sizeof(holds) - l, "%s%.0f", l ? ", " : "", t);
-            }
-        }
+        range_add(r, v[nv], t, &rmin, &rmax, holds, sizeof(holds));
         nv++;
     }
     row->verdict = claim_verdict_series(v, nv);
