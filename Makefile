@@ -131,6 +131,8 @@ all: $(BIN) $(CG_BIN)
 # `make CFLAGS=-O1` would build the kernels at -O1 while meta.csv still said
 # -O3. The kernel flags come after the user's, so their -O3 wins.
 $(BUILD)/impls/%.o: override CFLAGS += $(KERNEL_FLAGS)
+# check_dtype tests vec.h's inline narrow loads, so it is built as the kernels are.
+$(BUILD)/tests/check_dtype.o: override CFLAGS += $(KERNEL_FLAGS)
 
 # Every object depends on a stamp of the flags it is compiled with: make does
 # not notice a changed command line by itself, so without it `make CFLAGS=-O1`

@@ -377,7 +377,7 @@ static int check_finite(const char *path, const struct layer_param *p, char *err
     if (bad < 0)
         return 0;
     snprintf(err, errlen, "%s: tensor '%s': element %" PRId64 " is %s; weights must be finite",
-             path, p->name, bad, isnan(p->data[bad]) ? "NaN" : "infinite");
+             path, p->name, bad, isnan(((const float *)p->data)[bad]) ? "NaN" : "infinite");
     return LAYER_EWEIGHTS;
 }
 

@@ -7,7 +7,9 @@
  * Dimensions use fixed letters everywhere in the tree:
  *   T tokens in one forward, D model width (d_model), F dense inner width,
  *   E experts, K top-k, N keys / values / nodes.
- * All tensors are fp32, row-major; shapes are written next to pointers.
+ * Activations are fp32, row-major; shapes are written next to pointers.
+ * Parameter tensors are fp32 unless a family's dtype knob narrows them
+ * (enum layer_dtype; accumulation stays fp32 either way).
  *
  * ---- Ownership rules ----
  *  - The caller owns x and y. x is (T, D), y is (T, D); forward overwrites y.
@@ -36,7 +38,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LAYER_ABI_VERSION 3 /* 2: the check op; 3: the param and derive ops, cfg weights */
+#define LAYER_ABI_VERSION                                                                          \
+    4 /* 2: the check op; 3: the param and derive ops, cfg weights; 4: typed params */
 
 /* One list makes both the enum and the messages (libuv's UV_ERRNO_MAP). */
 #define LAYER_ERRNO_MAP(XX)                                                                        \
@@ -105,13 +108,23 @@ struct layer_info {
 #define LAYER_PARAM_NAME_LEN 64
 #define LAYER_PARAM_MAX_DIMS 6
 
-/* One parameter tensor as param() lists it: fp32, row-major, contiguous,
- * writable in place (the caller then calls derive()). */
+/* The element type a parameter tensor is stored in: the `dtype` knob every
+ * family takes. bf16 is the top half of an fp32 (8-bit exponent, 7-bit
+ * mantissa), f16 IEEE binary16; both round to nearest even from fp32. */
+enum layer_dtype {
+    LAYER_F32 = 0,
+    LAYER_BF16 = 1,
+    LAYER_F16 = 2,
+};
+
+/* One parameter tensor as param() lists it: row-major, contiguous, in its
+ * stored type, writable in place (the caller then calls derive()). */
 struct layer_param {
     char name[LAYER_PARAM_NAME_LEN]; /* unique in the layer: "w1", "experts.3.w2", ... */
     int ndim;                        /* 1 .. LAYER_PARAM_MAX_DIMS */
     uint64_t shape[LAYER_PARAM_MAX_DIMS];
-    float *data; /* shape's product floats */
+    enum layer_dtype dtype; /* the element type of data */
+    void *data;             /* shape's product elements of dtype */
 };
 
 /* Every layer object starts with this (SQLite's sqlite3_file pattern). */

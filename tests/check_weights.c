@@ -58,7 +58,7 @@ static void scramble(struct layer *l)
         for (int d = 0; d < p.ndim; d++)
             n *= p.shape[d];
         for (uint64_t j = 0; j < n; j++)
-            p.data[j] = p.data[j] * -1.25f + 0.001f * (float)(j % 7);
+            ((float *)p.data)[j] = ((float *)p.data)[j] * -1.25f + 0.001f * (float)(j % 7);
     }
     if (l->ops->derive)
         ck_assert_int_eq(l->ops->derive(l), 0);

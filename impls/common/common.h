@@ -9,6 +9,8 @@
 #ifndef SPARSEBENCH_COMMON_H
 #define SPARSEBENCH_COMMON_H
 
+#include "../layer.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -185,6 +187,41 @@ void common_knobs_format(const struct common_knob_set *ks, const void *src, char
 /* Allowed knobs and presets, one per line, for --help and `list -v`. */
 void common_knobs_help(const struct common_knob_set *ks, char *buf, size_t len);
 
+/* ---- dtype.c: the narrow parameter types (the dtype knob) ----
+ * Rounding is to nearest even; widening is exact. */
+
+#define COMMON_DTYPE_HELP                                                                          \
+    "f32 (default) | bf16 | f16: the stored type of the parameter tensors the kernels stream; "    \
+    "activations and sums stay fp32"
+
+uint16_t common_f32_to_bf16(float f);
+float common_bf16_to_f32(uint16_t h);
+uint16_t common_f32_to_f16(float f); /* beyond f16's range: infinity */
+float common_f16_to_f32(uint16_t h);
+
+size_t common_dtype_size(enum layer_dtype dt);      /* bytes per element: 4 or 2 */
+const char *common_dtype_name(enum layer_dtype dt); /* "f32", "bf16", "f16" */
+/* value "f32" | "bf16" | "f16" into *dt; LAYER_EKNOB with a message otherwise. */
+int common_dtype_parse(const char *family, const char *value, enum layer_dtype *dt, char *err,
+                       size_t errlen);
+/* f rounded to dt and widened back: what a stored element of dt reads as. */
+float common_dtype_round(enum layer_dtype dt, float f);
+/* Element i of a dt array, widened (the references' load; vec.h has the
+ * kernels' vector loads). */
+static inline float common_dtype_at(enum layer_dtype dt, const void *p, size_t i)
+{
+    if (dt == LAYER_BF16)
+        return common_bf16_to_f32(((const uint16_t *)p)[i]);
+    if (dt == LAYER_F16)
+        return common_f16_to_f32(((const uint16_t *)p)[i]);
+    return ((const float *)p)[i];
+}
+void common_dtype_store(enum layer_dtype dt, void *dst, size_t i, float f); /* rounded */
+/* dst[0..n) = src rounded to dt; dst may be src itself (in-place narrowing). */
+void common_dtype_narrow(enum layer_dtype dt, void *dst, const float *src, size_t n);
+/* dst[0..n) = src widened to fp32. */
+void common_dtype_widen(enum layer_dtype dt, float *dst, const void *src, size_t n);
+
 /* ---- pool.c: a fixed set of worker threads ---- */
 
 struct common_pool;
@@ -251,11 +288,12 @@ uint64_t common_ffn_params(const struct common_ffn *ffn);
 
 /* ---- param.c: the tensors layer_ops.param lists ---- */
 
-struct layer_param; /* layer.h */
-
-/* *p = {name (prefix then name), ndim, shape[0..ndim), data}; LAYER_OK. */
+/* *p = {name (prefix then name), ndim, shape[0..ndim), LAYER_F32, data}; LAYER_OK. */
 int common_param(struct layer_param *p, const char *prefix, const char *name, float *data, int ndim,
                  const uint64_t *shape);
+/* The same for a tensor stored as dt. */
+int common_param_typed(struct layer_param *p, const char *prefix, const char *name, void *data,
+                       enum layer_dtype dt, int ndim, const uint64_t *shape);
 /* Tensors of a GELU FFN: w1 (F, D), w2 (F, D), then b1 (F), b2 (D) when it
  * has biases. */
 size_t common_ffn_n_params(const struct common_ffn *ffn);

@@ -7,15 +7,22 @@
 
 #include <stdio.h>
 
-int common_param(struct layer_param *p, const char *prefix, const char *name, float *data, int ndim,
-                 const uint64_t *shape)
+int common_param_typed(struct layer_param *p, const char *prefix, const char *name, void *data,
+                       enum layer_dtype dt, int ndim, const uint64_t *shape)
 {
     snprintf(p->name, sizeof(p->name), "%s%s", prefix ? prefix : "", name);
     p->ndim = ndim;
     for (int i = 0; i < LAYER_PARAM_MAX_DIMS; i++)
         p->shape[i] = i < ndim ? shape[i] : 0;
+    p->dtype = dt;
     p->data = data;
     return LAYER_OK;
+}
+
+int common_param(struct layer_param *p, const char *prefix, const char *name, float *data, int ndim,
+                 const uint64_t *shape)
+{
+    return common_param_typed(p, prefix, name, data, LAYER_F32, ndim, shape);
 }
 
 size_t common_ffn_n_params(const struct common_ffn *ffn)

@@ -11,7 +11,10 @@
 #ifndef SPARSEBENCH_COMMON_VEC_H
 #define SPARSEBENCH_COMMON_VEC_H
 
+#include "common.h"
+
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #if defined(__AVX512F__) || defined(__FMA__) || defined(__AVX__)
@@ -124,6 +127,96 @@ static inline void common_vec_axpy(float *y, float a, const float *w, size_t n, 
         common_vec_store(y + i, common_vec_fma(av, common_vec_load(w + i), common_vec_load(y + i)));
     for (; i < n; i++)
         y[i] += a * w[i];
+}
+
+/* ---- narrow weights (the dtype knob): widened on load, exact ---- */
+
+/* VL bf16 values: a bf16 is the top half of its fp32, so a zero-extend and a
+ * shift widen it (vpmovzxwd + vpslld). Not AVX-512 BF16's vdpbf16ps: that
+ * rounds the activations to bf16 too, and they stay fp32 here. */
+static inline common_vec common_vec_load_bf16(const uint16_t *p)
+{
+    typedef uint16_t hvec __attribute__((vector_size(COMMON_VL * sizeof(uint16_t))));
+    typedef uint32_t uvec __attribute__((vector_size(COMMON_VL * sizeof(uint32_t))));
+    hvec h;
+    memcpy(&h, p, sizeof(h));
+    uvec u = __builtin_convertvector(h, uvec) << 16;
+    common_vec v;
+    memcpy(&v, &u, sizeof(v));
+    return v;
+}
+
+/* VL IEEE f16 values: vcvtph2ps (F16C, or AVX-512F for 16 lanes). */
+static inline common_vec common_vec_load_f16(const uint16_t *p)
+{
+#if defined(__AVX512F__)
+    return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)p));
+#elif defined(__F16C__) && COMMON_VL == 8
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)p));
+#else
+    common_vec v;
+    for (int i = 0; i < COMMON_VL; i++)
+        v[i] = common_f16_to_f32(p[i]);
+    return v;
+#endif
+}
+
+/* VL elements of a dt array from element i. Inlined with a constant dt the
+ * switch folds away, so one kernel body serves the three types. */
+static inline __attribute__((always_inline)) common_vec common_vec_load_dt(enum layer_dtype dt,
+                                                                           const void *p, size_t i)
+{
+    if (dt == LAYER_BF16)
+        return common_vec_load_bf16((const uint16_t *)p + i);
+    if (dt == LAYER_F16)
+        return common_vec_load_f16((const uint16_t *)p + i);
+    return common_vec_load((const float *)p + i);
+}
+
+/* common_vec_dot with w stored as dt: the same accumulators, order and tail,
+ * so at dt = f32 it is common_vec_dot bit for bit. */
+static inline __attribute__((always_inline)) float
+common_vec_dot_dt(enum layer_dtype dt, const void *w, const float *x, size_t n)
+{
+    common_vec acc[COMMON_VEC_ACC] = {{0}};
+    size_t i = 0;
+    for (; i + COMMON_VEC_ACC * COMMON_VL <= n; i += COMMON_VEC_ACC * COMMON_VL)
+        for (int k = 0; k < COMMON_VEC_ACC; k++)
+            acc[k] = common_vec_fma(common_vec_load_dt(dt, w, i + k * COMMON_VL),
+                                    common_vec_load(x + i + k * COMMON_VL), acc[k]);
+    for (int k = 0; i + COMMON_VL <= n; i += COMMON_VL, k++)
+        acc[k] = common_vec_fma(common_vec_load_dt(dt, w, i), common_vec_load(x + i), acc[k]);
+    float tail = 0.0f;
+    for (; i < n; i++)
+        tail += common_dtype_at(dt, w, i) * x[i];
+    return common_vec_hsum(acc) + tail;
+}
+
+/* common_vec_axpy with w stored as dt. */
+static inline __attribute__((always_inline)) void
+common_vec_axpy_dt(enum layer_dtype dt, float *y, float a, const void *w, size_t n, int assign)
+{
+    common_vec av = common_vec_set1(a);
+    size_t i = 0;
+    if (assign) {
+        for (; i + COMMON_VL <= n; i += COMMON_VL)
+            common_vec_store(y + i, av * common_vec_load_dt(dt, w, i));
+        for (; i < n; i++)
+            y[i] = a * common_dtype_at(dt, w, i);
+        return;
+    }
+    for (; i + COMMON_VL <= n; i += COMMON_VL)
+        common_vec_store(y + i,
+                         common_vec_fma(av, common_vec_load_dt(dt, w, i), common_vec_load(y + i)));
+    for (; i < n; i++)
+        y[i] += a * common_dtype_at(dt, w, i);
+}
+
+/* Pull `bytes` from p into the caches ahead of use (a hint, never a fault). */
+static inline void common_prefetch_bytes(const void *p, size_t bytes)
+{
+    for (size_t i = 0; i < bytes; i += 64)
+        __builtin_prefetch((const char *)p + i);
 }
 
 /* Pull a row into the caches ahead of use (a hint, never a fault). */
