@@ -200,6 +200,8 @@ static const char *const check_knobs[] = {
     "expand=5",                          /* ultramem: not a square */
     "filter=signed,tucker_rank=3",       /* ultramem */
     "value_dim=33,cores=2",              /* ultramem: not divisible */
+    "dtype=bf16,topk=8",                 /* pkm: a narrow value table */
+    "dtype=f16,topm=16",                 /* ultramem (merged: narrow tables and fold slab) */
     "trees=1048576,depth=24",            /* fff: a parameter block beyond memory */
     "trees=4,depth=3,bias=0",            /* fff */
     "preset=1x11",                       /* fff */
@@ -251,7 +253,16 @@ static void check_agrees(const struct layer_ops *ops, const struct layer_config 
         struct layer_info info;
         memset(&info, 0, sizeof(info));
         l->ops->describe(l, &info);
-        ck_assert_uint_ge(bytes, 4 * info.params_total);
+        /* at least the listed tensors, each at its stored type (dtype knob) */
+        uint64_t stored = l->ops->param ? 0 : 4 * info.params_total;
+        struct layer_param pr;
+        for (size_t i = 0; l->ops->param && l->ops->param(l, i, &pr) == LAYER_OK; i++) {
+            uint64_t n = common_dtype_size(pr.dtype);
+            for (int d = 0; d < pr.ndim; d++)
+                n *= pr.shape[d];
+            stored += n;
+        }
+        ck_assert_uint_ge(bytes, stored);
         layer_destroy(l);
         return;
     }
