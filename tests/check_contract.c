@@ -190,7 +190,7 @@ static const struct check_case {
  * knobs these are not refuses them as unknown, which must agree too. */
 static const char *const check_knobs[] = {
     "width=100,bias=0",                  /* dense */
-    "dtype=bf16,width=300",              /* dense: narrow w1, w2 and the widened tile */
+    "dtype=bf16,width=700",              /* dense: narrow w1, w2 and the widened tile */
     "dtype=f16,shared_experts=1",        /* moe: narrow experts, per-worker tiles */
     "dtype=fp8",                         /* every family: not a dtype */
     "top_k=9,experts=8",                 /* moe: more active than experts */

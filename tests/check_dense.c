@@ -149,7 +149,7 @@ static double rel_err(const float *y, const float *ref, size_t n)
  * 16 rows ahead to run). T = 1..20, 33, 67 and 128 cover partial
  * token blocks, the prefetch's burst (<= 2 token blocks) and spread (>= 3)
  * regimes, and the cutoff; 129 and 200 are sgemm (narrow weights: widened
- * tiles, F = 300 one full 256-neuron tile and a partial one). Each of f32,
+ * tiles, F = 600 one full 512-neuron tile and a partial one). Each of f32,
  * bf16 and f16 (_i); the narrow kernels and the reference read the same
  * stored elements and widen them exactly, so the tolerance stays the f32
  * one. Tolerance 1e-5 of the output's magnitude: the kernel and the plain
@@ -160,7 +160,7 @@ START_TEST(test_ffn_stream_matches_ref)
     const struct {
         size_t D, F;
         int bias;
-    } shapes[] = {{100, 50, 1}, {37, 131, 1}, {770, 100, 0}, {770, 131, 1}, {100, 300, 0}};
+    } shapes[] = {{100, 50, 1}, {37, 131, 1}, {770, 100, 0}, {770, 131, 1}, {100, 600, 0}};
     const size_t extra_T[] = {33, 67, 128, 129, 200};
     const enum layer_dtype dt = fixture_types[_i];
     struct common_pool *pool2;
@@ -236,8 +236,8 @@ END_TEST
  * (only the order of the sums differs). D = 100 and 37 (vector tails);
  * T = 1 (streamed on the pool, no narrow sgemv), 7 and 13 (partial token
  * blocks), 128 (the cutoff), 129 and 257 (widened tiles and sgemm: F = 400
- * is a full 256-neuron tile and a partial one, 148 and 300 one partial /
- * one full and a partial), with and without biases, on 1 and 2 threads. */
+ * and 148 one partial 512-neuron tile, 700 a full one and a partial one),
+ * with and without biases, on 1 and 2 threads. */
 static const struct {
     size_t d;
     const char *knobs;
@@ -246,8 +246,8 @@ static const struct {
     {100, "dtype=f16"},
     {37, "dtype=bf16,bias=0"},
     {37, "dtype=f16"},
-    {100, "dtype=f16,width=300,bias=0"},
-    {37, "dtype=bf16,width=300"},
+    {100, "dtype=f16,width=700,bias=0"},
+    {37, "dtype=bf16,width=700"},
 };
 
 START_TEST(test_dense_narrow_matches_ref)
@@ -268,13 +268,13 @@ END_TEST
 
 /* The stored bytes are the narrow ones: w1 and w2 at 2 bytes, the biases
  * at 4, in the stats, the region, param() and check's figure (parameters
- * + hidden scratch + one widened 256 x D tile, which f32 does not need). */
+ * + hidden scratch + one widened 512 x D tile, which f32 does not need). */
 START_TEST(test_dense_narrow_bytes)
 {
-    const size_t D = 64, F = 384, T = 9;
-    const char *const knobs[] = {"width=384,dtype=bf16", "width=384,dtype=f16"};
-    const char *const resolved[] = {"width=384,bias=1,weights=random,dtype=bf16",
-                                    "width=384,bias=1,weights=random,dtype=f16"};
+    const size_t D = 64, F = 640, T = 9;
+    const char *const knobs[] = {"width=640,dtype=bf16", "width=640,dtype=f16"};
+    const char *const resolved[] = {"width=640,bias=1,weights=random,dtype=bf16",
+                                    "width=640,bias=1,weights=random,dtype=f16"};
     for (int k = 0; k < 2; k++) {
         struct layer *l = tu_create("dense", D, 1, knobs[k], 1, T);
         struct layer_stats st;
@@ -290,7 +290,7 @@ START_TEST(test_dense_narrow_bytes)
         ck_assert_uint_eq(info.regions[0].bytes, params);
         struct layer_config cfg = {D, 1, 1, 1, T, knobs[k], NULL};
         ck_assert_int_eq(layer_check(l->ops, &cfg, &bytes, err, sizeof(err)), 0);
-        ck_assert_uint_eq(bytes, params + 4 * T * F + 4 * 256 * D);
+        ck_assert_uint_eq(bytes, params + 4 * T * F + 4 * 512 * D);
         layer_destroy(l);
     }
 }

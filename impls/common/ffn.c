@@ -444,11 +444,14 @@ static void ffn_forward_stream(const struct common_ffn *ffn, const float *x, siz
 
 /* ---- narrow weights above FFN_STREAM_MAX_T: fp32 tiles for sgemm ---- */
 
-/* Neurons of w1 (then of w2) widened per sgemm pair. 256 x D floats (768 KB
- * at D = 768) keep the widened tile about L2-sized and each sgemm as wide as
- * one of OpenBLAS's N panels; the widening is 2 F D loads a forward, against
- * 4 T F D flops. */
-#define FFN_WIDE_TILE    256
+/* Neurons of w1 (then of w2) widened per sgemm pair: 512 x D floats, 1.5 MB
+ * at D = 768. Each tile's sgemm packs x (up) or writes y (down) again, so
+ * narrower tiles cost more: dense, D = 768, T = 1024, 2 threads, cold,
+ * bf16 against f32 paired (sparsebench compare), time ratio f32 / bf16 0.82
+ * [0.77, 0.84] with 256-neuron tiles, 0.99 [0.95, 1.06] with 512 and 0.99
+ * [0.89, 1.06] with 1024. The widening itself is 2 F D loads a forward,
+ * against 4 T F D flops. */
+#define FFN_WIDE_TILE    512
 #define WIDEN_TASK_ELEMS (64 * 1024)
 
 size_t common_ffn_wide_floats(const struct common_ffn *ffn)

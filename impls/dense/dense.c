@@ -10,7 +10,7 @@
  * that flaw can be measured one knob at a time. dtype=bf16|f16 stores w1
  * and w2 in that type only (the seeded fp32 draws rounded to nearest even;
  * no fp32 copy) and common/ffn.c streams them widened on load, or widens
- * 256-neuron tiles into fp32 scratch for sgemm above 128 tokens (that
+ * 512-neuron tiles into fp32 scratch for sgemm above 128 tokens (that
  * scratch is sized here, so forward still never allocates); b1 and b2 stay
  * fp32. Activations and sums are fp32 at every dtype. Leaves out dropout
  * and everything else that only matters in training.

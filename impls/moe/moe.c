@@ -24,7 +24,7 @@
  * dtype=bf16|f16 stores every expert's w1 and w2 (and the shared
  * experts') in that type only: the seeded fp32 draws rounded to nearest
  * even, no fp32 copy, streamed widened on load by common/ffn.c (or widened
- * a 256-neuron tile at a time into per-worker fp32 scratch sized here, for
+ * a 512-neuron tile at a time into per-worker fp32 scratch sized here, for
  * an expert's sgemm above 128 rows). The router (small, and its logits
  * decide the routing) and the biases stay fp32.
  *
