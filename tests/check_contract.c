@@ -8,6 +8,7 @@
  * configuration is small (D = 64, scale 4) so every family fits it.
  */
 #include "test_util.h"
+#include "test_narrow.h"
 #include "../impls/common/common.h"
 
 #include <ctype.h>
@@ -189,6 +190,9 @@ static const struct check_case {
  * knobs these are not refuses them as unknown, which must agree too. */
 static const char *const check_knobs[] = {
     "width=100,bias=0",                  /* dense */
+    "dtype=bf16,width=300",              /* dense: narrow w1, w2 and the widened tile */
+    "dtype=f16,shared_experts=1",        /* moe: narrow experts, per-worker tiles */
+    "dtype=fp8",                         /* every family: not a dtype */
     "top_k=9,experts=8",                 /* moe: more active than experts */
     "granularity=3",                     /* moe: does not divide the width */
     "routing=zipf:1.2,shared_experts=1", /* moe: the Zipf tables */
@@ -251,7 +255,8 @@ static void check_agrees(const struct layer_ops *ops, const struct layer_config 
         struct layer_info info;
         memset(&info, 0, sizeof(info));
         l->ops->describe(l, &info);
-        ck_assert_uint_ge(bytes, 4 * info.params_total);
+        /* At least the parameters, each at its dtype's element size. */
+        ck_assert_uint_ge(bytes, l->ops->param ? tn_param_bytes(l) : 4 * info.params_total);
         layer_destroy(l);
         return;
     }

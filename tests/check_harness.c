@@ -408,7 +408,7 @@ START_TEST(test_ok_point_columns)
     ck_assert(row.latency_us_median <= row.latency_us_p90);
     ck_assert(row.noisy == (row.err_pct >= 5.0));
     ck_assert(row.wall_s > 0 && row.create_s > 0);
-    ck_assert_str_eq(row.knobs, "width=128,bias=1,weights=random");
+    ck_assert_str_eq(row.knobs, "width=128,bias=1,weights=random,dtype=f32");
 }
 END_TEST
 
