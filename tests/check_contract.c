@@ -203,6 +203,8 @@ static const char *const check_knobs[] = {
     "trees=1048576,depth=24",            /* fff: a parameter block beyond memory */
     "trees=4,depth=3,bias=0",            /* fff */
     "preset=1x11",                       /* fff */
+    "trees=4,depth=3,dtype=f16",         /* fff: narrow rows, fp32 biases */
+    "trees=2,dtype=bf16,depth=3",        /* fff-l1/fff-l2 refuse it, check too */
     "concurrent=1,pkm.topk=8",           /* sum: side by side, two threads */
     "pkm.key_dim=3",                     /* sum: a part's bad knob */
     "ultramem.topm=16,dense.width=96",   /* sum: both parts' knobs */
@@ -251,7 +253,18 @@ static void check_agrees(const struct layer_ops *ops, const struct layer_config 
         struct layer_info info;
         memset(&info, 0, sizeof(info));
         l->ops->describe(l, &info);
-        ck_assert_uint_ge(bytes, 4 * info.params_total);
+        /* At least every listed tensor at its stored size (a dtype=bf16|f16
+         * tensor takes 2 bytes an element), and 2 bytes a parameter. */
+        uint64_t listed = 0;
+        struct layer_param p;
+        for (size_t i = 0; l->ops->param && l->ops->param(l, i, &p) == LAYER_OK; i++) {
+            uint64_t n = common_dtype_size(p.dtype);
+            for (int k = 0; k < p.ndim; k++)
+                n *= p.shape[k];
+            listed += n;
+        }
+        ck_assert_uint_ge(bytes, listed);
+        ck_assert_uint_ge(bytes, 2 * info.params_total);
         layer_destroy(l);
         return;
     }
