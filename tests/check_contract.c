@@ -207,6 +207,8 @@ static const char *const check_knobs[] = {
     "trees=1048576,depth=24",            /* fff: a parameter block beyond memory */
     "trees=4,depth=3,bias=0",            /* fff */
     "preset=1x11",                       /* fff */
+    "trees=4,depth=3,dtype=f16",         /* fff: narrow rows, fp32 biases */
+    "trees=2,dtype=bf16,depth=3",        /* fff-l1/fff-l2 refuse it, check too */
     "concurrent=1,pkm.topk=8",           /* sum: side by side, two threads */
     "pkm.key_dim=3",                     /* sum: a part's bad knob */
     "ultramem.topm=16,dense.width=96",   /* sum: both parts' knobs */
