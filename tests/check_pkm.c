@@ -232,7 +232,7 @@ START_TEST(test_pkm_stats_exact)
 
     struct layer_info info;
     l->ops->describe(l, &info);
-    ck_assert_str_eq(info.knobs, "heads=4,topk=32,key_dim=256,n_keys=39,batchnorm=1");
+    ck_assert_str_eq(info.knobs, "heads=4,topk=32,key_dim=256,n_keys=39,batchnorm=1,dtype=f32");
     ck_assert_str_eq(info.unit, "value");
     uint64_t qp = H * dk * D + H * dk + 4 * H * dk; /* Linear + BN's four vectors */
     ck_assert_uint_eq(info.params_total, qp + H * n * dk + n * n * D);
@@ -258,7 +258,7 @@ START_TEST(test_pkm_derived_n_keys)
     struct layer *l = tu_create("pkm", 16, 1, "preset=xlm,topk=16", 1, 1);
     struct layer_info info;
     l->ops->describe(l, &info);
-    ck_assert_str_eq(info.knobs, "heads=4,topk=16,key_dim=256,n_keys=512,batchnorm=1");
+    ck_assert_str_eq(info.knobs, "heads=4,topk=16,key_dim=256,n_keys=512,batchnorm=1,dtype=f32");
     layer_destroy(l);
 }
 END_TEST

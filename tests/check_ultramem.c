@@ -344,7 +344,7 @@ START_TEST(test_resolved_knobs)
     l->ops->describe(l, &info);
     /* n = round(sqrt(3 x 8 x 64^2 / 32)) = 55, n' = 110, m = min(80, 110) */
     ck_assert_str_eq(info.knobs, "heads=2,topm=80,tucker_rank=2,cores=2,expand=4,key_dim=16,"
-                                 "value_dim=32,n_keys=55,filter=top");
+                                 "value_dim=32,n_keys=55,filter=top,dtype=f32");
     ck_assert_uint_eq(info.params_total, 2 * 2 * 110 * 2 * 16 + 2 * 16 * 64 + 16 + 2 * 2 * 4 +
                                              55 * 55 * 32 + 64 * 4 * 32);
     layer_destroy(l);
