@@ -976,6 +976,34 @@ START_TEST(test_run_exit_codes)
 }
 END_TEST
 
+/* `run --knobs dtype=f16 --weights F32_FILE` with a value beyond f16 exits 2
+ * (the file, tensor, element and value on stderr); the same file runs at
+ * bf16, whose range is fp32's. Skipped while dense lacks the knob. */
+START_TEST(test_run_f16_overflow_exits_2)
+{
+    if (!takes_knobs(layer_find("dense"), "dtype=f16"))
+        return;
+    char path[128], d[8], err[512];
+    make_dir();
+    snprintf(path, sizeof(path), "%s/big.safetensors", g_dir);
+    snprintf(d, sizeof(d), "%d", BD);
+    struct layer *l = tu_create("dense", BD, 1, "", 1, 4);
+    struct layer_param p;
+    ck_assert_int_eq(l->ops->param(l, 0, &p), 0);
+    ck_assert_int_eq(p.dtype, LAYER_F32);
+    ((float *)p.data)[7] = 70000.0f;
+    struct layer_config cfg = {.d_model = BD, .scale = 1, .seed = 1, .threads = 1};
+    ck_assert_int_eq(bench_weights_save(l, &cfg, path, err, sizeof(err)), 0);
+    layer_destroy(l);
+    char *f16[] = {"--impl",    "dense", "--d",       d,   "--knobs", "dtype=f16",
+                   "--weights", path,    "--threads", "1", NULL};
+    ck_assert_int_eq(bench_cmd_run(10, f16), BENCH_EXIT_USAGE);
+    char *bf16[] = {"--impl",    "dense", "--d",       d,   "--knobs", "dtype=bf16",
+                    "--weights", path,    "--threads", "1", NULL};
+    ck_assert_int_eq(bench_cmd_run(10, bf16), 0);
+}
+END_TEST
+
 /* A sweep slot's weights = FILE: a missing file stops the sweep before it
  * measures (exit 2); a good one is loaded and its rows say so. */
 static void write_sweep(const char *path, const char *weights)
@@ -1053,6 +1081,7 @@ static Suite *weights_suite(void)
     tcase_add_loop_test(bad, test_bad_file, 0, (int)(sizeof(bad_files) / sizeof(bad_files[0])));
     tcase_add_loop_test(bad, test_bad_npy, 0, (int)(sizeof(bad_npys) / sizeof(bad_npys[0])));
     tcase_add_test(bad, test_run_exit_codes);
+    tcase_add_test(bad, test_run_f16_overflow_exits_2);
     tcase_add_exit_test(bad, test_sweep_missing_weights_exits_2, BENCH_EXIT_USAGE);
     tcase_add_test(bad, test_sweep_loads_weights);
     suite_add_tcase(s, bad);

@@ -2,7 +2,7 @@
 # rounds in one process) against its partner: pair_ratio with its 95 % interval vs tokens.
 # The precision sweep's bf16 / f16 slots against their family's f32 slot land here.
 load here."/common.gp"
-set title sprintf("Paired speedup of each slot over its partner (pair = LABEL) at the same tokens, D = %s and threads (%s)\npartner round time / this slot's, median over ABBA pairs, bars: 95 percent interval; above 1 = faster than the partner", D, base)
+set title sprintf("Paired speedup over the partner (pair = LABEL) at the same tokens, D = %s (%s)\npartner round time / this slot's: median over ABBA pairs, bars its 95 percent interval; above 1 = faster", D, base)
 set xlabel "tokens per forward (batch x seq_len), log2"
 set ylabel "speedup over the partner (x), log2"
 set logscale x 2
