@@ -31,10 +31,10 @@ static float from_bits(uint32_t u)
  * exponent, the f16 overflow edge (65504, 65519.99, 65520), subnormals of
  * both types, zeros of both signs, infinities. */
 static const float edge_cases[] = {
-    0.0f,         -0.0f,        1.0f,         -1.0f,       1.00390625f, 1.005859375f, 65504.0f,
-    65519.99f,    65520.0f,     -65520.0f,    6.1035156e-5f, 6.0e-8f,   2.9802322e-8f, 2.98e-8f,
-    5.9604645e-8f, 1e-40f,      3.3895314e38f, 3.4028235e38f, INFINITY, -INFINITY,   0.1f,
-    -0.3f,        1.9999999f,   2049.0f,      2051.0f,     0.02f,
+    0.0f,          -0.0f,      1.0f,          -1.0f,         1.00390625f, 1.005859375f,  65504.0f,
+    65519.99f,     65520.0f,   -65520.0f,     6.1035156e-5f, 6.0e-8f,     2.9802322e-8f, 2.98e-8f,
+    5.9604645e-8f, 1e-40f,     3.3895314e38f, 3.4028235e38f, INFINITY,    -INFINITY,     0.1f,
+    -0.3f,         1.9999999f, 2049.0f,       2051.0f,       0.02f,
 };
 
 START_TEST(test_f16_matches_float16_cast)

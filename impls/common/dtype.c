@@ -50,7 +50,7 @@ uint16_t common_f32_to_f16(float f)
         return (uint16_t)(sign | 0x7e00u);
     if (a >= 0x477ff000u) /* >= 65520 rounds past the largest f16, 65504: infinity */
         return (uint16_t)(sign | 0x7c00u);
-    if (a < 0x38800000u) { /* below 2^-14: an f16 subnormal (or zero) */
+    if (a < 0x38800000u) {   /* below 2^-14: an f16 subnormal (or zero) */
         if (a < 0x33000000u) /* below half the smallest subnormal, 2^-25: zero */
             return sign;
         uint32_t exp = a >> 23;
