@@ -375,20 +375,20 @@ END_TEST
  * leading dimensions wider than the rows; both assign and accumulate. */
 START_TEST(test_gemm_small_vs_loops)
 {
-    const size_t Ms[] = {1, 3, 4, 7, 33}, Ns[] = {1, 5, 23}, Ks[] = {1, 15, 37};
-    const size_t lda = 41, ldb = 39, ldc = 29;
-    float *A = tu_tokens(33, lda, 3), *B = tu_tokens(23, ldb, 4), *C = malloc(33 * ldc * 4);
+    const size_t Ms[] = {1, 3, 4, 7, 33}, Ns[] = {1, 5, 23, 70}, Ks[] = {1, 15, 37};
+    const size_t lda = 41, ldb = 39, ldc = 73;
+    float *A = tu_tokens(33, lda, 3), *B = tu_tokens(70, ldb, 4), *C = malloc(33 * ldc * 4);
     for (size_t a = 0; a < 5; a++)
-        for (size_t b = 0; b < 3; b++)
+        for (size_t b = 0; b < 4; b++)
             for (size_t c = 0; c < 3; c++)
                 for (int acc = 0; acc < 2; acc++) {
                     size_t M = Ms[a], N = Ns[b], K = Ks[c];
                     for (size_t i = 0; i < 33 * ldc; i++)
-                        C[i] = (float)i;
+                        C[i] = (float)(i % 97);
                     common_gemm_small_nt(M, N, K, A, lda, B, ldb, C, ldc, acc);
                     for (size_t m = 0; m < 33; m++)
                         for (size_t n = 0; n < ldc; n++) {
-                            double want = (double)(m * ldc + n);
+                            double want = (double)((m * ldc + n) % 97);
                             if (m < M && n < N) {
                                 double dot = 0;
                                 for (size_t k = 0; k < K; k++)
