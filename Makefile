@@ -5,6 +5,8 @@
 #   make test         build and run the Check suites (SAN=1: under ASan + UBSan)
 #   make sweep        the default sweep (bench/sweeps/default.sweep) into reports/<run-id>/
 #   make sweep-full   the paper-scale sweep (bench/sweeps/full.sweep), under an hour
+#   make sweep-precision  the five families at dtype f32, bf16, f16 (bench/sweeps/
+#                     precision.sweep), each narrow slot paired with its f32 one
 #                     SWEEP=FILE another sweep file; SWEEP_FLAGS="--resume" etc.
 #   make claims       every published claim with a verdict (bench/sweeps/claims*.sweep)
 #                     into reports/<run-id>-claims/ (OUT=DIR elsewhere): CLAIMS.md,
@@ -121,7 +123,7 @@ TEST_UTIL_OBJS := $(TEST_UTIL_SRCS:%.c=$(BUILD)/%.o)
 TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 BIN := $(BUILD)/sparsebench
 
-.PHONY: all test check-layers clean format format-check sweep sweep-full plot claims gate gate-update gate-test ab fuzz \
+.PHONY: all test check-layers clean format format-check sweep sweep-full sweep-precision plot claims gate gate-update gate-test ab fuzz \
 	sweep-slurm test-slurm
 .SECONDARY:
 all: $(BIN) $(CG_BIN)
@@ -204,6 +206,9 @@ sweep: $(BIN)
 
 sweep-full: $(BIN)
 	$(BIN) sweep $(or $(SWEEP),bench/sweeps/full.sweep) $(SWEEP_FLAGS)
+
+sweep-precision: $(BIN)
+	$(BIN) sweep bench/sweeps/precision.sweep $(SWEEP_FLAGS)
 
 # The gate needs only the two programs; scripts/gate.sh says what it does.
 gate: $(BIN) $(CG_BIN)

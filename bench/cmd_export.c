@@ -12,9 +12,13 @@
 
 static const char export_epilog[] =
     "Creates the layer exactly as run would (same --d, --scale, --seed, --knobs)\n"
-    "and writes every tensor its param op lists, fp32: one safetensors file when\n"
-    "--out ends in .safetensors (metadata: impl, resolved knobs, d_model, scale,\n"
-    "seed), else a directory of NAME.npy files. Derived tables (PKM's folded\n"
+    "and writes every tensor its param op lists, each in its stored dtype (the\n"
+    "dtype knob): one safetensors file when --out ends in .safetensors (F32, BF16,\n"
+    "F16; metadata: impl, resolved knobs, d_model, scale, seed), else a directory\n"
+    "of NAME.npy files ('<f4', '<f2'; bf16 as '<f4' widened exactly: NumPy has no\n"
+    "bfloat16). A file of any of these dtypes loads into a layer of any dtype:\n"
+    "widened exactly or rounded to nearest even; a value the layer's dtype cannot\n"
+    "hold (f16 beyond 65504) is refused. Derived tables (PKM's folded\n"
     "BatchNorm, UltraMem's singular vectors and bounds) are not written: loading\n"
     "recomputes them. --weights FILE on run, compare and in sweep slots loads such\n"
     "a file instead of the seeded init. Names and shapes per family:\n"

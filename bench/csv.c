@@ -141,7 +141,9 @@ static const struct col cols[] = {
         "the machine's short hostname: a ratio or speedup is only taken between rows of one "
         "host (sparsebench merge keeps them apart)"),
     STR(shard, 0, "", "I/N: which shard of sweep --shard I/N measured the row; NA unsharded"),
-    TXT(knobs, "", "every knob after presets and defaults (the requested ones if not created)"),
+    TXT(knobs, "",
+        "every knob after presets and defaults (the requested ones if not created); the "
+        "precision axis is its dtype=f32|bf16|f16 (a row without dtype: f32)"),
     TXT(note, "", "why the status, or a noise warning"),
 };
 

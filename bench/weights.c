@@ -10,12 +10,24 @@
  * minor version, a u16 (1.0) or u32 (2.0, 3.0) header length, a Python
  * dict literal with descr, fortran_order and shape.
  *
- * Leaves out: dtypes other than F32 (the layers hold fp32), big-endian
- * hosts (the data is copied as is), and tensors a layer derives (its param
- * op does not list them; derive recomputes them).
+ * Dtypes: a tensor is written in the dtype the layer stores it in
+ * (struct layer_param's dtype): safetensors "F32", "BF16", "F16"; .npy
+ * '<f4' and '<f2', and a bf16 tensor as '<f4' widened exactly, because
+ * NumPy has no bfloat16 (loading it back narrows exactly, so the round trip
+ * is bit-identical). A file tensor of any of the three loads into a tensor
+ * of any stored dtype through impls/common/dtype.c: widening is exact,
+ * narrowing rounds to nearest even (what casting an fp32 checkpoint to
+ * deploy in bf16 does), and a value that is NaN or infinite after the
+ * conversion (an f16 overflow: |x| >= 65520) is refused by file, tensor,
+ * element index and value, never stored as infinity.
+ *
+ * Leaves out: other dtypes (F64, integers, F8: no layer stores them),
+ * big-endian hosts (the data is copied as is), and tensors a layer derives
+ * (its param op does not list them; derive recomputes them).
  */
 #include "weights.h"
 #include "util.h"
+#include "../impls/common/common.h"
 #include "../impls/layer.h"
 
 #include <jansson.h>
@@ -31,7 +43,35 @@
 
 #define NPY_MAGIC     "\x93NUMPY"
 #define NPY_MAGIC_LEN 6
-#define NPY_ALIGN     64 /* numpy pads the magic, length and header to this */
+#define NPY_ALIGN     64   /* numpy pads the magic, length and header to this */
+#define CONV_CHUNK    4096 /* elements converted per read: a 16 KiB buffer */
+
+/* ---- dtypes: safetensors' names for layer.h's ---- */
+
+static const struct {
+    enum layer_dtype dt;
+    const char *st; /* safetensors' dtype string */
+} dtypes[] = {
+    {LAYER_F32, "F32"},
+    {LAYER_BF16, "BF16"},
+    {LAYER_F16, "F16"},
+};
+#define N_DTYPES (sizeof(dtypes) / sizeof(dtypes[0]))
+
+static const char *st_dtype_name(enum layer_dtype dt)
+{
+    for (size_t i = 0; i < N_DTYPES; i++)
+        if (dtypes[i].dt == dt)
+            return dtypes[i].st;
+    return "F32";
+}
+
+/* The type a tensor of dt is written to .npy as: NumPy has no bfloat16, so
+ * bf16 goes out widened to '<f4' (exact). */
+static enum layer_dtype npy_dtype(enum layer_dtype dt)
+{
+    return dt == LAYER_F16 ? LAYER_F16 : LAYER_F32;
+}
 
 /* ---- shapes ---- */
 
@@ -105,11 +145,15 @@ static int parse_tensor(const char *name, const json_t *v, uint64_t data_len,
                  name);
         return LAYER_EWEIGHTS;
     }
-    if (strcmp(json_string_value(dtype), "F32") != 0) {
-        snprintf(err, errlen, "tensor '%s': dtype %.16s, only F32 is supported", name,
+    size_t k = 0;
+    while (k < N_DTYPES && strcmp(json_string_value(dtype), dtypes[k].st) != 0)
+        k++;
+    if (k == N_DTYPES) {
+        snprintf(err, errlen, "tensor '%s': dtype %.16s; allowed: F32, BF16, F16", name,
                  json_string_value(dtype));
         return LAYER_EWEIGHTS;
     }
+    t->dtype = dtypes[k].dt;
     size_t nd = json_array_size(shape);
     if (nd < 1 || nd > LAYER_PARAM_MAX_DIMS) {
         snprintf(err, errlen, "tensor '%s': %zu dimensions, allowed 1..%d", name, nd,
@@ -143,12 +187,13 @@ static int parse_tensor(const char *name, const json_t *v, uint64_t data_len,
                  name, t->begin, t->end, data_len);
         return LAYER_EWEIGHTS;
     }
-    if (t->end - t->begin != 4 * elems) {
+    uint64_t bytes = common_dtype_size(t->dtype) * elems;
+    if (t->end - t->begin != bytes) {
         char s[160];
         shape_str(s, sizeof(s), t->ndim, t->shape);
         snprintf(err, errlen,
-                 "tensor '%s': data_offsets span %" PRIu64 " bytes, shape %s F32 needs %" PRIu64,
-                 name, t->end - t->begin, s, 4 * elems);
+                 "tensor '%s': data_offsets span %" PRIu64 " bytes, shape %s %s needs %" PRIu64,
+                 name, t->end - t->begin, s, dtypes[k].st, bytes);
         return LAYER_EWEIGHTS;
     }
     return 0;
@@ -267,8 +312,8 @@ static const char *npy_value(const char *hdr, const char *key)
     return p;
 }
 
-int bench_npy_parse(const unsigned char *buf, size_t len, int *ndim, uint64_t *shape,
-                    size_t *data_off, char *err, size_t errlen)
+int bench_npy_parse(const unsigned char *buf, size_t len, enum layer_dtype *dtype, int *ndim,
+                    uint64_t *shape, size_t *data_off, char *err, size_t errlen)
 {
     char hdr[4096];
     size_t hl, pre;
@@ -299,8 +344,15 @@ int bench_npy_parse(const unsigned char *buf, size_t len, int *ndim, uint64_t *s
         snprintf(err, errlen, ".npy header lacks descr, fortran_order or shape: %.200s", hdr);
         return LAYER_EWEIGHTS;
     }
-    if (strncmp(descr, "'<f4'", 5) != 0) {
-        snprintf(err, errlen, ".npy dtype %.8s, only '<f4' (little-endian float32) is supported",
+    if (strncmp(descr, "'<f4'", 5) == 0) {
+        *dtype = LAYER_F32;
+    } else if (strncmp(descr, "'<f2'", 5) == 0) {
+        *dtype = LAYER_F16;
+    } else {
+        const char *q = *descr == '\'' ? strchr(descr + 1, '\'') : NULL;
+        int dl = q && q - descr < 16 ? (int)(q - descr + 1) : 8; /* the quoted descr */
+        snprintf(err, errlen,
+                 ".npy dtype %.*s; allowed: '<f4' (little-endian float32), '<f2' (float16)", dl,
                  descr);
         return LAYER_EWEIGHTS;
     }
@@ -340,15 +392,6 @@ int bench_npy_parse(const unsigned char *buf, size_t len, int *ndim, uint64_t *s
 
 /* ---- loading ---- */
 
-/* The first element that is not finite, or -1. */
-static int64_t first_nonfinite(const float *v, uint64_t n)
-{
-    for (uint64_t i = 0; i < n; i++)
-        if (!isfinite(v[i]))
-            return (int64_t)i;
-    return -1;
-}
-
 /* The layer's tensor count. */
 static size_t param_count(struct layer *l)
 {
@@ -369,23 +412,61 @@ static int shape_mismatch(const char *path, const struct layer_param *p, int ndi
     return LAYER_EWEIGHTS;
 }
 
-/* After a tensor's bytes landed in p->data: no NaN or infinity. */
-static int check_finite(const char *path, const struct layer_param *p, char *err, size_t errlen)
-{
-    int overflow;
-    int64_t bad = first_nonfinite(p->data, shape_elems(p->ndim, p->shape, &overflow));
-    if (bad < 0)
-        return 0;
-    snprintf(err, errlen, "%s: tensor '%s': element %" PRId64 " is %s; weights must be finite",
-             path, p->name, bad, isnan(((const float *)p->data)[bad]) ? "NaN" : "infinite");
-    return LAYER_EWEIGHTS;
-}
-
 static int read_at(FILE *f, uint64_t off, void *dst, uint64_t n)
 {
     if (fseeko(f, (off_t)off, SEEK_SET) != 0)
         return -1;
     return fread(dst, 1, (size_t)n, f) == n ? 0 : -1;
+}
+
+/* Element i of p, read from the file as v (a value of the file's dtype
+ * fdt), is not finite once stored in p's dtype: say which and why. */
+static int not_finite(const char *file, const struct layer_param *p, uint64_t i,
+                      enum layer_dtype fdt, float v, char *err, size_t errlen)
+{
+    if (isnan(v) || isinf(v))
+        snprintf(err, errlen, "%s: tensor '%s': element %" PRIu64 " is %s; weights must be finite",
+                 file, p->name, i, isnan(v) ? "NaN" : "infinite");
+    else
+        snprintf(err, errlen,
+                 "%s: tensor '%s': element %" PRIu64 " is %.9g (%s in the file), which overflows "
+                 "the layer's %s (largest finite %s); weights must be finite after rounding",
+                 file, p->name, i, (double)v, st_dtype_name(fdt), common_dtype_name(p->dtype),
+                 p->dtype == LAYER_F16 ? "65504" : "3.39e38");
+    return LAYER_EWEIGHTS;
+}
+
+/* p's elements from f at byte off, stored there as fdt: copied when the
+ * dtypes agree (bit for bit), else widened to fp32 and rounded to p's dtype
+ * (common_dtype_store: nearest even); every stored element must read back
+ * finite. Returns 0 or LAYER_EWEIGHTS. */
+static int read_tensor(FILE *f, uint64_t off, enum layer_dtype fdt, const struct layer_param *p,
+                       const char *file, char *err, size_t errlen)
+{
+    unsigned char buf[CONV_CHUNK * sizeof(float)];
+    size_t fsz = common_dtype_size(fdt), psz = common_dtype_size(p->dtype);
+    int overflow;
+    uint64_t n = shape_elems(p->ndim, p->shape, &overflow);
+    if (fseeko(f, (off_t)off, SEEK_SET) != 0)
+        goto read_failed;
+    for (uint64_t i0 = 0; i0 < n; i0 += CONV_CHUNK) {
+        size_t m = n - i0 < CONV_CHUNK ? (size_t)(n - i0) : CONV_CHUNK;
+        unsigned char *dst = (unsigned char *)p->data + i0 * psz;
+        if (fread(buf, fsz, m, f) != m)
+            goto read_failed;
+        if (fdt == p->dtype)
+            memcpy(dst, buf, m * psz);
+        else
+            for (size_t k = 0; k < m; k++)
+                common_dtype_store(p->dtype, dst, k, common_dtype_at(fdt, buf, k));
+        for (size_t k = 0; k < m; k++)
+            if (!isfinite(common_dtype_at(p->dtype, dst, k)))
+                return not_finite(file, p, i0 + k, fdt, common_dtype_at(fdt, buf, k), err, errlen);
+    }
+    return 0;
+read_failed:
+    snprintf(err, errlen, "%s: tensor '%s': read failed (truncated file?)", file, p->name);
+    return LAYER_EWEIGHTS;
 }
 
 static int load_safetensors(struct layer *l, const char *path, FILE *f, uint64_t size, char *err,
@@ -438,8 +519,10 @@ static int load_safetensors(struct layer *l, const char *path, FILE *f, uint64_t
         if (j == h.n) {
             char want[160];
             shape_str(want, sizeof(want), p.ndim, p.shape);
-            snprintf(err, errlen, "%s: tensor '%s' missing (%s expects shape %s F32)", path, p.name,
-                     l->ops->name, want);
+            snprintf(err, errlen,
+                     "%s: tensor '%s' missing (%s expects shape %s, F32, BF16 or F16; stored as "
+                     "%s)",
+                     path, p.name, l->ops->name, want, common_dtype_name(p.dtype));
             goto out;
         }
         used[j] = 1;
@@ -447,11 +530,8 @@ static int load_safetensors(struct layer *l, const char *path, FILE *f, uint64_t
             rc = shape_mismatch(path, &p, h.t[j].ndim, h.t[j].shape, err, errlen);
             goto out;
         }
-        if (read_at(f, h.data_start + h.t[j].begin, p.data, h.t[j].end - h.t[j].begin)) {
-            snprintf(err, errlen, "%s: tensor '%s': read failed (truncated file?)", path, p.name);
-            goto out;
-        }
-        if ((rc = check_finite(path, &p, err, errlen)) != 0)
+        rc = read_tensor(f, h.data_start + h.t[j].begin, h.t[j].dtype, &p, path, err, errlen);
+        if (rc)
             goto out;
         rc = LAYER_EWEIGHTS;
     }
@@ -480,6 +560,7 @@ static int load_npy_file(const char *path, const char *dir, struct layer_param *
     int ndim, rc = LAYER_EWEIGHTS;
     uint64_t shape[LAYER_PARAM_MAX_DIMS];
     size_t off;
+    enum layer_dtype fdt;
     snprintf(file, sizeof(file), "%s/%s.npy", dir, p->name);
     FILE *f = fopen(file, "rb");
     if (!f) {
@@ -490,7 +571,7 @@ static int load_npy_file(const char *path, const char *dir, struct layer_param *
         return LAYER_EWEIGHTS;
     }
     size_t got = fread(head, 1, sizeof(head), f);
-    if (bench_npy_parse(head, got, &ndim, shape, &off, msg, sizeof(msg))) {
+    if (bench_npy_parse(head, got, &fdt, &ndim, shape, &off, msg, sizeof(msg))) {
         snprintf(err, errlen, "%s: %s", file, msg);
         goto out;
     }
@@ -499,18 +580,14 @@ static int load_npy_file(const char *path, const char *dir, struct layer_param *
         goto out;
     }
     int overflow;
-    uint64_t bytes = 4 * shape_elems(ndim, shape, &overflow);
+    uint64_t bytes = common_dtype_size(fdt) * shape_elems(ndim, shape, &overflow);
     struct stat st;
     if (fstat(fileno(f), &st) || (uint64_t)st.st_size != off + bytes) {
         snprintf(err, errlen, "%s: %lld bytes, header and shape say %" PRIu64 " (truncated?)", file,
                  (long long)st.st_size, (uint64_t)off + bytes);
         goto out;
     }
-    if (read_at(f, off, p->data, bytes)) {
-        snprintf(err, errlen, "%s: read failed", file);
-        goto out;
-    }
-    rc = check_finite(file, p, err, errlen);
+    rc = read_tensor(f, off, fdt, p, file, err, errlen);
 out:
     fclose(f);
     return rc;
@@ -685,9 +762,9 @@ static int save_safetensors(struct layer *l, const struct layer_config *cfg, con
 
     json_object_set_new(root, "__metadata__", metadata_json(l, cfg));
     for (size_t i = 0; l->ops->param(l, i, &p) == LAYER_OK; i++) {
-        uint64_t bytes = 4 * shape_elems(p.ndim, p.shape, &overflow);
+        uint64_t bytes = common_dtype_size(p.dtype) * shape_elems(p.ndim, p.shape, &overflow);
         json_t *t = json_object(), *o = json_array();
-        json_object_set_new(t, "dtype", json_string("F32"));
+        json_object_set_new(t, "dtype", json_string(st_dtype_name(p.dtype)));
         json_object_set_new(t, "shape", shape_json(&p));
         json_array_append_new(o, json_integer((json_int_t)off));
         json_array_append_new(o, json_integer((json_int_t)(off + bytes)));
@@ -713,7 +790,8 @@ static int save_safetensors(struct layer *l, const struct layer_config *cfg, con
         goto out;
     }
     for (size_t i = 0; l->ops->param(l, i, &p) == LAYER_OK; i++)
-        if (write_all(f, p.data, 4 * shape_elems(p.ndim, p.shape, &overflow))) {
+        if (write_all(f, p.data,
+                      common_dtype_size(p.dtype) * shape_elems(p.ndim, p.shape, &overflow))) {
             snprintf(err, errlen, "%s: cannot write tensor '%s': %s", tmp, p.name, strerror(errno));
             goto out;
         }
@@ -734,17 +812,34 @@ out:
     return rc;
 }
 
+/* p's elements as .npy data: as stored, or (bf16) widened to fp32, exactly. */
+static int write_npy_data(FILE *f, const struct layer_param *p)
+{
+    int overflow;
+    uint64_t n = shape_elems(p->ndim, p->shape, &overflow);
+    if (npy_dtype(p->dtype) == p->dtype)
+        return write_all(f, p->data, common_dtype_size(p->dtype) * n);
+    float buf[CONV_CHUNK];
+    for (uint64_t i0 = 0; i0 < n; i0 += CONV_CHUNK) {
+        size_t m = n - i0 < CONV_CHUNK ? (size_t)(n - i0) : CONV_CHUNK;
+        common_dtype_widen(p->dtype, buf, (const uint16_t *)p->data + i0, m);
+        if (write_all(f, buf, m * sizeof(float)))
+            return -1;
+    }
+    return 0;
+}
+
 static int save_npy(const char *dir, const struct layer_param *p, char *err, size_t errlen)
 {
     char file[4096], shape[200], hdr[512];
-    int overflow;
     size_t used = 0;
     if (p->ndim == 1)
         snprintf(shape, sizeof(shape), "(%" PRIu64 ",)", p->shape[0]);
     else
         shape_str(shape, sizeof(shape), p->ndim, p->shape);
-    used = (size_t)snprintf(hdr, sizeof(hdr),
-                            "{'descr': '<f4', 'fortran_order': False, 'shape': %s, }", shape);
+    used =
+        (size_t)snprintf(hdr, sizeof(hdr), "{'descr': '%s', 'fortran_order': False, 'shape': %s, }",
+                         npy_dtype(p->dtype) == LAYER_F16 ? "<f2" : "<f4", shape);
     /* Pad with spaces and a newline so magic + length + header is a multiple of 64. */
     size_t total = (NPY_MAGIC_LEN + 4 + used + 1 + NPY_ALIGN - 1) / NPY_ALIGN * NPY_ALIGN;
     size_t hl = total - NPY_MAGIC_LEN - 4;
@@ -754,8 +849,10 @@ static int save_npy(const char *dir, const struct layer_param *p, char *err, siz
         0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hl & 0xff), (unsigned char)(hl >> 8)};
     snprintf(file, sizeof(file), "%s/%s.npy", dir, p->name);
     FILE *f = fopen(file, "wb");
-    if (!f || write_all(f, pre, 10) || write_all(f, hdr, hl) ||
-        write_all(f, p->data, 4 * shape_elems(p->ndim, p->shape, &overflow)) || fclose(f)) {
+    int bad = !f || write_all(f, pre, 10) || write_all(f, hdr, hl) || write_npy_data(f, p);
+    if (f && fclose(f) != 0)
+        bad = 1;
+    if (bad) {
         snprintf(err, errlen, "%s: cannot write: %s", file, strerror(errno));
         return LAYER_EINVAL;
     }

@@ -4,9 +4,14 @@
  * then the raw data) or a directory of NumPy .npy files, one per tensor.
  *
  * Tensors are the layer's param op's list (layer.h; names and shapes per
- * family in reports/WEIGHTS.md), fp32 little-endian. Loading checks every
- * tensor's presence, dtype, shape and finiteness, refuses tensors the layer
- * does not have, then calls the layer's derive op. A bad file is
+ * family in reports/WEIGHTS.md), little-endian, each written in the dtype
+ * the layer stores it in (safetensors F32, BF16, F16; .npy '<f4', '<f2',
+ * and bf16 as '<f4' widened exactly: NumPy has no bfloat16). Loading takes
+ * a file tensor of any of the three into a tensor of any stored dtype
+ * (widening exact, narrowing to nearest even), checks every tensor's
+ * presence, shape and finiteness after that conversion (an f16 overflow is
+ * refused, not made infinite), refuses tensors the layer does not have,
+ * then calls the layer's derive op. A bad file is
  * LAYER_EWEIGHTS with err naming the file, the tensor, what was expected
  * and what was found; nothing in a file can make these functions read or
  * write outside their buffers. The header's JSON is parsed by jansson.
@@ -26,6 +31,7 @@
  * the data that follows the header. */
 struct bench_st_tensor {
     char name[LAYER_PARAM_NAME_LEN];
+    enum layer_dtype dtype; /* the file's: F32, BF16 or F16 */
     int ndim;
     uint64_t shape[LAYER_PARAM_MAX_DIMS];
     uint64_t begin, end;
@@ -40,7 +46,7 @@ struct bench_st_header {
 
 /* Parse and validate a safetensors header: json (hlen bytes) from a file of
  * file_size bytes whose header length field said hlen. Every tensor must be
- * F32 with a shape of 1..LAYER_PARAM_MAX_DIMS dims whose byte size is its
+ * F32, BF16 or F16 with a shape of 1..LAYER_PARAM_MAX_DIMS dims whose byte size is its
  * data_offsets' span, inside the data; names unique and shorter than
  * LAYER_PARAM_NAME_LEN; __metadata__, if present, a map of strings.
  * Returns 0, LAYER_EWEIGHTS (err says why) or LAYER_ENOMEM; on failure *h
@@ -52,11 +58,11 @@ int bench_st_parse(const unsigned char *buf, size_t len, struct bench_st_header 
                    size_t errlen);
 void bench_st_free(struct bench_st_header *h);
 
-/* Parse an .npy file's header (format 1.0, 2.0 or 3.0): it must be '<f4',
- * C order, 1..LAYER_PARAM_MAX_DIMS dims. *data_off = where the data starts.
- * Returns 0 or LAYER_EWEIGHTS. */
-int bench_npy_parse(const unsigned char *buf, size_t len, int *ndim, uint64_t *shape,
-                    size_t *data_off, char *err, size_t errlen);
+/* Parse an .npy file's header (format 1.0, 2.0 or 3.0): it must be '<f4'
+ * (*dtype = LAYER_F32) or '<f2' (LAYER_F16), C order, 1..LAYER_PARAM_MAX_DIMS
+ * dims. *data_off = where the data starts. Returns 0 or LAYER_EWEIGHTS. */
+int bench_npy_parse(const unsigned char *buf, size_t len, enum layer_dtype *dtype, int *ndim,
+                    uint64_t *shape, size_t *data_off, char *err, size_t errlen);
 
 /* Write every parameter of l to path: a safetensors file when path ends in
  * ".safetensors", else a directory of NAME.npy files (created). The

@@ -22,8 +22,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         int ndim;
         uint64_t shape[LAYER_PARAM_MAX_DIMS];
         size_t off;
-        int rc = bench_npy_parse(data, size, &ndim, shape, &off, err, sizeof(err));
-        if ((rc && !err[0]) || (!rc && (off > size || ndim < 1 || ndim > LAYER_PARAM_MAX_DIMS)))
+        enum layer_dtype dt;
+        int rc = bench_npy_parse(data, size, &dt, &ndim, shape, &off, err, sizeof(err));
+        if ((rc && !err[0]) || (!rc && (off > size || ndim < 1 || ndim > LAYER_PARAM_MAX_DIMS ||
+                                        (dt != LAYER_F32 && dt != LAYER_F16))))
             abort();
         return 0;
     }
@@ -35,7 +37,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     for (size_t i = 0; i < h.n; i++)
         if (h.t[i].begin > h.t[i].end || h.t[i].end > h.data_len ||
-            h.data_start + h.data_len != size)
+            h.data_start + h.data_len != size ||
+            (h.t[i].dtype != LAYER_F32 && h.t[i].dtype != LAYER_BF16 && h.t[i].dtype != LAYER_F16))
             abort();
     bench_st_free(&h);
     return 0;

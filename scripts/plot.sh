@@ -115,6 +115,23 @@ if [[ -n $ref ]]; then
     done <"$tmp/conds"
 fi
 
+# paired speedups: every slot with rows measured in pairs (pair_with set), its
+# pair_ratio and 95 % interval per token count; every pass is drawn (a ratio
+# has no "faster pass" to pick). Drawn only when the run has pairs.
+np=0
+pp_titles=()
+while read -r tag slot sc count; do
+    [[ $tag == SERIES ]] || continue
+    w="$ok${US}slot=$slot"
+    [[ $sc == - ]] || w+="${US}scale=$sc"
+    sel "$w" tokens,pair_ratio,pair_ratio_lo,pair_ratio_hi | awk '$2 != "NA"' | sort -g \
+        >"$tmp/pair$((np + 1)).dat"
+    [[ -s $tmp/pair$((np + 1)).dat ]] || continue
+    np=$((np + 1))
+    partner=$(sel "$w" pair_with | awk '$1 != "NA" { print; exit }')
+    pp_titles+=("$(series_title "$slot" "$sc" "$count") over $partner")
+done <"$tmp/conds"
+
 # ---- drawing ----
 # gnuplot exits 0 even when the disk filled under it (cairo's write errors
 # are not reported), leaving a cut or empty PNG: a plot is renamed over the
@@ -160,6 +177,10 @@ draw bandwidth_vs_tokens bandwidth_vs_tokens.gp "$n" "$(join_titles "${titles[@]
     "bw='${BW:-}'; gbw='${GBW:-}'"
 draw roofline roofline.gp "$nr" "$(join_titles "${rf_titles[@]}")" \
     "peak='${PEAK:-}'; bw='${BW:-}'; gbw='${GBW:-}'"
+
+if ((np > 0)); then
+    draw paired_speedup paired_speedup.gp "$np" "$(join_titles "${pp_titles[@]}")"
+fi
 
 ((failed == 0)) || exit 1
 echo "plots: $dir/*.png" >&2

@@ -411,10 +411,10 @@ START_TEST(test_ffn_blas_vs_loops)
     const size_t D = 37, F = 91, T = 5;
     float *w1 = malloc(F * D * 4), *w2 = malloc(F * D * 4), b1[91], b2[37];
     common_ffn_init(w1, b1, w2, b2, D, F, 11, 0);
-    struct common_ffn ffn = {D, F, w1, b1, w2, b2};
+    struct common_ffn ffn = {D, F, w1, b1, w2, b2, LAYER_F32};
     float *x = tu_tokens(T, D, 1), *h = malloc(T * F * 4), y[5 * 37], yr[5 * 37];
     for (size_t t = 1; t <= T; t++) {
-        common_ffn_forward(&ffn, x, t, h, y, NULL);
+        common_ffn_forward(&ffn, x, t, h, y, NULL, NULL);
         common_ffn_forward_ref(&ffn, x, t, yr);
         ck_assert_double_le(tu_max_abs_diff(y, yr, t * D), 1e-5);
     }

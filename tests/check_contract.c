@@ -8,6 +8,7 @@
  * configuration is small (D = 64, scale 4) so every family fits it.
  */
 #include "test_util.h"
+#include "test_narrow.h"
 #include "../impls/common/common.h"
 
 #include <ctype.h>
@@ -189,6 +190,9 @@ static const struct check_case {
  * knobs these are not refuses them as unknown, which must agree too. */
 static const char *const check_knobs[] = {
     "width=100,bias=0",                  /* dense */
+    "dtype=bf16,width=700",              /* dense: narrow w1, w2 and the widened tile */
+    "dtype=f16,shared_experts=1",        /* moe: narrow experts, per-worker tiles */
+    "dtype=fp8",                         /* every family: not a dtype */
     "top_k=9,experts=8",                 /* moe: more active than experts */
     "granularity=3",                     /* moe: does not divide the width */
     "routing=zipf:1.2,shared_experts=1", /* moe: the Zipf tables */
@@ -200,9 +204,13 @@ static const char *const check_knobs[] = {
     "expand=5",                          /* ultramem: not a square */
     "filter=signed,tucker_rank=3",       /* ultramem */
     "value_dim=33,cores=2",              /* ultramem: not divisible */
+    "dtype=bf16,topk=8",                 /* pkm: a narrow value table */
+    "dtype=f16,topm=16",                 /* ultramem (merged: narrow tables and fold slab) */
     "trees=1048576,depth=24",            /* fff: a parameter block beyond memory */
     "trees=4,depth=3,bias=0",            /* fff */
     "preset=1x11",                       /* fff */
+    "trees=4,depth=3,dtype=f16",         /* fff: narrow rows, fp32 biases */
+    "trees=2,dtype=bf16,depth=3",        /* fff-l1/fff-l2 refuse it, check too */
     "concurrent=1,pkm.topk=8",           /* sum: side by side, two threads */
     "pkm.key_dim=3",                     /* sum: a part's bad knob */
     "ultramem.topm=16,dense.width=96",   /* sum: both parts' knobs */
@@ -251,7 +259,8 @@ static void check_agrees(const struct layer_ops *ops, const struct layer_config 
         struct layer_info info;
         memset(&info, 0, sizeof(info));
         l->ops->describe(l, &info);
-        ck_assert_uint_ge(bytes, 4 * info.params_total);
+        /* At least the parameters, each at its dtype's element size. */
+        ck_assert_uint_ge(bytes, l->ops->param ? tn_param_bytes(l) : 4 * info.params_total);
         layer_destroy(l);
         return;
     }

@@ -1,7 +1,9 @@
 /* check_dense.c - impls/dense against its plain-loop reference, its exact
- * stats, and its knobs; the FFN block's streaming kernel (impls/common/
- * ffn.c, which dense and every MoE expert run) at awkward shapes. */
+ * stats, and its knobs, at f32 and with bf16 / f16 weights; the FFN block's
+ * streaming kernel and its widened-tile sgemm path (impls/common/ffn.c,
+ * which dense and every MoE expert run) at awkward shapes. */
 #include "test_util.h"
+#include "test_narrow.h"
 #include "../impls/common/common.h"
 
 #include <math.h>
@@ -31,7 +33,7 @@ START_TEST(test_dense_no_bias_and_width)
     struct layer_info info;
     l->ops->describe(l, &info);
     ck_assert_uint_eq(info.params_total, 2 * 48 * 50);
-    ck_assert_str_eq(info.knobs, "width=50,bias=0,weights=random");
+    ck_assert_str_eq(info.knobs, "width=50,bias=0,weights=random,dtype=f32");
     ck_assert_double_le(tu_forward_vs_ref(l, 48, 8, 2, NULL), 1e-5);
     layer_destroy(l);
 }
@@ -108,15 +110,29 @@ END_TEST
 
 struct ffn_fixture {
     struct common_ffn ffn;
-    float *w; /* one block holding w1, w2, b1, b2 */
+    float *w;    /* one block holding w1, w2 (of dt) then b1, b2 */
+    float *wide; /* common_ffn_wide_floats, NULL at f32 */
 };
 
-static void ffn_fixture_init(struct ffn_fixture *fx, size_t D, size_t F, int bias, uint64_t seed)
+static const enum layer_dtype fixture_types[] = {LAYER_F32, LAYER_BF16, LAYER_F16};
+
+static void ffn_fixture_init(struct ffn_fixture *fx, size_t D, size_t F, int bias, uint64_t seed,
+                             enum layer_dtype dt)
 {
-    fx->w = tu_zeros(2 * D * F + F + D);
-    float *w1 = fx->w, *w2 = w1 + D * F, *b1 = bias ? w2 + D * F : NULL, *b2 = bias ? b1 + F : NULL;
-    common_ffn_init(w1, b1, w2, b2, D, F, seed, 0);
-    fx->ffn = (struct common_ffn){D, F, w1, b1, w2, b2};
+    fx->w = tu_zeros(2 * D * F + F + D); /* room for f32; narrow uses the first half of it */
+    char *w1 = (char *)fx->w, *w2 = w1 + D * F * common_dtype_size(dt);
+    float *b1 = bias ? (float *)(void *)(w2 + D * F * common_dtype_size(dt)) : NULL;
+    float *b2 = bias ? b1 + F : NULL;
+    common_ffn_init_typed(dt, w1, b1, w2, b2, D, F, seed, 0);
+    fx->ffn = (struct common_ffn){D, F, w1, b1, w2, b2, dt};
+    size_t nw = common_ffn_wide_floats(&fx->ffn);
+    fx->wide = nw ? tu_zeros(nw) : NULL;
+}
+
+static void ffn_fixture_free(struct ffn_fixture *fx)
+{
+    free(fx->w);
+    free(fx->wide);
 }
 
 /* max |y - ref| / max |ref|. */
@@ -132,23 +148,27 @@ static double rel_err(const float *y, const float *ref, size_t n)
  * blocks or the 8- or 16-row down blocks, and long enough for the prefetch
  * 16 rows ahead to run). T = 1..20, 33, 67 and 128 cover partial
  * token blocks, the prefetch's burst (<= 2 token blocks) and spread (>= 3)
- * regimes, and the cutoff; 129 is sgemm. Tolerance 1e-5 of the output's
- * magnitude: the kernel and the plain loops sum up to 770 products in
- * different orders (measured <= 1.5e-6); one neuron missing moves the
- * output by ~5e-2 of it. */
+ * regimes, and the cutoff; 129 and 200 are sgemm (narrow weights: widened
+ * tiles, F = 600 one full 512-neuron tile and a partial one). Each of f32,
+ * bf16 and f16 (_i); the narrow kernels and the reference read the same
+ * stored elements and widen them exactly, so the tolerance stays the f32
+ * one. Tolerance 1e-5 of the output's magnitude: the kernel and the plain
+ * loops sum up to 770 products in different orders (measured <= 1.5e-6);
+ * one neuron missing moves the output by ~5e-2 of it. */
 START_TEST(test_ffn_stream_matches_ref)
 {
     const struct {
         size_t D, F;
         int bias;
-    } shapes[] = {{100, 50, 1}, {37, 131, 1}, {770, 100, 0}, {770, 131, 1}};
-    const size_t extra_T[] = {33, 67, 128, 129};
+    } shapes[] = {{100, 50, 1}, {37, 131, 1}, {770, 100, 0}, {770, 131, 1}, {100, 600, 0}};
+    const size_t extra_T[] = {33, 67, 128, 129, 200};
+    const enum layer_dtype dt = fixture_types[_i];
     struct common_pool *pool2;
     ck_assert_int_eq(common_pool_create(&pool2, 2), 0);
     for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++) {
-        const size_t D = shapes[s].D, F = shapes[s].F, maxT = 129;
+        const size_t D = shapes[s].D, F = shapes[s].F, maxT = 200;
         struct ffn_fixture fx;
-        ffn_fixture_init(&fx, D, F, shapes[s].bias, 11 + s);
+        ffn_fixture_init(&fx, D, F, shapes[s].bias, 11 + s, dt);
         float *x = tu_tokens(maxT, D, 5 + s), *h = tu_zeros(maxT * F);
         float *y = tu_zeros(maxT * D), *ref = tu_zeros(maxT * D);
         for (size_t k = 0; k < 20 + sizeof(extra_T) / sizeof(extra_T[0]); k++) {
@@ -156,17 +176,17 @@ START_TEST(test_ffn_stream_matches_ref)
             common_ffn_forward_ref(&fx.ffn, x, T, ref);
             for (int threads = 1; threads <= 2; threads++) {
                 common_blas_threads(threads);
-                common_ffn_forward(&fx.ffn, x, T, h, y, threads == 1 ? NULL : pool2);
+                common_ffn_forward(&fx.ffn, x, T, h, y, fx.wide, threads == 1 ? NULL : pool2);
                 double err = rel_err(y, ref, T * D);
-                ck_assert_msg(err <= 1e-5, "D=%zu F=%zu T=%zu threads=%d: relative error %.3g", D,
-                              F, T, threads, err);
+                ck_assert_msg(err <= 1e-5, "%s D=%zu F=%zu T=%zu threads=%d: relative error %.3g",
+                              common_dtype_name(dt), D, F, T, threads, err);
             }
         }
         free(x);
         free(h);
         free(y);
         free(ref);
-        free(fx.w);
+        ffn_fixture_free(&fx);
     }
     common_pool_destroy(pool2);
 }
@@ -178,23 +198,23 @@ END_TEST
  * output the same whichever other tokens share its forward (so an MoE
  * token's expert output does not depend on its group). T = 2..40 and 128
  * at D = 770, F = 131 take every partial token block, both down-block
- * heights and both prefetch regimes. */
+ * heights and both prefetch regimes; f32, bf16 and f16 (_i). */
 START_TEST(test_ffn_stream_blocking_invariant)
 {
     const size_t D = 770, F = 131, maxT = 128;
     struct ffn_fixture fx;
     struct common_pool *pool2;
     ck_assert_int_eq(common_pool_create(&pool2, 2), 0);
-    ffn_fixture_init(&fx, D, F, 1, 3);
+    ffn_fixture_init(&fx, D, F, 1, 3, fixture_types[_i]);
     float *x = tu_tokens(maxT, D, 9), *h = tu_zeros(maxT * F);
     float *y1 = tu_zeros(maxT * D), *y2 = tu_zeros(maxT * D), *alone = tu_zeros(D);
     for (size_t T = 2; T <= maxT; T = T == 40 ? maxT : T + 1) {
-        common_ffn_forward(&fx.ffn, x, T, h, y1, NULL);
-        common_ffn_forward(&fx.ffn, x, T, h, y2, pool2);
+        common_ffn_forward(&fx.ffn, x, T, h, y1, NULL, NULL);
+        common_ffn_forward(&fx.ffn, x, T, h, y2, NULL, pool2);
         ck_assert_msg(memcmp(y1, y2, T * D * sizeof(float)) == 0,
                       "T=%zu: one thread and the pool differ", T);
         for (size_t t = 0; t < T; t += T / 3 + 1) {
-            common_ffn_forward(&fx.ffn, x + t * D, 1, h, alone, NULL);
+            common_ffn_forward(&fx.ffn, x + t * D, 1, h, alone, NULL, NULL);
             ck_assert_msg(memcmp(alone, y1 + t * D, D * sizeof(float)) == 0,
                           "T=%zu: token %zu differs from the same token alone", T, t);
         }
@@ -204,8 +224,102 @@ START_TEST(test_ffn_stream_blocking_invariant)
     free(y1);
     free(y2);
     free(alone);
-    free(fx.w);
+    ffn_fixture_free(&fx);
     common_pool_destroy(pool2);
+}
+END_TEST
+
+/* ---- narrow weights: dtype=bf16 | f16 ---- */
+
+/* forward against forward_ref on the same stored narrow weights, both
+ * widening them exactly and summing in fp32, so the f32 tolerance holds
+ * (only the order of the sums differs). D = 100 and 37 (vector tails);
+ * T = 1 (streamed on the pool, no narrow sgemv), 7 and 13 (partial token
+ * blocks), 128 (the cutoff), 129 and 257 (widened tiles and sgemm: F = 400
+ * and 148 one partial 512-neuron tile, 700 a full one and a partial one),
+ * with and without biases, on 1 and 2 threads. */
+static const struct {
+    size_t d;
+    const char *knobs;
+} narrow_cases[] = {
+    {100, "dtype=bf16"},
+    {100, "dtype=f16"},
+    {37, "dtype=bf16,bias=0"},
+    {37, "dtype=f16"},
+    {100, "dtype=f16,width=700,bias=0"},
+    {37, "dtype=bf16,width=700"},
+};
+
+START_TEST(test_dense_narrow_matches_ref)
+{
+    const size_t counts[] = {1, 7, 13, 128, 129, 257};
+    size_t D = narrow_cases[_i].d;
+    for (int threads = 1; threads <= 2; threads++) {
+        struct layer *l = tu_create_threads("dense", D, 1, narrow_cases[_i].knobs, 3, 257, threads);
+        for (size_t k = 0; k < sizeof(counts) / sizeof(counts[0]); k++) {
+            double err = tu_forward_vs_ref(l, D, counts[k], 7, NULL);
+            ck_assert_msg(err <= 1e-5, "D=%zu '%s' T=%zu threads=%d: relative error %.3g", D,
+                          narrow_cases[_i].knobs, counts[k], threads, err);
+        }
+        layer_destroy(l);
+    }
+}
+END_TEST
+
+/* The stored bytes are the narrow ones: w1 and w2 at 2 bytes, the biases
+ * at 4, in the stats, the region, param() and check's figure (parameters
+ * + hidden scratch + one widened 512 x D tile, which f32 does not need). */
+START_TEST(test_dense_narrow_bytes)
+{
+    const size_t D = 64, F = 640, T = 9;
+    const char *const knobs[] = {"width=640,dtype=bf16", "width=640,dtype=f16"};
+    const char *const resolved[] = {"width=640,bias=1,weights=random,dtype=bf16",
+                                    "width=640,bias=1,weights=random,dtype=f16"};
+    for (int k = 0; k < 2; k++) {
+        struct layer *l = tu_create("dense", D, 1, knobs[k], 1, T);
+        struct layer_stats st;
+        struct layer_info info;
+        uint64_t bytes, params = 2 * 2 * D * F + 4 * (D + F);
+        char err[256];
+        tu_forward_vs_ref(l, D, T, 1, &st);
+        ck_assert_uint_eq(st.dense_bytes, params);
+        ck_assert_uint_eq(tn_param_bytes(l), params);
+        l->ops->describe(l, &info);
+        ck_assert_str_eq(info.knobs, resolved[k]);
+        ck_assert_uint_eq(info.params_total, 2 * D * F + D + F);
+        ck_assert_uint_eq(info.regions[0].bytes, params);
+        struct layer_config cfg = {D, 1, 1, 1, T, knobs[k], NULL};
+        ck_assert_int_eq(layer_check(l->ops, &cfg, &bytes, err, sizeof(err)), 0);
+        ck_assert_uint_eq(bytes, params + 4 * T * F + 4 * 512 * D);
+        layer_destroy(l);
+    }
+}
+END_TEST
+
+/* The seeded bf16 / f16 weights are the f32 layer's rounded to nearest
+ * even, biases fp32 and equal: one model at two precisions. */
+START_TEST(test_dense_narrow_is_rounded_f32)
+{
+    ck_assert_uint_eq(tn_expect_rounded_params("dense", 40, 1, "", "dtype=bf16", LAYER_BF16), 2);
+    ck_assert_uint_eq(tn_expect_rounded_params("dense", 40, 1, "", "dtype=f16", LAYER_F16), 2);
+    ck_assert_uint_eq(
+        tn_expect_rounded_params("dense", 37, 1, "bias=0", "bias=0,dtype=bf16", LAYER_BF16), 2);
+}
+END_TEST
+
+START_TEST(test_dense_narrow_bad_knobs)
+{
+    char err[512];
+    ck_assert_int_eq(tu_create_fails("dense", 64, 1, "dtype=fp8", err, sizeof(err)), LAYER_EKNOB);
+    ck_assert_ptr_nonnull(strstr(err, "dtype=fp8"));
+    ck_assert_int_eq(tu_create_fails("dense-l1", 64, 1, "dtype=bf16", err, sizeof(err)),
+                     LAYER_EKNOB);
+    ck_assert_ptr_nonnull(strstr(err, "dtype=bf16"));
+    ck_assert_ptr_nonnull(strstr(err, "allowed f32"));
+    ck_assert_int_eq(tu_create_fails("dense-l2", 64, 1, "dtype=f16", err, sizeof(err)),
+                     LAYER_EKNOB);
+    struct layer *l = tu_create("dense-l2", 32, 1, "dtype=f32", 1, 2); /* f32 is taken */
+    layer_destroy(l);
 }
 END_TEST
 
@@ -221,8 +335,13 @@ static Suite *dense_suite(void)
     tcase_add_test(tc, test_dense_bad_knobs);
     tcase_add_test(tc, test_dense_refuses_too_many_tokens);
     tcase_add_test(tc, test_dense_threads_agree);
-    tcase_add_test(tc, test_ffn_stream_matches_ref);
-    tcase_add_test(tc, test_ffn_stream_blocking_invariant);
+    tcase_add_loop_test(tc, test_ffn_stream_matches_ref, 0, 3);
+    tcase_add_loop_test(tc, test_ffn_stream_blocking_invariant, 0, 3);
+    tcase_add_loop_test(tc, test_dense_narrow_matches_ref, 0,
+                        sizeof(narrow_cases) / sizeof(narrow_cases[0]));
+    tcase_add_test(tc, test_dense_narrow_bytes);
+    tcase_add_test(tc, test_dense_narrow_is_rounded_f32);
+    tcase_add_test(tc, test_dense_narrow_bad_knobs);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -279,6 +279,51 @@ START_TEST(test_sweep_draws_plots)
     struct stat st;
     ck_assert_int_eq(stat(path_in("p/meta.csv"), &st), 0);
     ck_assert_int_eq(stat(path_in("p/sweep.sweep"), &st), 0);
+    /* no slot was paired: no paired_speedup.png */
+    ck_assert_int_ne(stat(path_in("p/paired_speedup.png"), &st), 0);
+}
+END_TEST
+
+/* Rows of a results.csv text whose line starts with prefix; each must
+ * contain every one of want[0..n). */
+static size_t rows_with(const char *csv, const char *prefix, const char *const *want, size_t n)
+{
+    size_t rows = 0, pl = strlen(prefix);
+    for (const char *q = csv; q && *q; q = strchr(q, '\n'), q = q ? q + 1 : NULL) {
+        if (strncmp(q, prefix, pl) != 0)
+            continue;
+        const char *eol = strchr(q, '\n');
+        char row[4096];
+        snprintf(row, sizeof(row), "%.*s", (int)(eol ? eol - q : (long)strlen(q)), q);
+        for (size_t i = 0; i < n; i++)
+            ck_assert_msg(strstr(row, want[i]) != NULL, "row lacks '%s': %s", want[i], row);
+        rows++;
+    }
+    return rows;
+}
+
+/* The precision axis as a sweep states it (bench/sweeps/precision.sweep): a
+ * bf16 slot paired with its f32 one; its rows carry dtype=bf16 in knobs and
+ * their partner, and paired_speedup.png draws their ratios. */
+START_TEST(test_sweep_precision_pairs)
+{
+    make_dir();
+    const char *file = path_in("prec.sweep");
+    write_text(file, "d_model = 32\nseq_len = 1 4\nthreads = 1\nrounds = 11\nround_ms = 1\n"
+                     "[dense]\n[dense:dtype=bf16]\nlabel = dense-bf16\npair = dense\n");
+    ck_assert_int_eq(sweep(file, "--out", path_in("p"), "--no-probe", NULL), 0);
+    struct stat st;
+    ck_assert_msg(stat(path_in("p/paired_speedup.png"), &st) == 0 && st.st_size > 1000,
+                  "paired_speedup.png missing or empty");
+    size_t len;
+    char *csv = bench_read_file(path_in("p/results.csv"), &len);
+    ck_assert_ptr_nonnull(csv);
+    static const char *const narrow[] = {"dense-bf16,dense,32,", ",ok,", ",orderstat,",
+                                         "dtype=bf16"};
+    static const char *const wide[] = {"dense,dense,32,", ",ok,", "dtype=f32"};
+    ck_assert_uint_eq(rows_with(csv, "dense-bf16,", narrow, 4), 2);
+    ck_assert_uint_eq(rows_with(csv, "dense,", wide, 3), 2);
+    free(csv);
 }
 END_TEST
 
@@ -408,7 +453,7 @@ START_TEST(test_ok_point_columns)
     ck_assert(row.latency_us_median <= row.latency_us_p90);
     ck_assert(row.noisy == (row.err_pct >= 5.0));
     ck_assert(row.wall_s > 0 && row.create_s > 0);
-    ck_assert_str_eq(row.knobs, "width=128,bias=1,weights=random");
+    ck_assert_str_eq(row.knobs, "width=128,bias=1,weights=random,dtype=f32");
 }
 END_TEST
 
@@ -469,6 +514,7 @@ static Suite *harness_suite(void)
     tcase_add_test(sw, test_dry_run_writes_nothing);
     tcase_add_test(sw, test_dry_run_checks_layers);
     tcase_add_test(sw, test_sweep_draws_plots);
+    tcase_add_test(sw, test_sweep_precision_pairs);
     suite_add_tcase(s, sw);
     return s;
 }

@@ -1,6 +1,8 @@
 /* check_moe.c - impls/moe against its plain-loop reference, the dense FFN it
- * must equal with one expert, its exact stats, its routing modes and knobs. */
+ * must equal with one expert, its exact stats, its routing modes and knobs,
+ * at f32 and with bf16 / f16 expert weights. */
 #include "test_util.h"
+#include "test_narrow.h"
 #include "../impls/common/common.h"
 #include "../impls/moe/moe.h"
 
@@ -13,7 +15,11 @@ static const size_t token_counts[] = {1, 3, 64, 257};
 
 /* Configurations every token count runs: default routing, fine-grained
  * experts with a shared one, the draws, no bias, OLMoE's shape, and D = 40
- * (not a multiple of 16) for the vector tails. */
+ * (not a multiple of 16) for the vector tails; then narrow experts (the
+ * reference reads the same stored bf16 / f16 weights, so the tolerance is
+ * the f32 one): at T = 257 one expert with every row and two experts of 257
+ * rows each run on the pool side by side take the widened-tile sgemm path
+ * (each worker its own tile), the shared expert too. */
 static const struct {
     size_t d;
     const char *knobs;
@@ -24,6 +30,11 @@ static const struct {
     {64, "routing=zipf:1.2,top_k=3"},
     {40, "bias=0,experts=5"},
     {64, "preset=64top8"},
+    {40, "dtype=bf16,experts=1,top_k=1"},
+    {40, "dtype=f16,experts=2,top_k=2"},
+    {64, "dtype=bf16,shared_experts=1,granularity=2"},
+    {40, "dtype=f16,bias=0,experts=5"},
+    {64, "dtype=bf16,preset=64top8,routing=zipf:1.2"},
 };
 
 static struct layer *create_threads(const char *knobs, size_t d, unsigned scale, uint64_t seed,
@@ -224,16 +235,27 @@ static size_t brute_distinct(struct layer *l, const float *x, size_t T)
     return distinct;
 }
 
+/* Bytes count w1 and w2 at their element size es (2 for bf16, f16), the
+ * router and biases at 4. */
 START_TEST(test_moe_stats_exact)
 {
-    const char *knobs[] = {"", "routing=uniform", "shared_experts=2,routing=zipf:1"};
+    const struct {
+        const char *knobs;
+        uint64_t S, es;
+    } cases[] = {{"", 0, 4},
+                 {"routing=uniform", 0, 4},
+                 {"shared_experts=2,routing=zipf:1", 2, 4},
+                 {"dtype=bf16", 0, 2},
+                 {"dtype=f16,shared_experts=2,routing=zipf:1", 2, 2}};
     const size_t D = 64, F = 128, E = 8, K = 2;
-    for (int c = 0; c < 3; c++) {
-        struct layer *l = tu_create("moe", D, 4, knobs[c], 4, 64);
+    for (int c = 0; c < 5; c++) {
+        struct layer *l = tu_create("moe", D, 4, cases[c].knobs, 4, 64);
         struct layer_info info;
         l->ops->describe(l, &info);
-        const uint64_t S = c == 2 ? 2 : 0, expert = 2 * D * F + F + D;
+        const uint64_t S = cases[c].S, es = cases[c].es, expert = 2 * D * F + F + D;
         const uint64_t shared = S ? 2 * D * S * F + S * F + D : 0;
+        const uint64_t expert_bytes = es * 2 * D * F + 4 * (F + D);
+        const uint64_t shared_bytes = S ? es * 2 * D * S * F + 4 * (S * F + D) : 0;
         ck_assert_uint_eq(info.params_total, D * E + E * expert + shared);
         ck_assert_uint_eq(info.params_active, D * E + K * expert + shared);
         for (size_t T = 1; T <= 64; T *= 4) {
@@ -244,15 +266,32 @@ START_TEST(test_moe_stats_exact)
             size_t u = brute_distinct(l, x, T);
             ck_assert_uint_eq(st.units_touched, u);
             ck_assert_uint_eq(st.units_total, E);
-            ck_assert_uint_eq(st.sparse_bytes, 4 * u * expert);
-            ck_assert_uint_eq(st.dense_bytes, 4 * (D * E + shared));
+            ck_assert_uint_eq(st.sparse_bytes, u * expert_bytes);
+            ck_assert_uint_eq(st.dense_bytes, 4 * D * E + shared_bytes);
             ck_assert_uint_eq(st.flops, 2 * T * D * E + 4 * T * K * D * F + 4 * T * D * S * F +
                                             2 * T * K * D);
             free(x);
             free(y);
         }
+        ck_assert_uint_eq(tn_param_bytes(l), 4 * D * E + E * expert_bytes + shared_bytes);
         layer_destroy(l);
     }
+}
+END_TEST
+
+/* The seeded narrow experts (and shared experts) are the f32 layer's
+ * rounded to nearest even; the router and the biases stay fp32 and equal,
+ * so both route alike up to the experts' rounding. */
+START_TEST(test_moe_narrow_is_rounded_f32)
+{
+    /* 8 experts x (w1, w2); with a shared one, 2 more. */
+    ck_assert_uint_eq(tn_expect_rounded_params("moe", 40, 4, "", "dtype=bf16", LAYER_BF16), 16);
+    ck_assert_uint_eq(tn_expect_rounded_params("moe", 40, 4, "shared_experts=1,bias=0",
+                                               "shared_experts=1,bias=0,dtype=f16", LAYER_F16),
+                      18);
+    char err[512];
+    ck_assert_int_eq(tu_create_fails("moe", 64, 4, "dtype=f64", err, sizeof(err)), LAYER_EKNOB);
+    ck_assert_ptr_nonnull(strstr(err, "dtype=f64"));
 }
 END_TEST
 
@@ -339,23 +378,23 @@ START_TEST(test_moe_defaults_presets_granularity)
     } cases[] = {
         {64, 3, "",
          "experts=6,top_k=2,expert_width=128,shared_experts=0,granularity=1,bias=1,"
-         "routing=router",
+         "routing=router,dtype=f32",
          6, 2, 128},
         {64, 4, "preset=2in34",
          "experts=34,top_k=2,expert_width=128,shared_experts=0,"
-         "granularity=1,bias=1,routing=router",
+         "granularity=1,bias=1,routing=router,dtype=f32",
          34, 2, 128},
         {64, 4, "preset=64top8",
          "experts=64,top_k=8,expert_width=32,shared_experts=0,"
-         "granularity=1,bias=1,routing=router",
+         "granularity=1,bias=1,routing=router,dtype=f32",
          64, 8, 32},
         {64, 4, "granularity=4",
          "experts=8,top_k=2,expert_width=128,shared_experts=0,"
-         "granularity=4,bias=1,routing=router",
+         "granularity=4,bias=1,routing=router,dtype=f32",
          32, 8, 32},
         {64, 4, "preset=2in34,top_k=1",
          "experts=34,top_k=1,expert_width=256,shared_experts=0,"
-         "granularity=1,bias=1,routing=router",
+         "granularity=1,bias=1,routing=router,dtype=f32",
          34, 1, 256},
     };
     for (int c = 0; c < 5; c++) {
@@ -410,6 +449,7 @@ static Suite *moe_suite(void)
     tcase_add_test(tc, test_moe_token_independent_of_batch);
     tcase_add_test(tc, test_moe_one_expert_is_dense);
     tcase_add_test(tc, test_moe_stats_exact);
+    tcase_add_test(tc, test_moe_narrow_is_rounded_f32);
     tcase_add_test(tc, test_moe_top_k_all_experts);
     tcase_add_test(tc, test_moe_uniform_coverage);
     tcase_add_test(tc, test_moe_defaults_presets_granularity);

@@ -10,6 +10,14 @@
  * by rounding (~1e-7), so a flip needs two of the top-k + 1 scores within
  * that distance, which these fixed seeds do not produce; a mismatch prints
  * both scores so a true near-tie would be recognisable.
+ *
+ * dtype=bf16|f16 (pkm.h, "dtype") keeps the 1e-4: forward and forward_ref
+ * read the same stored elements, widened exactly, so only the fp32 sum
+ * orders differ, as at f32. Against the f32 layer of the same seed (same
+ * selection: it never reads the values) y differs by the table's rounding,
+ * 2^-9 (bf16) or 2^-12 (f16) of each element at most, mixed by softmax
+ * weights (measured: 2^-9.1 and 2^-12.2..2^-12.3 of max |y| over the cases below);
+ * allowed 2^-7 and 2^-10, 4x that.
  */
 #include "test_util.h"
 #include "../impls/common/common.h"
@@ -108,6 +116,112 @@ START_TEST(test_pkm_matches_ref)
         check_selection(l, T, cases[c].knobs[0] ? cases[c].knobs : "defaults");
         layer_destroy(l);
     }
+}
+END_TEST
+
+/* ---- dtype=bf16|f16: narrow value tables ---- */
+
+/* Awkward sizes: D = 40 and 72 are not multiples of 16 (the vector tail),
+ * 37 tokens no multiple of anything; the second case on two threads. */
+struct dtype_case {
+    const char *dtype;
+    struct pkm_case shape;
+};
+
+static const struct dtype_case dtype_cases[] = {
+    {"bf16", {40, 2, "n_keys=20,heads=2,topk=5,key_dim=16", 1}},
+    {"f16", {40, 2, "n_keys=20,heads=2,topk=5,key_dim=16", 1}},
+    {"bf16", {72, 2, "n_keys=30,heads=3,topk=7,key_dim=24,batchnorm=0", 2}},
+    {"f16", {72, 2, "n_keys=30,heads=3,topk=7,key_dim=24,batchnorm=0", 2}},
+};
+#define N_DTYPE_CASES (sizeof(dtype_cases) / sizeof(dtype_cases[0]))
+
+static const size_t dtype_tokens[] = {1, 5, 37};
+
+/* The case's layer at its dtype, or (f32 = 1) at dtype=f32. */
+static struct layer *create_dtype(const struct dtype_case *c, int f32, size_t max_tokens)
+{
+    char knobs[256];
+    snprintf(knobs, sizeof(knobs), "%s,dtype=%s", c->shape.knobs, f32 ? "f32" : c->dtype);
+    return tu_create_threads("pkm", c->shape.d_model, c->shape.scale, knobs, 5, max_tokens,
+                             c->shape.threads);
+}
+
+START_TEST(test_pkm_dtype_matches_ref)
+{
+    const struct dtype_case *c = &dtype_cases[_i];
+    for (size_t k = 0; k < sizeof(dtype_tokens) / sizeof(dtype_tokens[0]); k++) {
+        struct layer *l = create_dtype(c, 0, 64);
+        double err = tu_forward_vs_ref(l, c->shape.d_model, dtype_tokens[k], 9, NULL);
+        ck_assert_msg(err <= 1e-4, "dtype=%s '%s' T=%zu: relative error %.3g", c->dtype,
+                      c->shape.knobs, dtype_tokens[k], err);
+        check_selection(l, dtype_tokens[k], c->dtype);
+        layer_destroy(l);
+    }
+}
+END_TEST
+
+/* The narrow layer stores the f32 layer's values rounded, nothing else
+ * changes, its table takes half the bytes, it selects the same keys (the
+ * selection never reads the values) and reads half the sparse bytes, and
+ * its output is the f32 one up to the rounding. */
+START_TEST(test_pkm_dtype_rounds_f32)
+{
+    const struct dtype_case *c = &dtype_cases[_i];
+    const size_t T = 37, D = c->shape.d_model;
+    enum layer_dtype dt = strcmp(c->dtype, "bf16") ? LAYER_F16 : LAYER_BF16;
+    struct layer *a = create_dtype(c, 1, T), *b = create_dtype(c, 0, T);
+    struct layer_param pa, pb;
+    for (size_t i = 0; a->ops->param(a, i, &pa) == LAYER_OK; i++) {
+        ck_assert_int_eq(b->ops->param(b, i, &pb), LAYER_OK);
+        ck_assert_str_eq(pa.name, pb.name);
+        size_t n = 1;
+        for (int d = 0; d < pa.ndim; d++)
+            n *= (size_t)pa.shape[d];
+        ck_assert_int_eq(pa.dtype, LAYER_F32);
+        if (strcmp(pa.name, "values")) { /* every other tensor stays fp32, equal */
+            ck_assert_int_eq(pb.dtype, LAYER_F32);
+            ck_assert_msg(memcmp(pa.data, pb.data, n * sizeof(float)) == 0, "%s differs", pa.name);
+            continue;
+        }
+        ck_assert_int_eq(pb.dtype, dt);
+        for (size_t e = 0; e < n; e++) {
+            float f = ((const float *)pa.data)[e];
+            uint16_t want = dt == LAYER_BF16 ? common_f32_to_bf16(f) : common_f32_to_f16(f);
+            ck_assert_msg(((const uint16_t *)pb.data)[e] == want,
+                          "values[%zu] = 0x%04x, f32 %.9g rounds to 0x%04x", e,
+                          ((const uint16_t *)pb.data)[e], f, want);
+        }
+    }
+    struct layer_info ia, ib;
+    a->ops->describe(a, &ia);
+    b->ops->describe(b, &ib);
+    ck_assert_uint_eq(ib.regions[0].bytes, ia.regions[0].bytes);
+    ck_assert_uint_eq(2 * ib.regions[1].bytes, ia.regions[1].bytes);
+    ck_assert_str_eq(strstr(ib.knobs, "dtype="), dt == LAYER_BF16 ? "dtype=bf16" : "dtype=f16");
+
+    float *x = tu_tokens(T, D, 11), *ya = tu_zeros(T * D), *yb = tu_zeros(T * D);
+    struct layer_stats sa, sb;
+    ck_assert_int_eq(a->ops->forward(a, x, ya, T, &sa), 0);
+    ck_assert_int_eq(b->ops->forward(b, x, yb, T, &sb), 0);
+    struct pkm_selection la, lb;
+    pkm_last_selection(a, 0, &la);
+    pkm_last_selection(b, 0, &lb);
+    for (size_t e = 0; e < T * la.heads * la.topk; e++)
+        ck_assert_uint_eq(lb.picks[e].idx, la.picks[e].idx);
+    ck_assert_uint_eq(sb.units_touched, sa.units_touched);
+    ck_assert_uint_eq(2 * sb.sparse_bytes, sa.sparse_bytes);
+    ck_assert_uint_eq(sb.dense_bytes, sa.dense_bytes);
+    double tol = (dt == LAYER_BF16 ? 0x1p-7 : 0x1p-10) * tu_max_abs(ya, T * D);
+    ck_assert_msg(tu_max_abs_diff(ya, yb, T * D) <= tol, "dtype=%s: |y - y_f32| = %.3g > %.3g",
+                  c->dtype, tu_max_abs_diff(ya, yb, T * D), tol);
+    fprintf(stderr, "pkm dtype=%s: max |y - y_f32| / max |y_f32| = 2^%.1f\n", c->dtype,
+            log2(tu_max_abs_diff(ya, yb, T * D) / tu_max_abs(ya, T * D)));
+    free(x);
+    free(ya);
+    free(yb);
+    layer_destroy(a);
+    layer_destroy(b);
 }
 END_TEST
 
@@ -235,7 +349,8 @@ START_TEST(test_pkm_stats_exact)
 
     struct layer_info info;
     l->ops->describe(l, &info);
-    ck_assert_str_eq(info.knobs, "heads=4,topk=32,key_dim=256,n_keys=39,batchnorm=1,small_gemm=16");
+    ck_assert_str_eq(info.knobs,
+                     "heads=4,topk=32,key_dim=256,n_keys=39,batchnorm=1,small_gemm=16,dtype=f32");
     ck_assert_str_eq(info.unit, "value");
     uint64_t qp = H * dk * D + H * dk + 4 * H * dk; /* Linear + BN's four vectors */
     ck_assert_uint_eq(info.params_total, qp + H * n * dk + n * n * D);
@@ -262,7 +377,7 @@ START_TEST(test_pkm_derived_n_keys)
     struct layer_info info;
     l->ops->describe(l, &info);
     ck_assert_str_eq(info.knobs,
-                     "heads=4,topk=16,key_dim=256,n_keys=512,batchnorm=1,small_gemm=16");
+                     "heads=4,topk=16,key_dim=256,n_keys=512,batchnorm=1,small_gemm=16,dtype=f32");
     layer_destroy(l);
 }
 END_TEST
@@ -283,6 +398,8 @@ START_TEST(test_pkm_bad_knobs)
     ck_assert_int_eq(tu_create_fails("pkm", 64, 4, "batchnorm=2", err, sizeof(err)), LAYER_EKNOB);
     ck_assert_int_eq(tu_create_fails("pkm", 64, 4, "preset=big", err, sizeof(err)), LAYER_EKNOB);
     ck_assert_msg(strstr(err, "xlm") != NULL, "%s", err);
+    ck_assert_int_eq(tu_create_fails("pkm", 64, 4, "dtype=fp8", err, sizeof(err)), LAYER_EKNOB);
+    ck_assert_msg(strstr(err, "dtype=fp8") && strstr(err, "bf16"), "%s", err);
     /* scale 1 is fine once the memory size is given */
     layer_destroy(tu_create("pkm", 16, 1, "n_keys=10,topk=4", 1, 1));
 }
@@ -397,6 +514,8 @@ static Suite *pkm_suite(void)
     tcase_add_test(tc, test_pkm_near_ties);
     tcase_add_test(tc, test_pkm_threads_agree);
     tcase_add_test(tc, test_pkm_batchnorm_matters);
+    tcase_add_loop_test(tc, test_pkm_dtype_matches_ref, 0, N_DTYPE_CASES);
+    tcase_add_loop_test(tc, test_pkm_dtype_rounds_f32, 0, N_DTYPE_CASES);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -11,6 +11,15 @@
  * are compared exactly: the near-tie guard makes forward pick what
  * forward_ref picks even where two scores are a few ulp apart, and a head it
  * recomputes gets forward_ref's per-core scores to the bit.
+ *
+ * dtype=bf16|f16 (ultramem.h, "dtype") keeps the 1e-4: both paths read the
+ * same stored table elements, widened exactly, and add score x element the
+ * same way; only the projection's sum order differs, as at f32. Against the
+ * f32 layer of the same seed (same selection: it never reads the tables) y
+ * differs by the tables' rounding, 2^-9 (bf16) or 2^-12 (f16) of each
+ * element at most; the hits add with signed scores, so y's relative error
+ * stays near one element's (measured: 2^-9.0..2^-9.4 and 2^-12.2..2^-12.3 of
+ * max |y| over the cases below); allowed 2^-7 and 2^-10, 4x that.
  */
 #include "test_util.h"
 #include "../impls/ultramem/ultramem.h"
@@ -323,6 +332,7 @@ START_TEST(test_bad_knobs)
     expect_refusal(4, "heads=3", LAYER_EKNOB, "heads=3");
     expect_refusal(4, "tucker_rank=5", LAYER_EKNOB, "tucker_rank=5");
     expect_refusal(4, "filter=best", LAYER_EKNOB, "filter=best");
+    expect_refusal(4, "dtype=f64", LAYER_EKNOB, "dtype=f64");
     expect_refusal(1, "", LAYER_EUNSUPPORTED, "scale 1 leaves no memory");
     /* a 70 TB value table, a 549 GB folded one: refused before allocating */
     expect_refusal(4, "n_keys=16383,value_dim=65536", LAYER_ETOOBIG, "GiB");
@@ -349,10 +359,123 @@ START_TEST(test_resolved_knobs)
     l->ops->describe(l, &info);
     /* n = round(sqrt(3 x 8 x 64^2 / 32)) = 55, n' = 110, m = min(80, 110) */
     ck_assert_str_eq(info.knobs, "heads=2,topm=80,tucker_rank=2,cores=2,expand=4,key_dim=16,"
-                                 "value_dim=32,n_keys=55,filter=top,small_gemm=32");
+                                 "value_dim=32,n_keys=55,filter=top,small_gemm=32,dtype=f32");
     ck_assert_uint_eq(info.params_total, 2 * 2 * 110 * 2 * 16 + 2 * 16 * 64 + 16 + 2 * 2 * 4 +
                                              55 * 55 * 32 + 64 * 4 * 32);
     layer_destroy(l);
+}
+END_TEST
+
+/* ---- dtype=bf16|f16: narrow value (merged: folded) tables ---- */
+
+/* Awkward sizes: D = 88 and Dv = 36 (core slices of 18) or 40 (slices of 10)
+ * are not multiples of 16, T = 37 no multiple of anything. */
+struct dtype_case {
+    const char *impl, *dtype, *knobs;
+    size_t d_model;
+    int threads;
+};
+
+static const struct dtype_case dtype_cases[] = {
+    {"ultramem", "bf16", "n_keys=24,topm=12,value_dim=36", 88, 1},
+    {"ultramem", "f16", "n_keys=24,topm=12,value_dim=36", 88, 2},
+    {"ultramem", "bf16", "n_keys=20,topm=10,expand=9,cores=4,value_dim=40,filter=signed", 64, 2},
+    {"ultramem-merged", "bf16", "n_keys=24,topm=12,value_dim=36", 88, 2},
+    {"ultramem-merged", "f16", "n_keys=20,topm=10,expand=9,cores=4,value_dim=40", 64, 1},
+};
+#define N_DTYPE_CASES (sizeof(dtype_cases) / sizeof(dtype_cases[0]))
+
+static struct layer *create_dtype(const struct dtype_case *c, int f32, size_t max_tokens)
+{
+    char knobs[256];
+    snprintf(knobs, sizeof(knobs), "%s,dtype=%s", c->knobs, f32 ? "f32" : c->dtype);
+    return tu_create_threads(c->impl, c->d_model, 4, knobs, 3, max_tokens, c->threads);
+}
+
+START_TEST(test_dtype_matches_ref)
+{
+    const struct dtype_case *c = &dtype_cases[_i];
+    const size_t tokens[] = {1, 5, 37};
+    for (size_t k = 0; k < sizeof(tokens) / sizeof(tokens[0]); k++) {
+        struct layer *l = create_dtype(c, 0, 64);
+        struct layer_stats st;
+        float *x = tu_tokens(tokens[k], c->d_model, 13);
+        double err = tu_forward_vs_ref(l, c->d_model, tokens[k], 13, &st);
+        ck_assert_msg(err <= 1e-4, "%s dtype=%s '%s' T=%zu: relative error %.3g", c->impl, c->dtype,
+                      c->knobs, tokens[k], err);
+        assert_same_selection((struct ultramem *)l, x, tokens[k], 0);
+        free(x);
+        layer_destroy(l);
+    }
+}
+END_TEST
+
+/* The tensor (values or folded) the case narrows. */
+static int narrowed(const char *name)
+{
+    return strcmp(name, "values") == 0 || strcmp(name, "folded") == 0;
+}
+
+/* The narrow layer stores the f32 layer's table rounded (merged: the f32
+ * fold rounded), every other tensor equal and fp32, its table region half
+ * the bytes; it selects the same values, reads half the sparse bytes, and y
+ * is the f32 one up to the rounding. */
+START_TEST(test_dtype_rounds_f32)
+{
+    const struct dtype_case *c = &dtype_cases[_i];
+    const size_t T = 37, D = c->d_model;
+    enum layer_dtype dt = strcmp(c->dtype, "bf16") ? LAYER_F16 : LAYER_BF16;
+    struct layer *a = create_dtype(c, 1, T), *b = create_dtype(c, 0, T);
+    struct layer_param pa, pb;
+    for (size_t i = 0; a->ops->param(a, i, &pa) == LAYER_OK; i++) {
+        ck_assert_int_eq(b->ops->param(b, i, &pb), LAYER_OK);
+        ck_assert_str_eq(pa.name, pb.name);
+        size_t n = 1;
+        for (int d = 0; d < pa.ndim; d++)
+            n *= (size_t)pa.shape[d];
+        ck_assert_int_eq(pa.dtype, LAYER_F32);
+        ck_assert_int_eq(pb.dtype, narrowed(pa.name) ? dt : LAYER_F32);
+        if (!narrowed(pa.name)) {
+            ck_assert_msg(memcmp(pa.data, pb.data, n * sizeof(float)) == 0, "%s differs", pa.name);
+            continue;
+        }
+        for (size_t e = 0; e < n; e++) {
+            float f = ((const float *)pa.data)[e];
+            uint16_t want = dt == LAYER_BF16 ? common_f32_to_bf16(f) : common_f32_to_f16(f);
+            ck_assert_msg(((const uint16_t *)pb.data)[e] == want,
+                          "%s[%zu] = 0x%04x, f32 %.9g rounds to 0x%04x", pa.name, e,
+                          ((const uint16_t *)pb.data)[e], f, want);
+        }
+    }
+    struct layer_info ia, ib;
+    const struct ultramem *ub = (const struct ultramem *)b;
+    const void *table = ub->merged ? ub->folded : ub->values;
+    a->ops->describe(a, &ia);
+    b->ops->describe(b, &ib);
+    ck_assert_int_eq(ia.n_regions, ib.n_regions);
+    for (int i = 0; i < ia.n_regions; i++)
+        ck_assert_uint_eq(ib.regions[i].bytes * (ib.regions[i].base == table ? 2 : 1),
+                          ia.regions[i].bytes);
+
+    float *x = tu_tokens(T, D, 11), *ya = tu_zeros(T * D), *yb = tu_zeros(T * D);
+    struct layer_stats sa, sb;
+    ck_assert_int_eq(a->ops->forward(a, x, ya, T, &sa), 0);
+    ck_assert_int_eq(b->ops->forward(b, x, yb, T, &sb), 0);
+    const struct ultramem *ua = (const struct ultramem *)a;
+    ck_assert(memcmp(ua->sel, ub->sel, T * ua->H * ua->m * sizeof(uint32_t)) == 0);
+    ck_assert_uint_eq(sb.units_touched, sa.units_touched);
+    ck_assert_uint_eq(2 * sb.sparse_bytes, sa.sparse_bytes);
+    ck_assert_uint_eq(sb.dense_bytes, sa.dense_bytes);
+    double tol = (dt == LAYER_BF16 ? 0x1p-7 : 0x1p-10) * tu_max_abs(ya, T * D);
+    ck_assert_msg(tu_max_abs_diff(ya, yb, T * D) <= tol, "%s dtype=%s: |y - y_f32| = %.3g > %.3g",
+                  c->impl, c->dtype, tu_max_abs_diff(ya, yb, T * D), tol);
+    fprintf(stderr, "%s dtype=%s: max |y - y_f32| / max |y_f32| = 2^%.1f\n", c->impl, c->dtype,
+            log2(tu_max_abs_diff(ya, yb, T * D) / tu_max_abs(ya, T * D)));
+    free(x);
+    free(ya);
+    free(yb);
+    layer_destroy(a);
+    layer_destroy(b);
 }
 END_TEST
 
@@ -593,6 +716,8 @@ static Suite *ultramem_suite(void)
     tcase_add_test(tc, test_bad_knobs);
     tcase_add_test(tc, test_resolved_knobs);
     tcase_add_test(tc, test_svd_leading);
+    tcase_add_loop_test(tc, test_dtype_matches_ref, 0, N_DTYPE_CASES);
+    tcase_add_loop_test(tc, test_dtype_rounds_f32, 0, N_DTYPE_CASES);
     tcase_add_loop_test(tc, test_stress_matches_ref, 0, 2);
     tcase_add_test(tc, test_stress_227m_like);
     tcase_add_loop_test(tc, test_exact_ties, 0, 2);

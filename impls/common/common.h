@@ -262,15 +262,17 @@ void common_gather_reduce_ref(float *y, const float *table, size_t stride, const
 /* ---- ffn.c: the GELU feed-forward block, y = W2 gelu(W1 x + b1) + b2 ----
  * Shared by the dense layer and every MoE expert. Weights are neuron rows:
  * w1 is (F, D) like a PyTorch Linear weight, w2 is (F, D) so neuron f's
- * output vector is one contiguous row (as FFF stores its nodes). */
+ * output vector is one contiguous row (as FFF stores its nodes). w1 and w2
+ * are stored as dtype (the dtype knob); the biases stay fp32. */
 
 struct common_ffn {
-    size_t d_model;  /* D */
-    size_t width;    /* F */
-    const float *w1; /* (F, D) */
-    const float *b1; /* (F), or NULL for no bias */
-    const float *w2; /* (F, D) */
-    const float *b2; /* (D), or NULL for no bias */
+    size_t d_model;         /* D */
+    size_t width;           /* F */
+    const void *w1;         /* (F, D) of dtype */
+    const float *b1;        /* (F), or NULL for no bias */
+    const void *w2;         /* (F, D) of dtype */
+    const float *b2;        /* (D), or NULL for no bias */
+    enum layer_dtype dtype; /* of w1 and w2; LAYER_F32 (0) when left out of an initializer */
 };
 
 /* Draw w1, w2 (and b1, b2 when not NULL) from N(0, 0.02), the BERT/GPT init,
@@ -278,18 +280,32 @@ struct common_ffn {
  * equal bytes whatever else the caller initialised before. */
 void common_ffn_init(float *w1, float *b1, float *w2, float *b2, size_t d_model, size_t width,
                      uint64_t seed, uint64_t stream);
+/* The same draws with w1 and w2 stored as dt: each fp32 value as
+ * common_ffn_init draws it, rounded to nearest even, so an f32 and a bf16
+ * layer of one seed are the same model up to that rounding. */
+void common_ffn_init_typed(enum layer_dtype dt, void *w1, float *b1, void *w2, float *b2,
+                           size_t d_model, size_t width, uint64_t seed, uint64_t stream);
+
+/* Floats of the `wide` scratch common_ffn_forward needs for this FFN: 0 at
+ * f32; for narrow weights one tile of neuron rows widened to fp32 for
+ * sgemm (above 128 tokens). */
+size_t common_ffn_wide_floats(const struct common_ffn *ffn);
 
 /* y (T, D) = ffn(x (T, D)): up to 128 tokens the weights stream once
  * through ffn.c's register-blocked kernel, split over pool, or on the
  * caller's thread when pool is NULL or has one thread (there also at
- * T = 1); otherwise OpenBLAS, sgemv at T = 1 and sgemm above. h is (T, F)
- * scratch. pool also runs the bias+GELU pass; the caller has set
- * OpenBLAS's thread count. Every streamed output is the same floats
+ * T = 1); otherwise OpenBLAS, sgemv at T = 1 and sgemm above. Narrow
+ * weights (bf16, f16) stream at every T up to 128, T = 1 included, widened
+ * on load; above, tile by tile of neurons widened into `wide`
+ * (common_ffn_wide_floats; may be NULL at f32) and one sgemm each way per
+ * tile. h is (T, F) scratch. pool also runs the bias+GELU pass; the caller
+ * has set OpenBLAS's thread count. Every streamed output is the same floats
  * whatever the thread count or the other tokens in the call. */
 void common_ffn_forward(const struct common_ffn *ffn, const float *x, size_t n_tokens, float *h,
-                        float *y, struct common_pool *pool);
+                        float *y, float *wide, struct common_pool *pool);
 
-/* The same in plain loops, one neuron at a time; needs no scratch. */
+/* The same in plain loops, one neuron at a time, reading the stored
+ * (narrow) weights through common_dtype_at; needs no scratch. */
 void common_ffn_forward_ref(const struct common_ffn *ffn, const float *x, size_t n_tokens,
                             float *y);
 
@@ -297,6 +313,8 @@ void common_ffn_forward_ref(const struct common_ffn *ffn, const float *x, size_t
 uint64_t common_ffn_flops(const struct common_ffn *ffn, size_t n_tokens);
 /* Parameter count (weights and biases present). */
 uint64_t common_ffn_params(const struct common_ffn *ffn);
+/* Their bytes as stored: w1 and w2 of dtype, fp32 biases. */
+uint64_t common_ffn_bytes(const struct common_ffn *ffn);
 
 /* ---- param.c: the tensors layer_ops.param lists ---- */
 

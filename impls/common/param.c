@@ -37,9 +37,11 @@ int common_ffn_param(const struct common_ffn *ffn, const char *prefix, size_t i,
     /* Cast away const: the owner allocated these writable; forward only reads. */
     switch (i < common_ffn_n_params(ffn) ? i : 4) {
     case 0:
-        return common_param(p, prefix, "w1", (float *)ffn->w1, 2, (const uint64_t[]){F, D});
+        return common_param_typed(p, prefix, "w1", (void *)ffn->w1, ffn->dtype, 2,
+                                  (const uint64_t[]){F, D});
     case 1:
-        return common_param(p, prefix, "w2", (float *)ffn->w2, 2, (const uint64_t[]){F, D});
+        return common_param_typed(p, prefix, "w2", (void *)ffn->w2, ffn->dtype, 2,
+                                  (const uint64_t[]){F, D});
     case 2:
         return common_param(p, prefix, "b1", (float *)ffn->b1, 1, (const uint64_t[]){F});
     case 3:

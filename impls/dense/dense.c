@@ -7,8 +7,13 @@
  * UltraFastBERT comparison sets width=4095 or 3072. weights=unwritten
  * leaves the weights allocated and never written, as the published FFF
  * CPU benchmark does on both sides (research/fff.md sections 2.2, 2.2b), so
- * that flaw can be measured one knob at a time. Leaves out dropout and
- * everything else that only matters in training.
+ * that flaw can be measured one knob at a time. dtype=bf16|f16 stores w1
+ * and w2 in that type only (the seeded fp32 draws rounded to nearest even;
+ * no fp32 copy) and common/ffn.c streams them widened on load, or widens
+ * 512-neuron tiles into fp32 scratch for sgemm above 128 tokens (that
+ * scratch is sized here, so forward still never allocates); b1 and b2 stay
+ * fp32. Activations and sums are fp32 at every dtype. Leaves out dropout
+ * and everything else that only matters in training.
  */
 #include "../common/common.h"
 #include "../layer.h"
@@ -23,6 +28,7 @@ struct dense_knobs {
     long width; /* F; 0 = 4D */
     int bias;
     char weights[COMMON_KNOB_STR_LEN]; /* random | unwritten */
+    char dtype[COMMON_KNOB_STR_LEN];   /* f32 | bf16 | f16: of w1 and w2 */
 };
 
 static const struct common_knob dense_knob_table[] = {
@@ -31,6 +37,8 @@ static const struct common_knob dense_knob_table[] = {
     {"bias", COMMON_KNOB_BOOL, offsetof(struct dense_knobs, bias), 0, 1,
      "add the biases b1 and b2 (default 1)"},
     {"weights", COMMON_KNOB_STR, offsetof(struct dense_knobs, weights), 0, 0, COMMON_WEIGHTS_HELP},
+    {"dtype", COMMON_KNOB_STR, offsetof(struct dense_knobs, dtype), 0, 0,
+     COMMON_DTYPE_HELP " (here w1 and w2; b1 and b2 stay f32)"},
 };
 
 static const struct common_knob_set dense_knob_set = {
@@ -48,12 +56,15 @@ struct dense {
     size_t max_tokens;
     int threads;
     struct common_ffn ffn;
-    float *w1, *b1, *w2, *b2;              /* ffn's tensors, writable for the init */
+    enum layer_dtype dtype; /* of w1 and w2 */
+    void *w1, *w2;          /* ffn's tensors, writable for the init */
+    float *b1, *b2;
     struct common_carve blk[DENSE_BLOCKS]; /* the parameter block and the scratch */
     uint64_t bytes;                        /* both blocks: what check reports */
     size_t param_bytes;
     int unwritten; /* weights=unwritten: the parameter block is never written */
     float *h;      /* (max_tokens, F) scratch */
+    float *wide;   /* common_ffn_wide_floats: narrow weights widened for sgemm, NULL at f32 */
     struct common_pool *pool;
 };
 
@@ -68,27 +79,31 @@ static void dense_destroy(struct layer *l)
 }
 
 /* Every byte create allocates: the parameters back to back, w1 (F, D),
- * w2 (F, D), b1 (F), b2 (D), as one block forward streams whole; then the
- * hidden activations. */
+ * w2 (F, D) of dtype, b1 (F), b2 (D) fp32, as one block forward streams
+ * whole (2 F D narrow elements are 4 F D bytes, so b1 lands 4-aligned with
+ * no gap); then the hidden activations and the widened tile. */
 static void dense_layout(struct dense *d, struct common_carve blk[DENSE_BLOCKS])
 {
-    size_t D = d->d_model, F = (size_t)d->knobs.width;
-    d->w1 = common_carve(&blk[DENSE_PARAMS], F * D, sizeof(float));
-    d->w2 = common_carve(&blk[DENSE_PARAMS], F * D, sizeof(float));
+    size_t D = d->d_model, F = (size_t)d->knobs.width, es = common_dtype_size(d->dtype);
+    d->w1 = common_carve(&blk[DENSE_PARAMS], F * D, es);
+    d->w2 = common_carve(&blk[DENSE_PARAMS], F * D, es);
     d->b1 = common_carve(&blk[DENSE_PARAMS], d->knobs.bias ? F : 0, sizeof(float));
     d->b2 = common_carve(&blk[DENSE_PARAMS], d->knobs.bias ? D : 0, sizeof(float));
-    d->ffn = (struct common_ffn){D, F, d->w1, d->b1, d->w2, d->b2};
+    d->ffn = (struct common_ffn){D, F, d->w1, d->b1, d->w2, d->b2, d->dtype};
     d->h = common_carve(&blk[DENSE_SCRATCH], d->max_tokens * F, sizeof(float));
+    d->wide = common_carve(&blk[DENSE_SCRATCH], common_ffn_wide_floats(&d->ffn), sizeof(float));
 }
 
 /* Knobs, sizes and the memory check: all that create decides before it
  * allocates, and all that check does. */
 static int dense_plan(struct dense *d, const struct layer_config *cfg, char *err, size_t errlen)
 {
-    d->knobs = (struct dense_knobs){.width = 0, .bias = 1, .weights = "random"};
+    d->knobs = (struct dense_knobs){.width = 0, .bias = 1, .weights = "random", .dtype = "f32"};
     int rc = common_knobs_parse(&dense_knob_set, cfg->knobs, &d->knobs, NULL, err, errlen);
     if (!rc)
         rc = common_weights_parse("dense", d->knobs.weights, &d->unwritten, err, errlen);
+    if (!rc)
+        rc = common_dtype_parse("dense", d->knobs.dtype, &d->dtype, err, errlen);
     if (rc)
         return rc;
     if (d->knobs.width == 0)
@@ -96,7 +111,8 @@ static int dense_plan(struct dense *d, const struct layer_config *cfg, char *err
     d->d_model = cfg->d_model;
     d->max_tokens = cfg->max_tokens;
     d->threads = cfg->threads;
-    d->blk[DENSE_PARAMS] = common_carve_plan(sizeof(float)); /* no gaps: param_bytes is exact */
+    /* No gaps: param_bytes is exact. */
+    d->blk[DENSE_PARAMS] = common_carve_plan(common_dtype_size(d->dtype));
     d->blk[DENSE_PARAMS].unwritten = d->unwritten;
     d->blk[DENSE_SCRATCH] = common_carve_plan(COMMON_ALIGN);
     dense_layout(d, d->blk);
@@ -132,7 +148,8 @@ static int dense_create(const struct layer_config *cfg, struct layer **out, char
     dense_layout(d, d->blk);
     d->param_bytes = (size_t)d->blk[DENSE_PARAMS].size;
     if (!d->unwritten) /* unwritten: zeros that stay zero pages, forward_ref sees them too */
-        common_ffn_init(d->w1, d->b1, d->w2, d->b2, d->d_model, d->ffn.width, cfg->seed, 0);
+        common_ffn_init_typed(d->dtype, d->w1, d->b1, d->w2, d->b2, d->d_model, d->ffn.width,
+                              cfg->seed, 0);
     rc = common_pool_create(&d->pool, cfg->threads);
     if (rc) {
         snprintf(err, errlen, "dense: %s", layer_strerror(rc));
@@ -163,7 +180,7 @@ static int dense_forward(struct layer *l, const float *x, float *y, size_t n_tok
     if (n_tokens > d->max_tokens)
         return LAYER_EINVAL;
     common_blas_threads(d->threads);
-    common_ffn_forward(&d->ffn, x, n_tokens, d->h, y, d->pool);
+    common_ffn_forward(&d->ffn, x, n_tokens, d->h, y, d->wide, d->pool);
     dense_stats(d, n_tokens, st);
     return LAYER_OK;
 }
@@ -188,7 +205,8 @@ static void dense_describe(const struct layer *l, struct layer_info *info)
     info->regions[0] = (struct layer_region){d->blk[DENSE_PARAMS].base, d->param_bytes};
 }
 
-/* w1, w2, b1, b2 as common_ffn lists them; nothing is derived. */
+/* w1, w2 (of dtype), b1, b2 (fp32) as common_ffn lists them; nothing is
+ * derived. */
 static int dense_param(struct layer *l, size_t i, struct layer_param *p)
 {
     return common_ffn_param(&((struct dense *)l)->ffn, "", i, p);

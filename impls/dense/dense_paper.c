@@ -15,7 +15,9 @@
  * 2.2); the GELU is the vectorised exact one. Its uninitialised weights are
  * a knob, weights=unwritten, as on dense.
  * Tokens are split over the pool, each worker calling single-threaded BLAS,
- * so both baselines get the same thread budget as everything else.
+ * so both baselines get the same thread budget as everything else. fp32
+ * only: dtype=bf16|f16 is refused by name (those are fp32 BLAS calls; the
+ * narrow weights are dense's).
  */
 #include "../common/common.h"
 #include "../layer.h"
@@ -33,6 +35,7 @@ struct paper_knobs {
     long width; /* F; 0 = 4D */
     int bias;
     char weights[COMMON_KNOB_STR_LEN]; /* random | unwritten */
+    char dtype[COMMON_KNOB_STR_LEN];   /* f32 only */
 };
 
 static const struct common_knob paper_knob_table[] = {
@@ -41,6 +44,8 @@ static const struct common_knob paper_knob_table[] = {
     {"bias", COMMON_KNOB_BOOL, offsetof(struct paper_knobs, bias), 0, 1,
      "add the biases b1 and b2 (default 1)"},
     {"weights", COMMON_KNOB_STR, offsetof(struct paper_knobs, weights), 0, 0, COMMON_WEIGHTS_HELP},
+    {"dtype", COMMON_KNOB_STR, offsetof(struct paper_knobs, dtype), 0, 0,
+     "f32 only: the paper's primitives are fp32 BLAS calls (dense takes bf16 and f16)"},
 };
 
 static const struct common_knob_set paper_knob_set = {
@@ -86,7 +91,7 @@ static void paper_layout(struct paper *p, struct common_carve blk[PAPER_BLOCKS])
     p->w2 = common_carve(&blk[PAPER_PARAMS], F * D, sizeof(float));
     p->b1 = common_carve(&blk[PAPER_PARAMS], p->knobs.bias ? F : 0, sizeof(float));
     p->b2 = common_carve(&blk[PAPER_PARAMS], p->knobs.bias ? D : 0, sizeof(float));
-    p->ffn = (struct common_ffn){D, F, p->w1, p->b1, p->w2, p->b2};
+    p->ffn = (struct common_ffn){D, F, p->w1, p->b1, p->w2, p->b2, LAYER_F32};
     p->h = common_carve(&blk[PAPER_SCRATCH], (size_t)p->threads * F, sizeof(float));
 }
 
@@ -94,12 +99,22 @@ static void paper_layout(struct paper *p, struct common_carve blk[PAPER_BLOCKS])
  * allocates, and all that check does. */
 static int paper_plan(struct paper *p, const struct layer_config *cfg, char *err, size_t errlen)
 {
-    p->knobs = (struct paper_knobs){.width = 0, .bias = 1, .weights = "random"};
+    enum layer_dtype dt = LAYER_F32;
+    p->knobs = (struct paper_knobs){.width = 0, .bias = 1, .weights = "random", .dtype = "f32"};
     int rc = common_knobs_parse(&paper_knob_set, cfg->knobs, &p->knobs, NULL, err, errlen);
     if (!rc)
         rc = common_weights_parse("dense-paper", p->knobs.weights, &p->unwritten, err, errlen);
+    if (!rc)
+        rc = common_dtype_parse("dense-paper", p->knobs.dtype, &dt, err, errlen);
     if (rc)
         return rc;
+    if (dt != LAYER_F32) {
+        snprintf(err, errlen,
+                 "dense-paper: knob dtype=%s is not supported; allowed f32 (dense-l1 and dense-l2 "
+                 "are cblas_sdot/saxpy/sgemv on fp32 weights; dense takes bf16 and f16)",
+                 p->knobs.dtype);
+        return LAYER_EKNOB;
+    }
     if (p->knobs.width == 0)
         p->knobs.width = (long)(4 * cfg->d_model);
     p->d_model = cfg->d_model;
@@ -179,13 +194,14 @@ static void start_output(const struct common_ffn *ffn, float *yt)
 static void l1_token(const struct common_ffn *ffn, const float *xt, float *yt)
 {
     const int D = (int)ffn->d_model;
+    const float *w1 = ffn->w1, *w2 = ffn->w2; /* always f32 here */
     start_output(ffn, yt);
     for (size_t f = 0; f < ffn->width; f++) {
-        float z = cblas_sdot(D, ffn->w1 + f * ffn->d_model, 1, xt, 1);
+        float z = cblas_sdot(D, w1 + f * ffn->d_model, 1, xt, 1);
         if (ffn->b1)
             z += ffn->b1[f];
         common_gelu(&z, 1);
-        cblas_saxpy(D, z, ffn->w2 + f * ffn->d_model, 1, yt, 1);
+        cblas_saxpy(D, z, w2 + f * ffn->d_model, 1, yt, 1);
     }
 }
 
@@ -193,10 +209,11 @@ static void l1_token(const struct common_ffn *ffn, const float *xt, float *yt)
 static void l2_token(const struct common_ffn *ffn, const float *xt, float *yt, float *h)
 {
     const int D = (int)ffn->d_model, F = (int)ffn->width;
+    const float *w1 = ffn->w1, *w2 = ffn->w2; /* always f32 here */
     start_output(ffn, yt);
-    cblas_sgemv(CblasRowMajor, CblasNoTrans, F, D, 1.0f, ffn->w1, D, xt, 1, 0.0f, h, 1);
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, F, D, 1.0f, w1, D, xt, 1, 0.0f, h, 1);
     common_bias_gelu(h, ffn->b1, 1, ffn->width);
-    cblas_sgemv(CblasRowMajor, CblasTrans, F, D, 1.0f, ffn->w2, D, h, 1, 1.0f, yt, 1);
+    cblas_sgemv(CblasRowMajor, CblasTrans, F, D, 1.0f, w2, D, h, 1, 1.0f, yt, 1);
 }
 
 struct paper_job {

@@ -22,8 +22,12 @@
  * there is nothing to share and bucketing only costs.
  *
  * Every dot and every y element's sum rounds exactly like common_vec_dot /
- * common_vec_axpy, so this agrees with fff-token bit for bit. Leaves out: reduced
- * precision, training.
+ * common_vec_axpy, so this agrees with fff-token bit for bit. With
+ * dtype=bf16|f16 the node rows are read narrow and widened on load (vec.h's
+ * common_vec_load_dt; not AVX-512 BF16's vdpbf16ps, which would round the
+ * fp32 activations to bf16 too): every kernel below is one body inlined with
+ * a constant dtype, the f32 instance the same code as before the knob.
+ * Leaves out: training.
  */
 #include "fff.h"
 
@@ -81,11 +85,13 @@ static struct tile tile_arrays(const struct fff *f, int worker)
 /* Pre-activations of the m tokens standing on node `row`, four at a time;
  * the next four tokens' rows are fetched meanwhile (at a phase start they
  * come from DRAM). */
-static void bucket_dots(const struct fff *f, const float *x, const uint32_t *tok, size_t m,
-                        size_t row, float *z)
+static inline __attribute__((always_inline)) void bucket_dots(enum layer_dtype dt,
+                                                              const struct fff *f, const float *x,
+                                                              const uint32_t *tok, size_t m,
+                                                              size_t row, float *z)
 {
     const size_t D = f->d_model;
-    const float *w = f->w_in + row * D;
+    const void *w = fff_row(f, f->w_in, row);
     const float bias = f->b ? f->b[row] : 0.0f;
     size_t q = 0;
     for (; q + 4 <= m; q += 4) {
@@ -93,10 +99,10 @@ static void bucket_dots(const struct fff *f, const float *x, const uint32_t *tok
             common_prefetch_row(x + tok[r] * D, D);
         const float *xs[4] = {x + tok[q] * D, x + tok[q + 1] * D, x + tok[q + 2] * D,
                               x + tok[q + 3] * D};
-        common_vec_dot4(w, xs, D, z + q);
+        fff_dot4_dt(dt, w, xs, D, z + q);
     }
     for (; q < m; q++)
-        z[q] = common_vec_dot(w, x + tok[q] * D, D);
+        z[q] = common_vec_dot_dt(dt, w, x + tok[q] * D, D);
     for (q = 0; q < m; q++)
         z[q] += bias;
 }
@@ -130,19 +136,21 @@ static size_t bucket_end(const struct tile *t, size_t i, size_t m)
  * kept for the output pass, and the split into the next level's order. The
  * next bucket's w_in row, and w_out row for the output pass, are fetched
  * while this one runs. */
-static size_t tile_level(struct fff *f, const struct level_job *job, struct tile *t, size_t m,
-                         int level, unsigned char *marks)
+static inline __attribute__((always_inline)) size_t tile_level(enum layer_dtype dt, struct fff *f,
+                                                               const struct level_job *job,
+                                                               struct tile *t, size_t m, int level,
+                                                               unsigned char *marks)
 {
-    const size_t D = f->d_model, base = job->tree * f->tree_nodes;
+    const size_t base = job->tree * f->tree_nodes;
     const size_t levels = (size_t)f->knobs.depth + 1;
     size_t i = 0, j = bucket_end(t, 0, m);
     while (i < m) {
         size_t row = base + t->node[i], next = j < m ? bucket_end(t, j, m) : m;
         if (j < m) {
-            common_prefetch_row(f->w_in + (base + t->node[j]) * D, D);
-            common_prefetch_row(f->w_out + (base + t->node[j]) * D, D);
+            common_prefetch_bytes(fff_row(f, f->w_in, base + t->node[j]), f->row_bytes);
+            common_prefetch_bytes(fff_row(f, f->w_out, base + t->node[j]), f->row_bytes);
         }
-        bucket_dots(f, job->x, t->tok + i, j - i, row, t->z + i);
+        bucket_dots(dt, f, job->x, t->tok + i, j - i, row, t->z + i);
         marks[row] = 1;
         bucket_split(t, i, j);
         i = j;
@@ -181,8 +189,9 @@ static inline void stream_store(float *p, common_vec v)
  * read and written once per level, and the rows the group shares (the top
  * of the tree) come from L2 once. end_node is where a walk stopped, one
  * level below its last node. */
-static void group_output(const struct fff *f, size_t tree, const uint32_t *end_node,
-                         const float *const a[4], float *const y[4], int g, int job_streams)
+static inline __attribute__((always_inline)) void
+group_output(enum layer_dtype dt, const struct fff *f, size_t tree, const uint32_t *end_node,
+             const float *const a[4], float *const y[4], int g, int job_streams)
 {
     const size_t D = f->d_model, base = tree * f->tree_nodes;
     const int levels = (int)f->knobs.depth + 1, first = tree == 0;
@@ -191,7 +200,7 @@ static void group_output(const struct fff *f, size_t tree, const uint32_t *end_n
                         (uintptr_t)y[2 < g ? 2 : 0] | (uintptr_t)y[3 < g ? 3 : 0]) %
                                sizeof(common_vec) ==
                            0;
-    const float *rows[4][FFF_MAX_DEPTH + 1];
+    const void *rows[4][FFF_MAX_DEPTH + 1];
     common_vec av[FFF_MAX_DEPTH + 1][4];
     for (int j = 0; j < 4; j++) {
         /* A short group computes its first token again in the empty
@@ -200,7 +209,7 @@ static void group_output(const struct fff *f, size_t tree, const uint32_t *end_n
         uint32_t n = end_node[src];
         for (int l = levels - 1; l >= 0; l--) {
             n = (n - 1) / 2;
-            rows[j][l] = f->w_out + (base + n) * D;
+            rows[j][l] = fff_row(f, f->w_out, base + n);
             av[l][j] = (common_vec){0};
             av[l][j] += a[src][l];
         }
@@ -212,7 +221,7 @@ static void group_output(const struct fff *f, size_t tree, const uint32_t *end_n
         common_vec v[4][2];
         for (int j = 0; j < 4; j++)
             for (int c = 0; c < 2; c++) {
-                common_vec w = common_vec_load(rows[j][0] + i + c * COMMON_VL);
+                common_vec w = common_vec_load_dt(dt, rows[j][0], i + c * COMMON_VL);
                 v[j][c] =
                     first ? av[0][j] * w
                           : common_vec_fma(av[0][j], w,
@@ -222,7 +231,7 @@ static void group_output(const struct fff *f, size_t tree, const uint32_t *end_n
             for (int j = 0; j < 4; j++)
                 for (int c = 0; c < 2; c++)
                     v[j][c] = common_vec_fma(
-                        av[l][j], common_vec_load(rows[j][l] + i + c * COMMON_VL), v[j][c]);
+                        av[l][j], common_vec_load_dt(dt, rows[j][l], i + c * COMMON_VL), v[j][c]);
         for (int j = 0; j < g; j++)
             for (int c = 0; c < 2; c++) {
                 if (stream)
@@ -233,24 +242,27 @@ static void group_output(const struct fff *f, size_t tree, const uint32_t *end_n
     }
     for (; i + COMMON_VL <= D; i += COMMON_VL)
         for (int j = 0; j < g; j++) {
-            common_vec w = common_vec_load(rows[j][0] + i);
+            common_vec w = common_vec_load_dt(dt, rows[j][0], i);
             common_vec v =
                 first ? av[0][j] * w : common_vec_fma(av[0][j], w, common_vec_load(y[j] + i));
             for (int l = 1; l < levels; l++)
-                v = common_vec_fma(av[l][j], common_vec_load(rows[j][l] + i), v);
+                v = common_vec_fma(av[l][j], common_vec_load_dt(dt, rows[j][l], i), v);
             common_vec_store(y[j] + i, v);
         }
     for (; i < D; i++)
         for (int j = 0; j < g; j++) {
-            float v = first ? a[j][0] * rows[j][0][i] : y[j][i] + a[j][0] * rows[j][0][i];
+            float w0 = common_dtype_at(dt, rows[j][0], i);
+            float v = first ? a[j][0] * w0 : y[j][i] + a[j][0] * w0;
             for (int l = 1; l < levels; l++)
-                v += a[j][l] * rows[j][l][i];
+                v += a[j][l] * common_dtype_at(dt, rows[j][l], i);
             y[j][i] = v;
         }
 }
 
-static void tile_output(const struct fff *f, const struct level_job *job, const struct tile *t,
-                        size_t m)
+static inline __attribute__((always_inline)) void tile_output(enum layer_dtype dt,
+                                                              const struct fff *f,
+                                                              const struct level_job *job,
+                                                              const struct tile *t, size_t m)
 {
     const size_t D = f->d_model, levels = (size_t)f->knobs.depth + 1;
     for (size_t q = 0; q < m; q += 4) {
@@ -264,13 +276,14 @@ static void tile_output(const struct fff *f, const struct level_job *job, const 
         for (size_t r = q + 4; r < q + 8 && r < m; r++)
             for (size_t i = 0; i < D; i += 64 / sizeof(float))
                 __builtin_prefetch(job->y + t->tok[r] * D + i, 1);
-        group_output(f, job->tree, t->node + q, a, y, g, job->stream);
+        group_output(dt, f, job->tree, t->node + q, a, y, g, job->stream);
     }
     if (job->stream)
         _mm_sfence(); /* the streamed rows are visible before the pool's join */
 }
 
-static void tile_task(void *arg, size_t task, int worker)
+static inline __attribute__((always_inline)) void tile_task_dt(enum layer_dtype dt, void *arg,
+                                                               size_t task, int worker)
 {
     const struct level_job *job = arg;
     struct fff *f = job->f;
@@ -285,16 +298,32 @@ static void tile_task(void *arg, size_t task, int worker)
         t.node[q] = job->level0 == 0 ? 0 : f->node_of[t.tok[q]];
     }
     for (int level = job->level0; level < job->level1; level++) {
-        visits += tile_level(f, job, &t, m, level, marks);
+        visits += tile_level(dt, f, job, &t, m, level, marks);
         struct tile swapped = {t.tok_next, t.node_next, t.tok, t.node, t.z, t.a};
         t = swapped;
     }
     if (last_phase)
-        tile_output(f, job, &t, m);
+        tile_output(dt, f, job, &t, m);
     else
         for (size_t q = 0; q < m; q++)
             f->node_of[t.tok[q]] = t.node[q];
     f->visits[(size_t)worker * 8] += visits;
+}
+
+/* tile_task_dt's three instances, one per dtype: the pool's task bodies. */
+static void tile_task_f32(void *arg, size_t task, int worker)
+{
+    tile_task_dt(LAYER_F32, arg, task, worker);
+}
+
+static void tile_task_bf16(void *arg, size_t task, int worker)
+{
+    tile_task_dt(LAYER_BF16, arg, task, worker);
+}
+
+static void tile_task_f16(void *arg, size_t task, int worker)
+{
+    tile_task_dt(LAYER_F16, arg, task, worker);
 }
 
 /* Stable counting sort of all tokens by their node at `level` into order. */
@@ -329,6 +358,9 @@ static void forward_levels(struct fff *f, const float *x, float *y, size_t n_tok
     size_t tile = (n_tokens + (size_t)threads - 1) / (size_t)threads;
     tile = tile < FFF_TILE ? tile : FFF_TILE;
     size_t n_tiles = (n_tokens + tile - 1) / tile;
+    const common_pool_fn tile_task = f->dt == LAYER_BF16  ? tile_task_bf16
+                                     : f->dt == LAYER_F16 ? tile_task_f16
+                                                          : tile_task_f32;
     for (size_t k = 0; k < (size_t)f->knobs.trees; k++) {
         for (int level0 = 0; level0 < levels;) {
             int level1 = level0 + per_phase < levels ? level0 + per_phase : levels;

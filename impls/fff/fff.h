@@ -7,9 +7,12 @@
  * z = w_in[n] . x + b[n], y += gelu(z) w_out[n], n = 2n + 1 + (z > 0).
  *
  * Parameter block (one allocation, node-major rows, tree k at rows k*NN..):
- *   w_in (N, D), w_out (N, D), b (N) when bias=1; N = K * NN.
+ *   w_in (N, D), w_out (N, D) stored as the dtype knob's type (f32, bf16 or
+ *   f16; no fp32 copy is kept), b (N) fp32 when bias=1; N = K * NN.
  * w_out is PyTorch's linear_out.weight transposed, so a node's output vector
- * is one contiguous row.
+ * is one contiguous row. Narrow rows are widened exactly on load (vec.h's
+ * common_vec_load_dt) and every sum stays fp32, so the kernels compute the
+ * reference's function of the stored values.
  */
 #ifndef SPARSEBENCH_FFF_H
 #define SPARSEBENCH_FFF_H
@@ -21,9 +24,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-
-#if defined(__FMA__) || defined(__AVX512F__)
-#endif
 
 #define FFF_MAX_DEPTH 24
 
@@ -40,6 +40,7 @@ struct fff_knobs {
     int bias;   /* node input bias, as the released checkpoint (linear_in bias=True) */
     char weights[COMMON_KNOB_STR_LEN]; /* random | unwritten (never written: zero pages) */
     int activation; /* 0: a node's output row is added unscaled, as the published fff_l2 */
+    char dtype[COMMON_KNOB_STR_LEN]; /* f32 | bf16 | f16: the stored type of w_in, w_out */
 };
 
 /* The blocks create allocates (fff_layer.c's fff_layout lays them out). */
@@ -58,10 +59,12 @@ struct fff {
     uint64_t bytes; /* all of blk: what check reports */
     float *params;  /* the block above */
     size_t param_bytes;
-    int unwritten;      /* weights=unwritten: the parameter block is never written */
-    const float *w_in;  /* (N, D) */
-    const float *w_out; /* (N, D) */
-    const float *b;     /* (N) or NULL */
+    int unwritten;       /* weights=unwritten: the parameter block is never written */
+    enum layer_dtype dt; /* the element type of w_in and w_out */
+    size_t row_bytes;    /* one node row of w_in or w_out: D elements of dt */
+    const void *w_in;    /* (N, D) of dt */
+    const void *w_out;   /* (N, D) of dt */
+    const float *b;      /* (N) or NULL; fp32 whatever dt is */
     struct common_pool *pool;
 
     /* Per-forward counts, one slot per worker so no two threads share a byte:
@@ -87,6 +90,12 @@ struct fff {
  * scratch of fff.c. `ops` is the variant's table. */
 int fff_create_layer(const struct layer_config *cfg, const struct layer_ops *ops, int level_kernel,
                      struct fff **out, char *err, size_t errlen);
+/* fff_create_layer for fff-l1/fff-l2, whose BLAS calls read fp32 only:
+ * dtype other than f32 is LAYER_EKNOB with a message saying so; and the
+ * matching check. */
+int fff_create_f32_only(const struct layer_config *cfg, const struct layer_ops *ops,
+                        struct fff **out, char *err, size_t errlen);
+int fff_check_f32_only(const struct layer_config *cfg, uint64_t *bytes, char *err, size_t errlen);
 void fff_destroy(struct layer *l);
 /* What fff_create_layer would return, without allocating (layer_ops.check
  * of fff and of fff-token). */
@@ -125,7 +134,63 @@ static inline float fff_node_scale(const struct fff *f, float z)
 /* The dense masked reference (fff_ref.c). */
 int fff_forward_ref(struct layer *l, const float *x, float *y, size_t n_tokens);
 
-/* The per-node dot and axpy are common/vec.h's, shared with the dense
- * small-batch path, so every variant rounds identically. */
+/* Row n (a heap index plus its tree's base) of w_in or w_out. */
+static inline const void *fff_row(const struct fff *f, const void *w, size_t n)
+{
+    return (const char *)w + n * f->row_bytes;
+}
+
+/* The per-node dot is common/vec.h's common_vec_dot_dt, shared with the
+ * dense small-batch path (common_vec_dot bit for bit at f32), so every
+ * variant rounds identically. The axpy is common_vec_axpy with a typed
+ * load: the same operations and the same broadcast of a ({0} + a, as
+ * fff.c's output pass forms it), so fff-token and fff agree to the bit at
+ * every dtype. Inlined with a constant dt, one body serves the three types. */
+static inline __attribute__((always_inline)) void
+fff_axpy_dt(enum layer_dtype dt, float *y, float a, const void *w, size_t n, int assign)
+{
+    common_vec av = {0};
+    av += a;
+    size_t i = 0;
+    if (assign) {
+        for (; i + COMMON_VL <= n; i += COMMON_VL)
+            common_vec_store(y + i, av * common_vec_load_dt(dt, w, i));
+        for (; i < n; i++)
+            y[i] = a * common_dtype_at(dt, w, i);
+        return;
+    }
+    for (; i + COMMON_VL <= n; i += COMMON_VL)
+        common_vec_store(y + i,
+                         common_vec_fma(av, common_vec_load_dt(dt, w, i), common_vec_load(y + i)));
+    for (; i < n; i++)
+        y[i] += a * common_dtype_at(dt, w, i);
+}
+
+/* Four tokens against one row stored as dt: common_vec_dot4 with a typed
+ * load (the same accumulators and order, so each equals common_vec_dot_dt). */
+static inline __attribute__((always_inline)) void
+fff_dot4_dt(enum layer_dtype dt, const void *w, const float *const x[4], size_t n, float out[4])
+{
+    common_vec acc[4][COMMON_VEC_ACC] = {{{0}}};
+    size_t i = 0;
+    for (; i + COMMON_VEC_ACC * COMMON_VL <= n; i += COMMON_VEC_ACC * COMMON_VL)
+        for (int k = 0; k < COMMON_VEC_ACC; k++) {
+            common_vec wv = common_vec_load_dt(dt, w, i + k * COMMON_VL);
+            for (int j = 0; j < 4; j++)
+                acc[j][k] =
+                    common_vec_fma(wv, common_vec_load(x[j] + i + k * COMMON_VL), acc[j][k]);
+        }
+    for (int k = 0; i + COMMON_VL <= n; i += COMMON_VL, k++) {
+        common_vec wv = common_vec_load_dt(dt, w, i);
+        for (int j = 0; j < 4; j++)
+            acc[j][k] = common_vec_fma(wv, common_vec_load(x[j] + i), acc[j][k]);
+    }
+    for (int j = 0; j < 4; j++) {
+        float tail = 0.0f;
+        for (size_t k = i; k < n; k++)
+            tail += common_dtype_at(dt, w, k) * x[j][k];
+        out[j] = common_vec_hsum(acc[j]) + tail;
+    }
+}
 
 #endif

@@ -8,7 +8,11 @@
  * benchmark one at a time (research/fff.md sections 2.2, 2.2b): weights=
  * unwritten (allocated, never written: zero pages, all logits 0, every
  * token takes the leftmost path) and activation=0 (the GELU not applied);
- * forward_ref sees the same weights and setting, so the check stays honest. Left out: training
+ * forward_ref sees the same weights and setting, so the check stays honest.
+ * dtype=bf16|f16 (issue 18) stores the node rows w_in and w_out narrow and
+ * only narrow: the seeded init draws fp32 exactly as at f32 and rounds to
+ * nearest even, so layers of one seed are one model up to that rounding; the
+ * biases (N floats, 1/1536 of the block at D = 768) stay fp32. Left out: training
  * (soft routing, hardening), dropout, and the original FFF's leaf networks (section 1.1), which
  * UltraFastBERT drops.
  */
@@ -18,7 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-enum { KNOB_TREES, KNOB_DEPTH, KNOB_BIAS, KNOB_WEIGHTS, KNOB_ACTIVATION };
+enum { KNOB_TREES, KNOB_DEPTH, KNOB_BIAS, KNOB_WEIGHTS, KNOB_ACTIVATION, KNOB_DTYPE };
 
 static const struct common_knob fff_knob_table[] = {
     [KNOB_TREES] = {"trees", COMMON_KNOB_INT, offsetof(struct fff_knobs, trees), 1, 1 << 20,
@@ -33,6 +37,8 @@ static const struct common_knob fff_knob_table[] = {
                          1,
                          "1: y += gelu(z) w_out; 0: y += w_out, the GELU not applied, as the "
                          "published fff_l2 (research/fff.md 2.2 item 3; default 1)"},
+    [KNOB_DTYPE] = {"dtype", COMMON_KNOB_STR, offsetof(struct fff_knobs, dtype), 0, 0,
+                    COMMON_DTYPE_HELP " (w_in, w_out; the biases stay f32)"},
 };
 
 static const struct common_preset fff_presets[] = {
@@ -84,26 +90,51 @@ static void resolve_knobs(struct fff_knobs *k, uint64_t given, const struct laye
     }
 }
 
-static void init_weights(struct fff *f, uint64_t seed)
+/* n normal draws of stream `stream` into dst as dt: fp32 draws exactly as
+ * at f32 (each draw is one normal from the stream, so a chunk at a time
+ * gives the same sequence), rounded to nearest even chunk by chunk; no fp32
+ * copy of the tensor is ever held. */
+static void fill_normal_dt(enum layer_dtype dt, void *dst, size_t n, uint64_t seed, uint64_t stream,
+                           float std)
 {
-    size_t N = f->n_nodes, D = f->d_model;
+    enum { CHUNK = 1024 };
+    float buf[CHUNK];
     struct common_rng r;
-    common_rng_seed(&r, seed, FFF_STREAM + 0);
-    common_rng_fill_normal(&r, f->params, N * D, (float)(1.0 / sqrt((double)D)));
-    common_rng_seed(&r, seed, FFF_STREAM + 1);
-    common_rng_fill_normal(&r, f->params + N * D, N * D, FFF_SMALL_STD);
-    if (f->knobs.bias) {
-        common_rng_seed(&r, seed, FFF_STREAM + 2);
-        common_rng_fill_normal(&r, f->params + 2 * N * D, N, FFF_SMALL_STD);
+    common_rng_seed(&r, seed, stream);
+    if (dt == LAYER_F32) {
+        common_rng_fill_normal(&r, dst, n, std);
+        return;
+    }
+    for (size_t i = 0; i < n; i += CHUNK) {
+        size_t m = n - i < CHUNK ? n - i : CHUNK;
+        common_rng_fill_normal(&r, buf, m, std);
+        common_dtype_narrow(dt, (uint16_t *)dst + i, buf, m);
     }
 }
 
-/* Bytes of the parameter block, or 0 when it does not fit in 64 bits. */
+static void init_weights(struct fff *f, uint64_t seed)
+{
+    size_t N = f->n_nodes, D = f->d_model;
+    fill_normal_dt(f->dt, (void *)f->w_in, N * D, seed, FFF_STREAM + 0,
+                   (float)(1.0 / sqrt((double)D)));
+    fill_normal_dt(f->dt, (void *)f->w_out, N * D, seed, FFF_STREAM + 1, FFF_SMALL_STD);
+    if (f->knobs.bias)
+        fill_normal_dt(LAYER_F32, (void *)f->b, N, seed, FFF_STREAM + 2, FFF_SMALL_STD);
+}
+
+/* Bytes of one node's parameters: two rows of dt, the bias in fp32. */
+static uint64_t node_bytes(const struct fff *f)
+{
+    return 2 * (uint64_t)f->d_model * common_dtype_size(f->dt) +
+           (f->knobs.bias ? sizeof(float) : 0);
+}
+
+/* Bytes of the parameter block, or 0 when it does not fit in 64 bits. A
+ * multiple of 4 (2 N D x 2 bytes narrow), so the fp32 biases stay aligned. */
 static uint64_t param_block_bytes(const struct fff *f)
 {
-    uint64_t per_node = 2 * (uint64_t)f->d_model + (f->knobs.bias ? 1 : 0), n;
-    if (__builtin_mul_overflow((uint64_t)f->n_nodes, per_node, &n) ||
-        __builtin_mul_overflow(n, (uint64_t)sizeof(float), &n))
+    uint64_t n;
+    if (__builtin_mul_overflow((uint64_t)f->n_nodes, node_bytes(f), &n))
         return 0;
     return n;
 }
@@ -135,10 +166,12 @@ static int fff_plan(struct fff *f, const struct layer_config *cfg, int level_ker
 {
     uint64_t given = 0, bytes = 0;
     f->knobs = (struct fff_knobs){
-        .trees = 1, .depth = 11, .bias = 1, .weights = "random", .activation = 1};
+        .trees = 1, .depth = 11, .bias = 1, .weights = "random", .activation = 1, .dtype = "f32"};
     int rc = common_knobs_parse(&fff_knob_set, cfg->knobs, &f->knobs, &given, err, errlen);
     if (!rc)
         rc = common_weights_parse("fff", f->knobs.weights, &f->unwritten, err, errlen);
+    if (!rc)
+        rc = common_dtype_parse("fff", f->knobs.dtype, &f->dt, err, errlen);
     if (rc)
         return rc;
     resolve_knobs(&f->knobs, given, cfg);
@@ -147,6 +180,7 @@ static int fff_plan(struct fff *f, const struct layer_config *cfg, int level_ker
     f->max_tokens = cfg->max_tokens;
     f->threads = cfg->threads;
     f->level_kernel = level_kernel;
+    f->row_bytes = f->d_model * common_dtype_size(f->dt);
     if (!__builtin_mul_overflow((uint64_t)f->knobs.trees, (uint64_t)f->tree_nodes, &bytes)) {
         f->n_nodes = (size_t)bytes;
         bytes = param_block_bytes(f);
@@ -192,6 +226,30 @@ int fff_check_token(const struct layer_config *cfg, uint64_t *bytes, char *err, 
     return check_variant(cfg, 0, bytes, err, errlen);
 }
 
+/* After a successful plan: LAYER_EKNOB unless the rows are fp32. */
+static int refuse_narrow(const struct fff *f, const char *who, char *err, size_t errlen)
+{
+    if (f->dt == LAYER_F32)
+        return LAYER_OK;
+    snprintf(err, errlen,
+             "%s: knob dtype=%s is not valid; allowed: f32 (its cblas_sdot/sgemv/saxpy calls "
+             "read fp32 rows; dtype=bf16|f16 runs on fff and fff-token)",
+             who, f->knobs.dtype);
+    return LAYER_EKNOB;
+}
+
+int fff_check_f32_only(const struct layer_config *cfg, uint64_t *bytes, char *err, size_t errlen)
+{
+    struct fff f;
+    memset(&f, 0, sizeof(f));
+    int rc = fff_plan(&f, cfg, 1, err, errlen);
+    if (!rc)
+        rc = refuse_narrow(&f, "fff-l1/fff-l2", err, errlen);
+    if (bytes)
+        *bytes = rc ? (rc == LAYER_ETOOBIG ? f.bytes : 0) : f.bytes;
+    return rc;
+}
+
 void fff_destroy(struct layer *l)
 {
     struct fff *f = (struct fff *)l;
@@ -220,10 +278,10 @@ int fff_create_layer(const struct layer_config *cfg, const struct layer_ops *ops
         goto out_destroy;
     }
     fff_layout(f, f->blk);
-    size_t N = f->n_nodes, D = f->d_model;
+    size_t N = f->n_nodes;
     f->w_in = f->params;
-    f->w_out = f->params + N * D;
-    f->b = f->knobs.bias ? f->params + 2 * N * D : NULL;
+    f->w_out = fff_row(f, f->w_in, N);
+    f->b = f->knobs.bias ? (const float *)fff_row(f, f->w_out, N) : NULL;
     if (!f->unwritten) /* unwritten: zeros that stay zero pages, forward_ref sees them too */
         init_weights(f, cfg->seed);
     rc = common_pool_create(&f->pool, cfg->threads);
@@ -238,6 +296,18 @@ int fff_create_layer(const struct layer_config *cfg, const struct layer_ops *ops
 out_destroy:
     fff_destroy(&f->base);
     return rc;
+}
+
+int fff_create_f32_only(const struct layer_config *cfg, const struct layer_ops *ops,
+                        struct fff **out, char *err, size_t errlen)
+{
+    struct fff probe;
+    memset(&probe, 0, sizeof(probe));
+    *out = NULL;
+    int rc = fff_plan(&probe, cfg, 1, err, errlen);
+    if (!rc)
+        rc = refuse_narrow(&probe, "fff-l1/fff-l2", err, errlen);
+    return rc ? rc : fff_create_layer(cfg, ops, 1, out, err, errlen);
 }
 
 void fff_stats_begin(struct fff *f)
@@ -263,10 +333,9 @@ void fff_stats_end(const struct fff *f, size_t n_tokens, struct layer_stats *st)
             m |= f->marks[(size_t)w * N + n];
         touched += m;
     }
-    uint64_t node_bytes = (2 * (uint64_t)f->d_model + (f->b ? 1 : 0)) * sizeof(float);
     st->flops = 4 * (uint64_t)f->d_model * visits;
     st->dense_bytes = 0;
-    st->sparse_bytes = touched * node_bytes;
+    st->sparse_bytes = touched * node_bytes(f); /* the stored bytes: 2 D x 2 + 4 narrow */
     st->units_touched = touched;
     st->units_total = N;
 }
@@ -290,14 +359,14 @@ int fff_param(struct layer *l, size_t i, struct layer_param *p)
     /* w_in, w_out and b are const views of f->params, which create allocated writable. */
     switch (i) {
     case 0:
-        return common_param(p, "", "linear_in.weight", f->params, 2, (const uint64_t[]){N, D});
+        return common_param_typed(p, "", "linear_in.weight", f->params, f->dt, 2,
+                                  (const uint64_t[]){N, D});
     case 1:
-        return common_param(p, "", "linear_out.weight_t", f->params + N * D, 2,
-                            (const uint64_t[]){N, D});
+        return common_param_typed(p, "", "linear_out.weight_t", (void *)f->w_out, f->dt, 2,
+                                  (const uint64_t[]){N, D});
     case 2:
         if (f->knobs.bias)
-            return common_param(p, "", "linear_in.bias", f->params + 2 * N * D, 1,
-                                (const uint64_t[]){N});
+            return common_param(p, "", "linear_in.bias", (float *)f->b, 1, (const uint64_t[]){N});
     }
     return LAYER_EINVAL;
 }
@@ -309,5 +378,7 @@ void fff_help(char *buf, size_t len)
     used = strlen(buf);
     if (used + 1 < len)
         snprintf(buf + used, len - used,
-                 "  neither trees nor depth: one tree, depth round(log2(scale*4D+1))-1\n");
+                 "  neither trees nor depth: one tree, depth round(log2(scale*4D+1))-1\n"
+                 "  dtype=bf16|f16 stores w_in and w_out narrow (widened on load, sums fp32);\n"
+                 "  the biases stay f32; fff-l1/fff-l2 take f32 only\n");
 }

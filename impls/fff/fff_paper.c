@@ -20,6 +20,9 @@
  * (bias=0 gives those). Tokens are split into ranges over the pool, each
  * worker calling single-threaded BLAS, as dense-l1/l2. The scratch is the
  * level kernel's (node_of, acts), of which the sort arrays go unused.
+ * Both refuse dtype=bf16|f16 (LAYER_EKNOB): OpenBLAS's sdot, sgemv and
+ * saxpy read fp32 rows only, and a widened copy would not be the paper's
+ * primitive any more.
  */
 #include "fff.h"
 
@@ -48,9 +51,10 @@ static size_t l1_tree(struct fff *f, const float *x, float *y, size_t t0, size_t
     for (int level = 0; level < levels; level++) {
         for (size_t t = t0; t < t1; t++) {
             size_t row = base + node[t];
-            float z = cblas_sdot((int)D, f->w_in + row * D, 1, x + t * D, 1);
+            float z = cblas_sdot((int)D, (const float *)fff_row(f, f->w_in, row), 1, x + t * D, 1);
             z += f->b ? f->b[row] : 0.0f;
-            cblas_saxpy((int)D, fff_node_scale(f, z), f->w_out + row * D, 1, y + t * D, 1);
+            cblas_saxpy((int)D, fff_node_scale(f, z), (const float *)fff_row(f, f->w_out, row), 1,
+                        y + t * D, 1);
             marks[row] = 1;
             node[t] = 2 * node[t] + 1 + (z > 0.0f);
         }
@@ -72,8 +76,9 @@ static size_t l2_tree(struct fff *f, const float *x, float *y, size_t t0, size_t
     for (int level = 0; level < levels; level++) {
         for (size_t t = t0; t < t1; t++) {
             size_t row = base + node[t];
-            cblas_sgemv(CblasRowMajor, CblasNoTrans, 1, (int)D, 1.0f, f->w_in + row * D, (int)D,
-                        x + t * D, 1, 0.0f, z + t, 1);
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, 1, (int)D, 1.0f,
+                        (const float *)fff_row(f, f->w_in, row), (int)D, x + t * D, 1, 0.0f, z + t,
+                        1);
             z[t] += f->b ? f->b[row] : 0.0f;
             a[t] = f->knobs.activation ? z[t] : 1.0f;
         }
@@ -81,7 +86,7 @@ static size_t l2_tree(struct fff *f, const float *x, float *y, size_t t0, size_t
             common_gelu(a + t0, t1 - t0);
         for (size_t t = t0; t < t1; t++) {
             size_t row = base + node[t];
-            cblas_saxpy((int)D, a[t], f->w_out + row * D, 1, y + t * D, 1);
+            cblas_saxpy((int)D, a[t], (const float *)fff_row(f, f->w_out, row), 1, y + t * D, 1);
             marks[row] = 1;
             node[t] = 2 * node[t] + 1 + (z[t] > 0.0f);
         }
@@ -137,7 +142,7 @@ static int l2_forward(struct layer *l, const float *x, float *y, size_t n_tokens
 static int l1_create(const struct layer_config *cfg, struct layer **out, char *err, size_t errlen)
 {
     struct fff *f;
-    int rc = fff_create_layer(cfg, &fff_l1_ops, 1, &f, err, errlen);
+    int rc = fff_create_f32_only(cfg, &fff_l1_ops, &f, err, errlen);
     *out = rc ? NULL : &f->base;
     return rc;
 }
@@ -145,7 +150,7 @@ static int l1_create(const struct layer_config *cfg, struct layer **out, char *e
 static int l2_create(const struct layer_config *cfg, struct layer **out, char *err, size_t errlen)
 {
     struct fff *f;
-    int rc = fff_create_layer(cfg, &fff_l2_ops, 1, &f, err, errlen);
+    int rc = fff_create_f32_only(cfg, &fff_l2_ops, &f, err, errlen);
     *out = rc ? NULL : &f->base;
     return rc;
 }
@@ -156,7 +161,7 @@ const struct layer_ops fff_l1_ops = {
     .summary = "FFF by sdot+saxpy per node per token (UltraFastBERT's BLAS-1 FFF-L1): "
                "paper-style weak baseline, not the default opponent",
     .create = l1_create,
-    .check = fff_check_level,
+    .check = fff_check_f32_only,
     .destroy = fff_destroy,
     .forward = l1_forward,
     .forward_ref = fff_forward_ref,
@@ -171,7 +176,7 @@ const struct layer_ops fff_l2_ops = {
     .summary = "FFF by one sgemv+saxpy per token per level (UltraFastBERT's BLAS-2 FFF-L2): "
                "paper-style weak baseline, not the default opponent",
     .create = l2_create,
-    .check = fff_check_level,
+    .check = fff_check_f32_only,
     .destroy = fff_destroy,
     .forward = l2_forward,
     .forward_ref = fff_forward_ref,

@@ -8,6 +8,10 @@
  * It shares nothing with the fast kernels but the weights and libm's erff,
  * so a routing or accumulation bug in either shows up as a disagreement.
  * activation=0 adds the path's w_out rows unscaled, as the fast kernels.
+ * Narrow rows (dtype=bf16|f16) are read element by element through
+ * common_dtype_at, the exact widening the kernels' vector loads do, so the
+ * reference computes the same function of the same stored values and the
+ * check's tolerance is the fp32 one at every dtype.
  * Its work is all N nodes per token, not the layer's: stats come from
  * forward.
  */
@@ -27,7 +31,7 @@ int fff_forward_ref(struct layer *l, const float *x, float *y, size_t n_tokens)
         for (size_t n = 0; n < N; n++) {
             float acc = f->b ? f->b[n] : 0.0f;
             for (size_t d = 0; d < D; d++)
-                acc += f->w_in[n * D + d] * xt[d];
+                acc += common_dtype_at(f->dt, f->w_in, n * D + d) * xt[d];
             z[n] = acc;
         }
         for (size_t d = 0; d < D; d++)
@@ -38,7 +42,7 @@ int fff_forward_ref(struct layer *l, const float *x, float *y, size_t n_tokens)
                 size_t row = k * NN + node;
                 float a = f->knobs.activation ? common_gelu_ref(z[row]) : 1.0f;
                 for (size_t d = 0; d < D; d++)
-                    yt[d] += a * f->w_out[row * D + d];
+                    yt[d] += a * common_dtype_at(f->dt, f->w_out, row * D + d);
                 node = 2 * node + 1 + (z[row] > 0.0f ? 1 : 0);
             }
         }

@@ -7,7 +7,9 @@
  * child. Tokens are split over the pool. No row is shared between tokens,
  * so every visit streams its two node rows from wherever they are; this is
  * the variant the level-by-level kernel (fff.c) is measured against, and
- * the path fff.c takes itself for very small batches.
+ * the path fff.c takes itself for very small batches. Narrow rows
+ * (dtype=bf16|f16) are widened on load by the same typed dot and axpy as
+ * fff.c's, so the two agree bit for bit at every dtype.
  */
 #include "fff.h"
 
@@ -15,31 +17,50 @@
 
 extern const struct layer_ops fff_token_ops;
 
-/* One token through one tree. While the dot runs, the row the axpy needs
- * and both candidate rows of the next level are fetched: the walk is a
- * chain of dependent loads and this takes one memory latency off each link. */
-static size_t walk_tree(struct fff *f, const float *xt, float *yt, size_t tree, int assign,
-                        unsigned char *marks)
+/* One token through one tree, its rows stored as dt. While the dot runs,
+ * the row the axpy needs and both candidate rows of the next level are
+ * fetched: the walk is a chain of dependent loads and this takes one
+ * memory latency off each link. */
+static inline __attribute__((always_inline)) size_t walk_tree_dt(enum layer_dtype dt, struct fff *f,
+                                                                 const float *xt, float *yt,
+                                                                 size_t tree, int assign,
+                                                                 unsigned char *marks)
 {
     size_t visits = 0;
-    const size_t D = f->d_model, base = tree * f->tree_nodes;
+    const size_t D = f->d_model, base = tree * f->tree_nodes, rb = f->row_bytes;
     const int levels = (int)f->knobs.depth + 1;
     size_t n = 0;
     for (int level = 0; level < levels; level++) {
         size_t row = base + n;
-        const float *w_out = f->w_out + row * D;
-        common_prefetch_row(w_out, D);
+        const void *w_out = fff_row(f, f->w_out, row);
+        common_prefetch_bytes(w_out, rb);
         if (level + 1 < levels) {
-            common_prefetch_row(f->w_in + (base + 2 * n + 1) * D, D);
-            common_prefetch_row(f->w_in + (base + 2 * n + 2) * D, D);
+            common_prefetch_bytes(fff_row(f, f->w_in, base + 2 * n + 1), rb);
+            common_prefetch_bytes(fff_row(f, f->w_in, base + 2 * n + 2), rb);
         }
-        float z = common_vec_dot(f->w_in + row * D, xt, D) + (f->b ? f->b[row] : 0.0f);
-        common_vec_axpy(yt, fff_node_scale(f, z), w_out, D, assign && level == 0);
+        float z =
+            common_vec_dot_dt(dt, fff_row(f, f->w_in, row), xt, D) + (f->b ? f->b[row] : 0.0f);
+        fff_axpy_dt(dt, yt, fff_node_scale(f, z), w_out, D, assign && level == 0);
         marks[row] = 1;
         visits++;
         n = 2 * n + 1 + (z > 0.0f);
     }
     return visits;
+}
+
+/* walk_tree_dt for the layer's dtype: one instance per type. */
+static size_t walk_tree(struct fff *f, const float *xt, float *yt, size_t tree, int assign,
+                        unsigned char *marks)
+{
+    switch (f->dt) {
+    case LAYER_BF16:
+        return walk_tree_dt(LAYER_BF16, f, xt, yt, tree, assign, marks);
+    case LAYER_F16:
+        return walk_tree_dt(LAYER_F16, f, xt, yt, tree, assign, marks);
+    case LAYER_F32:
+        break;
+    }
+    return walk_tree_dt(LAYER_F32, f, xt, yt, tree, assign, marks);
 }
 
 void fff_walk_tokens(struct fff *f, const float *x, float *y, size_t t0, size_t t1, int worker)

@@ -21,9 +21,16 @@
  * draws so the bytes touched can be studied (section 0 item 4, 6 item 1);
  * see moe_route.c for their weights.
  *
+ * dtype=bf16|f16 stores every expert's w1 and w2 (and the shared
+ * experts') in that type only: the seeded fp32 draws rounded to nearest
+ * even, no fp32 copy, streamed widened on load by common/ffn.c (or widened
+ * a 512-neuron tile at a time into per-worker fp32 scratch sized here, for
+ * an expert's sgemm above 128 rows). The router (small, and its logits
+ * decide the routing) and the biases stay fp32.
+ *
  * Stats: units are routed experts; sparse_bytes = distinct experts x one
- * expert's parameter bytes; dense_bytes = router + shared experts, which
- * every forward reads. FLOPs count the router, experts, shared experts and
+ * expert's parameter bytes as stored; dense_bytes = router + shared
+ * experts, which every forward reads. FLOPs count the router, experts, shared experts and
  * the weighted combine (2 T K D).
  *
  * This file: knobs, weights, scratch, describe/help. Routing: moe_route.c.
@@ -55,6 +62,7 @@ enum moe_knob_index {
     KNOB_GRANULARITY,
     KNOB_BIAS,
     KNOB_ROUTING,
+    KNOB_DTYPE,
 };
 
 static const struct common_knob moe_knob_table[] = {
@@ -73,6 +81,8 @@ static const struct common_knob moe_knob_table[] = {
                    "experts carry the FFN biases b1, b2 (default 1, like dense)"},
     [KNOB_ROUTING] = {"routing", COMMON_KNOB_STR, offsetof(struct moe_knobs, routing), 0, 0,
                       "router (default), uniform, or zipf:A (0 <= A <= 16)"},
+    [KNOB_DTYPE] = {"dtype", COMMON_KNOB_STR, offsetof(struct moe_knobs, dtype), 0, 0,
+                    COMMON_DTYPE_HELP " (here the experts' w1 and w2; router and biases stay f32)"},
 };
 
 static const struct common_preset moe_presets[] = {
@@ -175,24 +185,36 @@ static uint64_t ffn_params(size_t D, size_t F, int bias)
     return 2ull * D * F + (bias ? F + D : 0);
 }
 
+/* Bytes of an FFN as stored: w1, w2 of dt, fp32 biases. */
+static uint64_t ffn_bytes(size_t D, size_t F, int bias, enum layer_dtype dt)
+{
+    return 2ull * D * F * common_dtype_size(dt) + (bias ? 4ull * (F + D) : 0);
+}
+
 static size_t round_up16(uint64_t n)
 {
     return (size_t)((n + 15) / 16 * 16);
 }
 
+static size_t round_up64(uint64_t n)
+{
+    return (size_t)((n + 63) / 64 * 64);
+}
+
 /* Every byte create allocates, sized and carved by this one function. The
- * dense block: the router, then the shared experts' FFN (w1, w2, b1, b2 back
- * to back, as common_ffn reads them), each padded to a cache line. The
- * experts: E blocks of expert_stride floats. The scratch, for T = max_tokens
- * and P = T K (token, slot) pairs, with the expert views and Zipf tables. */
+ * dense block: the router, then the shared experts' FFN (w1, w2 of dtype,
+ * b1, b2 back to back, as common_ffn reads them), each padded to a cache
+ * line. The experts: E blocks of expert_stride bytes. The scratch, for T =
+ * max_tokens and P = T K (token, slot) pairs, with the expert views, the
+ * per-worker widened tiles (narrow dtypes) and Zipf tables. */
 static void moe_layout(struct moe *m, struct common_carve blk[MOE_BLOCKS])
 {
     size_t T = m->max_tokens, P = T * m->K, D = m->D, E = m->E;
     struct common_carve *s = &blk[MOE_SCRATCH];
-    uint64_t shared_params = m->S ? ffn_params(D, m->S * m->F, m->knobs.bias) : 0;
+    uint64_t shared_bytes = m->S ? ffn_bytes(D, m->S * m->F, m->knobs.bias, m->dtype) : 0;
     m->dense_block = common_carve(&blk[MOE_DENSE], round_up16((uint64_t)D * E), sizeof(float));
-    m->shared_block = common_carve(&blk[MOE_DENSE], round_up16(shared_params), sizeof(float));
-    m->expert_block = common_carve(&blk[MOE_EXPERTS], E * m->expert_stride, sizeof(float));
+    m->shared_block = common_carve(&blk[MOE_DENSE], round_up64(shared_bytes), 1);
+    m->expert_block = common_carve(&blk[MOE_EXPERTS], E, m->expert_stride);
     m->logits = common_carve(s, T * E, sizeof(float));
     m->sel = common_carve(s, P, sizeof(uint32_t));
     m->sel_w = common_carve(s, P, sizeof(float));
@@ -206,21 +228,29 @@ static void moe_layout(struct moe *m, struct common_carve blk[MOE_BLOCKS])
     m->yg = common_carve(s, P * D, sizeof(float));
     m->hs = common_carve(s, T * m->S * m->F, sizeof(float));
     m->ffn = common_carve(s, E, sizeof(*m->ffn));
+    m->wide = common_carve(s, (size_t)m->threads * m->wide_floats, sizeof(float));
     m->zipf_cdf = common_carve(s, m->routing == MOE_ROUTING_ZIPF ? E : 0, sizeof(*m->zipf_cdf));
     m->zipf_perm = common_carve(s, m->routing == MOE_ROUTING_ZIPF ? E : 0, sizeof(*m->zipf_perm));
 }
 
+/* w1, w2 of dt then fp32 b1, b2 from base; 2 F D elements of 2 or 4 bytes
+ * leave b1 4-aligned. */
+static struct common_ffn carve_ffn(char *base, size_t D, size_t F, int bias, enum layer_dtype dt)
+{
+    size_t w = F * D * common_dtype_size(dt);
+    float *b1 = bias ? (float *)(void *)(base + 2 * w) : NULL;
+    return (struct common_ffn){D, F, base, b1, base + w, bias ? b1 + F : NULL, dt};
+}
+
 /* Expert e is common_ffn stream e, exactly like dense's stream 0: expert 0
- * of a one-expert layer holds the dense layer's bytes. */
+ * of a one-expert layer holds the dense layer's bytes (at any dtype). */
 static void init_experts(struct moe *m)
 {
-    size_t D = m->D, F = m->F;
-    int bias = m->knobs.bias;
     for (size_t e = 0; e < m->E; e++) {
-        float *w1 = m->expert_block + e * m->expert_stride, *w2 = w1 + F * D;
-        float *b1 = bias ? w2 + F * D : NULL, *b2 = bias ? b1 + F : NULL;
-        m->ffn[e] = (struct common_ffn){D, F, w1, b1, w2, b2};
-        common_ffn_init(w1, b1, w2, b2, D, F, m->seed, e);
+        struct common_ffn *f = &m->ffn[e];
+        *f = carve_ffn(m->expert_block + e * m->expert_stride, m->D, m->F, m->knobs.bias, m->dtype);
+        common_ffn_init_typed(m->dtype, (void *)f->w1, (float *)f->b1, (void *)f->w2,
+                              (float *)f->b2, m->D, m->F, m->seed, e);
     }
 }
 
@@ -236,10 +266,10 @@ static void init_dense_block(struct moe *m)
     common_rng_fill_normal(&r, m->router, D * m->E, MOE_ROUTER_STD);
     if (!m->S)
         return;
-    float *w1 = m->shared_block, *w2 = w1 + FS * D;
-    float *b1 = m->knobs.bias ? w2 + FS * D : NULL, *b2 = b1 ? b1 + FS : NULL;
-    m->shared = (struct common_ffn){D, FS, w1, b1, w2, b2};
-    common_ffn_init(w1, b1, w2, b2, D, FS, m->seed, MOE_STREAM_SHARED);
+    struct common_ffn *f = &m->shared;
+    *f = carve_ffn(m->shared_block, D, FS, m->knobs.bias, m->dtype);
+    common_ffn_init_typed(m->dtype, (void *)f->w1, (float *)f->b1, (void *)f->w2, (float *)f->b2, D,
+                          FS, m->seed, MOE_STREAM_SHARED);
 }
 
 /* Popularity of rank r is (r + 1)^-A over a seeded permutation of experts. */
@@ -260,8 +290,11 @@ static void init_zipf(struct moe *m)
 static int moe_plan(struct moe *m, const struct layer_config *cfg, char *err, size_t errlen)
 {
     uint64_t set = 0;
-    m->knobs = (struct moe_knobs){.top_k = 2, .granularity = 1, .bias = 1, .routing = "router"};
+    m->knobs = (struct moe_knobs){
+        .top_k = 2, .granularity = 1, .bias = 1, .routing = "router", .dtype = "f32"};
     int rc = common_knobs_parse(&moe_knob_set, cfg->knobs, &m->knobs, &set, err, errlen);
+    if (!rc)
+        rc = common_dtype_parse("moe", m->knobs.dtype, &m->dtype, err, errlen);
     if (rc)
         return rc;
     rc = resolve_knobs(m, cfg, set, err, errlen);
@@ -271,9 +304,16 @@ static int moe_plan(struct moe *m, const struct layer_config *cfg, char *err, si
     m->threads = cfg->threads;
     m->max_tokens = cfg->max_tokens;
     m->expert_params = ffn_params(m->D, m->F, m->knobs.bias);
-    m->expert_stride = round_up16(m->expert_params);
+    m->expert_bytes = ffn_bytes(m->D, m->F, m->knobs.bias, m->dtype);
+    m->expert_stride = round_up64(m->expert_bytes);
     m->dense_bytes =
-        4 * ((uint64_t)m->D * m->E + (m->S ? ffn_params(m->D, m->S * m->F, m->knobs.bias) : 0));
+        4ull * m->D * m->E + (m->S ? ffn_bytes(m->D, m->S * m->F, m->knobs.bias, m->dtype) : 0);
+    /* One widened tile per worker, as large as the expert's or the shared FFN's. */
+    struct common_ffn ex = {m->D, m->F, NULL, NULL, NULL, NULL, m->dtype};
+    struct common_ffn sh = {m->D, m->S * m->F, NULL, NULL, NULL, NULL, m->dtype};
+    m->wide_floats = common_ffn_wide_floats(&ex);
+    if (m->S && common_ffn_wide_floats(&sh) > m->wide_floats)
+        m->wide_floats = common_ffn_wide_floats(&sh);
     for (int b = 0; b < MOE_BLOCKS; b++)
         m->blk[b] = common_carve_plan(COMMON_ALIGN);
     moe_layout(m, m->blk);
@@ -346,7 +386,8 @@ out_destroy:
 static void moe_describe(const struct layer *l, struct layer_info *info)
 {
     const struct moe *m = (const struct moe *)l;
-    uint64_t dense_params = m->dense_bytes / 4;
+    uint64_t dense_params =
+        (uint64_t)m->D * m->E + (m->S ? ffn_params(m->D, m->S * m->F, m->knobs.bias) : 0);
     info->params_total = dense_params + m->E * m->expert_params;
     info->params_active = dense_params + m->K * m->expert_params;
     info->unit = "expert";
@@ -356,8 +397,9 @@ static void moe_describe(const struct layer *l, struct layer_info *info)
     info->regions[1] = (struct layer_region){m->expert_block, m->blk[MOE_EXPERTS].size};
 }
 
-/* router (D, E), the shared FFN's tensors ("shared.w1", ...) when S > 0,
- * then every expert's ("experts.E.w1", ...). Nothing is derived: routing
+/* router (D, E) fp32, the shared FFN's tensors ("shared.w1", ...) when
+ * S > 0, then every expert's ("experts.E.w1", ...), w1 and w2 of dtype,
+ * biases fp32. Nothing is derived: routing
  * modes other than the router draw from the seed, not the weights. */
 static int moe_param(struct layer *l, size_t i, struct layer_param *p)
 {

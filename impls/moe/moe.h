@@ -34,6 +34,7 @@ struct moe_knobs {
     long granularity; /* g: E = g E0 experts of width f0 / g, K = g K0 active */
     int bias;
     char routing[COMMON_KNOB_STR_LEN];
+    char dtype[COMMON_KNOB_STR_LEN]; /* f32 | bf16 | f16: of the experts' w1 and w2 */
 };
 
 /* One grouped GEMM job: rows [row0, row0 + rows) of expert `expert`. */
@@ -50,6 +51,7 @@ struct moe {
     size_t D, E, K, F; /* F: width of one routed expert after granularity */
     size_t S;          /* shared experts, each of width F */
     enum moe_routing routing;
+    enum layer_dtype dtype; /* of every expert's (and the shared FFN's) w1 and w2 */
     double zipf_a;
     uint64_t seed;
     int threads;
@@ -62,11 +64,12 @@ struct moe {
     float *dense_block;       /* router then the shared FFN: read by every forward */
     size_t dense_bytes;       /* parameter bytes in dense_block */
     float *router;            /* (D, E): column e scores expert e, see moe_route.c */
-    float *shared_block;      /* the shared FFN's tensors in dense_block, NULL when S = 0 */
+    void *shared_block;       /* the shared FFN's tensors in dense_block, NULL when S = 0 */
     struct common_ffn shared; /* width S F; width 0 when S = 0 */
-    float *expert_block;      /* E expert blocks of expert_stride floats */
-    size_t expert_stride;     /* floats per expert block, 64-byte multiple */
+    char *expert_block;       /* E expert blocks of expert_stride bytes */
+    size_t expert_stride;     /* bytes per expert block, 64-byte multiple */
     uint64_t expert_params;   /* parameters of one routed expert */
+    uint64_t expert_bytes;    /* their bytes as stored (w1, w2 of dtype; fp32 biases) */
     struct common_ffn *ffn;   /* (E) views into expert_block */
     double *zipf_cdf;         /* (E) cumulative popularity by rank, zipf only */
     uint32_t *zipf_perm;      /* (E) expert at each popularity rank, zipf only */
@@ -84,6 +87,8 @@ struct moe {
     float *hg;              /* (P, F) hidden activations */
     float *yg;              /* (P, D) expert outputs before the weighted combine */
     float *hs;              /* (T, S F) shared-FFN hidden, NULL when S = 0 */
+    float *wide;            /* (threads, wide_floats) narrow tiles widened for sgemm, or NULL */
+    size_t wide_floats;     /* per worker: common_ffn_wide_floats of an expert or the shared FFN */
 
     struct common_pool *pool;
 };

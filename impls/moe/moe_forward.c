@@ -7,7 +7,8 @@
  *            single row read in place): common_ffn_forward, which up to
  *            128 rows streams the expert's weights once through a
  *            register-blocked kernel for all its rows (ggml's mul_mat_id
- *            idea, research/moe.md 1.1.3) and runs sgemm above
+ *            idea, research/moe.md 1.1.3) and runs sgemm above (narrow
+ *            weights: widened tiles in this worker's m->wide)
  *   shared   the shared experts as one FFN over all T tokens, written to y
  *   combine  y[t] (+)= sum_j w[t][j] out[row(t, j)], slots in order, so the
  *            sum does not depend on thread scheduling
@@ -93,8 +94,8 @@ static void run_task(void *arg, size_t i, int worker)
     struct moe *m = j->m;
     const struct moe_task *tk = &m->tasks[i];
     const size_t D = m->D, K = m->K;
-    const float *xe = m->xg + (size_t)tk->row0 * D; /* (rows, D) */
-    (void)worker;
+    const float *xe = m->xg + (size_t)tk->row0 * D;                           /* (rows, D) */
+    float *wide = m->wide ? m->wide + (size_t)worker * m->wide_floats : NULL; /* this worker's */
     if (tk->rows == 1) {
         xe = j->x + m->row_pair[tk->row0] / K * D;
     } else {
@@ -104,7 +105,7 @@ static void run_task(void *arg, size_t i, int worker)
         }
     }
     common_ffn_forward(&m->ffn[tk->expert], xe, tk->rows, m->hg + (size_t)tk->row0 * m->F,
-                       m->yg + (size_t)tk->row0 * D, j->pool);
+                       m->yg + (size_t)tk->row0 * D, wide, j->pool);
 }
 
 /* The jobs go to the pool with single-threaded OpenBLAS inside (OpenBLAS's
@@ -170,7 +171,7 @@ static void fill_stats(const struct moe *m, size_t T, size_t touched, struct lay
     uint64_t shared = m->S ? common_ffn_flops(&m->shared, T) : 0, combine = 2ull * pairs * m->D;
     st->flops = router + experts + shared + combine;
     st->dense_bytes = m->dense_bytes;
-    st->sparse_bytes = 4ull * touched * m->expert_params;
+    st->sparse_bytes = touched * m->expert_bytes;
     st->units_touched = touched;
     st->units_total = m->E;
 }
@@ -192,7 +193,7 @@ int moe_forward(struct layer *l, const float *x, float *y, size_t n_tokens, stru
     n_tasks = grouped_tasks(m, share > MOE_SPLIT_MIN_ROWS ? share : MOE_SPLIT_MIN_ROWS);
     if (m->S) {
         common_blas_threads(m->threads);
-        common_ffn_forward(&m->shared, x, n_tokens, m->hs, y, m->pool);
+        common_ffn_forward(&m->shared, x, n_tokens, m->hs, y, m->wide, m->pool);
     }
     run_tasks(m, x, n_tasks);
     struct combine_job cj = {m, y, n_tokens};

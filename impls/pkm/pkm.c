@@ -9,6 +9,9 @@
  * (dropout on the query and the values, sparse value updates, BatchNorm's
  * batch statistics), its optional score re-weighting (mem_score_subtract,
  * temperature), index shuffling, and the HashingMemoryFlat / FAISS variants.
+ *
+ * dtype=bf16|f16 narrows the value table only (pkm.h, "dtype"): the query
+ * Linear, BatchNorm and sub-keys stay fp32.
  */
 #include "pkm.h"
 
@@ -46,6 +49,9 @@ static const struct common_knob pkm_knob_table[] = {
      COMMON_GEMM_SMALL_MAX_M,
      "query and sub-key scores of up to this many tokens per task by the own streaming kernel, "
      "more by OpenBLAS; 0 = OpenBLAS always (default " PKM_SMALL_GEMM_DEFAULT_STR ")"},
+    {"dtype", COMMON_KNOB_STR, offsetof(struct pkm_knobs, dtype), 0, 0,
+     "f32 (default) | bf16 | f16: stored type of the value table (n^2, D), the tensor the "
+     "gather streams; query Linear, BatchNorm and sub-keys stay fp32; sums stay fp32"},
 };
 
 static const struct common_preset pkm_presets[] = {
@@ -141,7 +147,7 @@ static void pkm_layout(struct pkm *p, struct common_carve blk[PKM_BLOCKS])
     p->bq = common_carve(&blk[PKM_PARAMS], Q, sizeof(float));
     p->bn = common_carve(&blk[PKM_PARAMS], 4 * Q, sizeof(float));
     p->keys = common_carve(&blk[PKM_PARAMS], H * 2 * n * p->half, sizeof(float));
-    p->values = common_carve(&blk[PKM_VALUES], N * D, sizeof(float));
+    p->values = common_carve(&blk[PKM_VALUES], N * D, common_dtype_size(p->dtype));
     p->wq_raw = common_carve(&blk[PKM_RAW], Q * D, sizeof(float));
     p->bq_raw = common_carve(&blk[PKM_RAW], Q, sizeof(float));
     p->q = common_carve(s, T * Q, sizeof(float));
@@ -168,11 +174,30 @@ static void pkm_layout(struct pkm *p, struct common_carve blk[PKM_BLOCKS])
     p->ref_w = common_carve(s, reads, sizeof(float));
 }
 
+/* dst[0..n) of type dt = n draws of N(0, std) from r, rounded to dt: the
+ * same draws as common_rng_fill_normal into fp32 (it has no state beyond
+ * r), through a small buffer so no fp32 copy of the table exists. */
+static void fill_normal_dt(struct common_rng *r, enum layer_dtype dt, void *dst, size_t n,
+                           float std)
+{
+    float buf[1024];
+    if (dt == LAYER_F32) {
+        common_rng_fill_normal(r, dst, n, std);
+        return;
+    }
+    for (size_t i = 0; i < n; i += 1024) {
+        size_t len = n - i < 1024 ? n - i : 1024;
+        common_rng_fill_normal(r, buf, len, std);
+        common_dtype_narrow(dt, (char *)dst + i * common_dtype_size(dt), buf, len);
+    }
+}
+
 /* XLM's initialisation (research/ultramem_pkm.md section 3.2): the query
  * Linear like nn.Linear, keys uniform(+-1/sqrt(d_k/2)), values N(0, D^-1/2).
  * A trained BatchNorm's statistics depend on the data, so they are drawn
  * (seeded, non-trivial) to make the folding matter: running var around the
- * query variance for N(0, 1) inputs (1/3 under this init). */
+ * query variance for N(0, 1) inputs (1/3 under this init). The values are
+ * drawn in fp32 and rounded to the dtype. */
 static void pkm_init(struct pkm *p, uint64_t seed)
 {
     size_t D = p->d_model, Q = p->q_dim, H = (size_t)p->knobs.heads;
@@ -203,7 +228,7 @@ static void pkm_init(struct pkm *p, uint64_t seed)
     common_rng_seed(&r, seed, STREAM_KEYS);
     common_rng_fill_uniform(&r, p->keys, H * 2 * n * p->half, -key, key);
     common_rng_seed(&r, seed, STREAM_VALUES);
-    common_rng_fill_normal(&r, p->values, p->n_values * D, (float)(1.0 / sqrt((double)D)));
+    fill_normal_dt(&r, p->dtype, p->values, p->n_values * D, (float)(1.0 / sqrt((double)D)));
 }
 
 /* What create derives from the parameters, and a loaded file's derive op
@@ -247,8 +272,12 @@ static int pkm_plan(struct pkm *p, const struct layer_config *cfg, char *err, si
                                   .key_dim = 256,
                                   .n_keys = 0,
                                   .batchnorm = 1,
+                                  .dtype = "f32",
                                   .small_gemm = PKM_SMALL_GEMM_DEFAULT};
     int rc = common_knobs_parse(&pkm_knob_set, cfg->knobs, &p->knobs, NULL, err, errlen);
+    if (rc)
+        return rc;
+    rc = common_dtype_parse("pkm", p->knobs.dtype, &p->dtype, err, errlen);
     if (rc)
         return rc;
     rc = resolve_sizes(p, cfg, err, errlen);
@@ -341,8 +370,8 @@ static int pkm_derive(struct layer *l)
 }
 
 /* The unfolded query Linear (XLM's query_proj), the BatchNorm's four
- * vectors when batchnorm=1 (else they stay the identity), the sub-keys and
- * the values; derive folds the BN again. */
+ * vectors when batchnorm=1 (else they stay the identity), the sub-keys (all
+ * fp32) and the values (of dtype); derive folds the BN again. */
 static int pkm_param(struct layer *l, size_t i, struct layer_param *pr)
 {
     static const char *const bn_names[4] = {"bn.weight", "bn.bias", "bn.running_mean",
@@ -361,8 +390,8 @@ static int pkm_param(struct layer *l, size_t i, struct layer_param *pr)
     if (i == 0)
         return common_param(pr, "", "keys", p->keys, 4, (const uint64_t[]){H, 2, n, p->half});
     if (i == 1)
-        return common_param(pr, "", "values", p->values, 2,
-                            (const uint64_t[]){p->n_values, p->d_model});
+        return common_param_typed(pr, "", "values", p->values, p->dtype, 2,
+                                  (const uint64_t[]){p->n_values, p->d_model});
     return LAYER_EINVAL;
 }
 

@@ -13,6 +13,18 @@
  *
  * The ranking order of the keys is pkm_select.h's.
  *
+ * ---- dtype (issue 18) ----
+ * dtype=bf16|f16 stores the value table V, the tensor the gather streams,
+ * in that type only (no fp32 copy: half the bytes, in memory and in the
+ * stats); the query Linear, BatchNorm, its folded copy and the sub-keys stay
+ * fp32 (together H d_k (D + n) floats, read once per batch and scored with
+ * sgemm). The seeded init draws V in fp32 exactly as at f32 and rounds each
+ * element to nearest even, so layers of one seed in the three types are one
+ * model up to that rounding. The gather widens rows on load (vec.h) and
+ * accumulates in fp32; forward_ref reads the same stored elements through
+ * common_dtype_at. Widening is exact, so the two paths still compute the
+ * same function and the reference check keeps its 1e-4.
+ *
  * ---- Near ties (why forward and forward_ref still pick the same keys) ----
  * forward computes the query with the folded Linear in OpenBLAS's order,
  * forward_ref with the unfolded Linear and BN in double: their scores differ
@@ -54,6 +66,7 @@ struct pkm_knobs {
     long key_dim; /* d_k, split into two halves */
     long n_keys;  /* n sub-keys per half, n^2 values; 0 = derived from the scale */
     int batchnorm;
+    char dtype[COMMON_KNOB_STR_LEN]; /* f32 | bf16 | f16: the value table's stored type */
     long small_gemm; /* token blocks up to this size scored by common_gemm_small_nt */
 };
 
@@ -81,17 +94,18 @@ struct pkm {
     size_t n_values;   /* N = n^2 */
     size_t max_tokens; /* T_max */
     int threads;
+    enum layer_dtype dtype; /* of values; everything else is fp32 */
 
     struct common_carve blk[PKM_BLOCKS];
     uint64_t bytes; /* all of blk: what check reports */
 
     /* Parameters forward reads: block PKM_PARAMS, listed as region 0. */
     size_t param_bytes;
-    float *wq;     /* (H d_k, D) query Linear with BN folded in */
-    float *bq;     /* (H d_k) its bias, BN folded in */
-    float *bn;     /* (4, H d_k) BN gamma, beta, running mean, running var */
-    float *keys;   /* (H, 2, n, d_k/2) sub-keys, XLM's layout */
-    float *values; /* (N, D), its own block: region 1 */
+    float *wq;    /* (H d_k, D) query Linear with BN folded in */
+    float *bq;    /* (H d_k) its bias, BN folded in */
+    float *bn;    /* (4, H d_k) BN gamma, beta, running mean, running var */
+    float *keys;  /* (H, 2, n, d_k/2) sub-keys, XLM's layout */
+    void *values; /* (N, D) of dtype, its own block: region 1 */
 
     /* The unfolded query Linear the reference applies BN after (not read by
      * forward, so not a region: it exists so the folding is tested). */

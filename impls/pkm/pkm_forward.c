@@ -137,7 +137,7 @@ static void pkm_stats(const struct pkm *p, size_t T, size_t uniq, uint64_t n_exa
                 + n_exact * rescore  /* near ties rescored */
                 + 2 * T * H * K * D; /* weighted value rows */
     st->dense_bytes = (Q * D + Q + H * n * dk) * sizeof(float);
-    st->sparse_bytes = (uint64_t)uniq * D * sizeof(float);
+    st->sparse_bytes = (uint64_t)uniq * D * common_dtype_size(p->dtype); /* the stored rows */
     st->units_touched = uniq;
     st->units_total = p->n_values;
 }

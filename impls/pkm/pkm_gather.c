@@ -18,14 +18,23 @@
  * 12.6 vs 23.9 GB/s at T = 1024): both threads then fetch every row, half of
  * it each, at different times. The sum order, so the last bits of y, depends
  * on the thread count; for one thread count it is fixed.
+ *
+ * dtype=bf16|f16 (pkm.h): the rows are stored narrow and widened on load
+ * (vec.h: a shift for bf16, vcvtph2ps for f16), then added with the same
+ * fused multiply-add per element as at f32, so y is the fp32 sum of the
+ * exactly widened elements. Not AVX-512 BF16's dot instructions: they
+ * round the other operand to bf16 too, and y stays fp32. One body serves
+ * the three types, inlined with a constant dtype; at f32 its inner loop is
+ * the scalar fmaf loop GCC vectorises, as before. Rows in flight are
+ * counted in bytes, so a narrow table keeps twice the rows ahead.
  */
 #include "pkm.h"
+#include "../common/vec.h"
 
 #include <math.h>
 #include <string.h>
 
 #define PREFETCH_BYTES 12288 /* bytes of rows in flight ahead of the one being added */
-#define LINE_FLOATS    16    /* floats per 64-byte line */
 
 size_t pkm_group_rows(struct pkm *p, size_t n_tokens)
 {
@@ -77,34 +86,58 @@ size_t pkm_group_rows(struct pkm *p, size_t n_tokens)
     return u;
 }
 
-static inline void prefetch_row(const float *row, size_t dim)
+/* yt[0..D) += w row[0..D), one fused multiply-add per element. */
+static inline __attribute__((always_inline)) void
+add_row(enum layer_dtype dt, float *restrict yt, float w, const void *restrict row, size_t D)
 {
-    for (size_t d = 0; d < dim; d += LINE_FLOATS)
-        __builtin_prefetch(row + d, 0, 3);
+    if (dt == LAYER_F32) {
+        const float *restrict r = row;
+        for (size_t d = 0; d < D; d++)
+            yt[d] = fmaf(w, r[d], yt[d]);
+        return;
+    }
+    common_vec wv = common_vec_set1(w);
+    size_t d = 0;
+    for (; d + COMMON_VL <= D; d += COMMON_VL)
+        common_vec_store(
+            yt + d, common_vec_fma(wv, common_vec_load_dt(dt, row, d), common_vec_load(yt + d)));
+    for (; d < D; d++)
+        yt[d] = fmaf(w, common_dtype_at(dt, row, d), yt[d]);
 }
 
-/* out (T, D) = the contributions of unique rows [u0, u1). */
-static void gather_rows(const struct pkm *p, float *out, size_t n_tokens, size_t u0, size_t u1)
+/* out (T, D) = the contributions of unique rows [u0, u1), the table stored
+ * as dt. */
+static inline __attribute__((always_inline)) void gather_rows_dt(enum layer_dtype dt,
+                                                                 const struct pkm *p, float *out,
+                                                                 size_t n_tokens, size_t u0,
+                                                                 size_t u1)
 {
     const struct pkm_rowlist *rl = &p->rl;
-    const size_t D = p->d_model;
-    size_t ahead = PREFETCH_BYTES / (D * sizeof(float));
+    const size_t D = p->d_model, row_bytes = D * common_dtype_size(dt);
+    const char *values = p->values;
+    size_t ahead = PREFETCH_BYTES / row_bytes;
     ahead = ahead < 2 ? 2 : ahead;
 
     memset(out, 0, n_tokens * D * sizeof(float));
     for (size_t u = u0; u < u1 && u < u0 + ahead; u++)
-        prefetch_row(p->values + (size_t)rl->row[u] * D, D);
+        common_prefetch_bytes(values + (size_t)rl->row[u] * row_bytes, row_bytes);
     for (size_t u = u0; u < u1; u++) {
         if (u + ahead < u1)
-            prefetch_row(p->values + (size_t)rl->row[u + ahead] * D, D);
-        const float *restrict row = p->values + (size_t)rl->row[u] * D;
-        for (uint32_t e = rl->start[u]; e < rl->start[u + 1]; e++) {
-            float *restrict yt = out + (size_t)rl->tok[e] * D;
-            float w = rl->wt[e];
-            for (size_t d = 0; d < D; d++)
-                yt[d] = fmaf(w, row[d], yt[d]);
-        }
+            common_prefetch_bytes(values + (size_t)rl->row[u + ahead] * row_bytes, row_bytes);
+        const void *row = values + (size_t)rl->row[u] * row_bytes;
+        for (uint32_t e = rl->start[u]; e < rl->start[u + 1]; e++)
+            add_row(dt, out + (size_t)rl->tok[e] * D, rl->wt[e], row, D);
     }
+}
+
+static void gather_rows(const struct pkm *p, float *out, size_t n_tokens, size_t u0, size_t u1)
+{
+    if (p->dtype == LAYER_BF16)
+        gather_rows_dt(LAYER_BF16, p, out, n_tokens, u0, u1);
+    else if (p->dtype == LAYER_F16)
+        gather_rows_dt(LAYER_F16, p, out, n_tokens, u0, u1);
+    else
+        gather_rows_dt(LAYER_F32, p, out, n_tokens, u0, u1);
 }
 
 struct gather_job {

@@ -8,7 +8,9 @@
  * path adds; the ranking order is the one in pkm.h. Dot products are summed
  * in double, in eight interleaved partial sums combined in a fixed order:
  * as exact as needed for an oracle, and fast enough that forward can call
- * pkm_exact_* itself to settle near ties (pkm.h).
+ * pkm_exact_* itself to settle near ties (pkm.h). The value rows are read
+ * element by element through common_dtype_at, the table's stored type
+ * widened exactly (pkm.h, "dtype").
  */
 #include "pkm.h"
 
@@ -99,9 +101,9 @@ int pkm_forward_ref(struct layer *l, const float *x, float *y, size_t n_tokens)
             pkm_ref_select_head(s1, s2, n, K, picks);
             ref_softmax(picks, K, w);
             for (size_t slot = 0; slot < K; slot++) {
-                const float *row = p->values + (size_t)picks[slot].idx * D;
+                size_t row = (size_t)picks[slot].idx * D;
                 for (size_t d = 0; d < D; d++)
-                    p->ref_y[d] += (double)w[slot] * row[d];
+                    p->ref_y[d] += (double)w[slot] * common_dtype_at(p->dtype, p->values, row + d);
             }
         }
         for (size_t d = 0; d < D; d++)

@@ -33,6 +33,9 @@
  * and top-m in plain loops; the filter-free top-m is ultramem_forward_exact,
  * which drives recall and the exactness tests.
  *
+ * dtype=bf16|f16 narrows the value table, or the merged variant's folded
+ * tables, and nothing else (ultramem.h, "dtype").
+ *
  * Left out: training (the aux loss, the value learning-rate schedule), the
  * paper's query conv (absent from the v1 code), more than 2 heads (the v1
  * code shares one query between at most 2).
@@ -73,6 +76,10 @@ static const struct common_knob ultramem_knob_table[] = {
      "key scores and output projection of batches up to this many tokens by the own "
      "streaming kernel, more by "
      "OpenBLAS; 0 = OpenBLAS always (default " ULTRAMEM_SMALL_GEMM_DEFAULT_STR ")"},
+    {"dtype", COMMON_KNOB_STR, offsetof(struct ultramem_knobs, dtype), 0, 0,
+     "f32 (default) | bf16 | f16: stored type of the value table (merged: the folded tables), "
+     "the tensors the gather streams; keys, query_proj, LayerNorm, Tucker cores and "
+     "values_proj stay fp32; sums stay fp32"},
 };
 
 static const struct common_preset ultramem_presets[] = {
@@ -261,11 +268,17 @@ static void ultramem_layout(struct ultramem *u, struct common_carve *blk)
     u->core_sum = common_carve(d, u->H * rr, f);
     u->u = common_carve(d, u->H * u->r, f);
     u->v = common_carve(d, u->H * u->r, f);
-    /* The merged variant needs values and values_proj only to fold them. */
+    /* The merged variant needs values and values_proj only to fold them: its
+     * values stay fp32 (folded from them as at f32), with a slab of fp32
+     * scratch beside them when its tables are narrow, all freed after. */
+    size_t es = common_dtype_size(u->dtype),
+           fold_rows = u->N < ULTRAMEM_FOLD_ROWS ? u->N : ULTRAMEM_FOLD_ROWS;
+    int narrow_merged = u->merged && u->dtype != LAYER_F32;
     u->wo = common_carve(&blk[UM_WO], u->D * u->E * u->Dv, f);
-    u->values = common_carve(&blk[UM_VALUES], u->N * u->Dv, f);
+    u->values = common_carve(&blk[UM_VALUES], u->N * u->Dv, u->merged ? f : es);
+    u->fold_tmp = common_carve(&blk[UM_VALUES], narrow_merged ? fold_rows * u->D : 0, f);
     u->shuffle = common_carve(&blk[UM_SHUFFLE], u->E * u->N, i);
-    u->folded = common_carve(&blk[UM_FOLDED], u->merged ? u->E * u->N * u->h * u->D : 0, f);
+    u->folded = common_carve(&blk[UM_FOLDED], u->merged ? u->E * u->N * u->h * u->D : 0, es);
     u->q = common_carve(s, T * 2 * u->Dk, f);
     u->sr = common_carve(s, T * u->H * u->np * u->r, f);
     u->sc = common_carve(s, T * u->H * u->np * u->r, f);
@@ -301,6 +314,7 @@ static void drop_unfolded(struct ultramem *u)
     common_carve_free(&u->blk[UM_WO], 1);
     common_carve_free(&u->blk[UM_VALUES], 1);
     u->values = NULL;
+    u->fold_tmp = NULL;
     u->wo = NULL;
 }
 
@@ -317,9 +331,13 @@ static int ultramem_plan(struct ultramem *u, const struct layer_config *cfg, int
                                        .expand = 4,
                                        .small_gemm = ULTRAMEM_SMALL_GEMM_DEFAULT};
     strcpy(u->knobs.filter, "top");
+    strcpy(u->knobs.dtype, "f32");
     u->max_tokens = cfg->max_tokens;
     u->threads = cfg->threads;
     int rc = common_knobs_parse(u->knob_set, cfg->knobs, &u->knobs, NULL, err, errlen);
+    if (rc)
+        return rc;
+    rc = common_dtype_parse(u->knob_set->family, u->knobs.dtype, &u->dtype, err, errlen);
     if (rc)
         return rc;
     rc = resolve_sizes(u, cfg, err, errlen);
@@ -434,7 +452,8 @@ static void ultramem_describe(const struct layer *l, struct layer_info *info)
 /* The official v1 tensors in the layouts forward reads: keys with their
  * LayerNorm already applied, query_proj transposed; then the value table and
  * values_proj, or (merged) the folded tables, which the merged layer keeps
- * instead. shuffle_index stays seeded (an integer permutation, not listed). */
+ * instead. The value table and the folded tables are of dtype, the rest fp32. shuffle_index stays
+ * seeded (an integer permutation, not listed). */
 static int ultramem_param(struct layer *l, size_t i, struct layer_param *p)
 {
     struct ultramem *u = (struct ultramem *)l;
@@ -452,9 +471,10 @@ static int ultramem_param(struct layer *l, size_t i, struct layer_param *p)
                             (const uint64_t[]){u->h, u->H, u->r, u->r});
     case 4:
         if (u->merged)
-            return common_param(p, "", "folded", u->folded, 3,
-                                (const uint64_t[]){u->E * u->N, u->h, u->D});
-        return common_param(p, "", "values", u->values, 2, (const uint64_t[]){u->N, u->Dv});
+            return common_param_typed(p, "", "folded", u->folded, u->dtype, 3,
+                                      (const uint64_t[]){u->E * u->N, u->h, u->D});
+        return common_param_typed(p, "", "values", u->values, u->dtype, 2,
+                                  (const uint64_t[]){u->N, u->Dv});
     case 5:
         if (u->merged)
             return LAYER_EINVAL;

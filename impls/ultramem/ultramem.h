@@ -51,6 +51,21 @@
  * most), ~1% of the forward's time at T >= 64.
  * Inside the kept set the two paths may list values in another order; y
  * does not depend on it.
+ *
+ * ---- dtype (issue 18) ----
+ * dtype=bf16|f16 stores the tables the gather streams in that type only: the
+ * value table (N, Dv), and in the merged variant the folded tables (E N, h,
+ * D) instead. No fp32 copy is kept, so the bytes (memory, regions, stats)
+ * are the narrow ones. The keys, query_proj, the query LayerNorm weight, the
+ * Tucker cores and values_proj (a dense (D, E Dv) operand of an sgemm,
+ * read once per batch) stay fp32. Seeded values are drawn in fp32 exactly as
+ * at f32 and rounded to nearest even; the merged tables are folded in fp32
+ * from the fp32 draws, as at f32, and then rounded, so a layer's narrow
+ * tables are its f32 tables rounded. The gather widens on load (vec.h);
+ * forward_ref reads the same stored elements through common_dtype_at, and
+ * both add score x element in fp32 (a multiply, then an add, as at f32), so
+ * the reference check keeps its 1e-4. The selection never reads the tables:
+ * it is the same at every dtype.
  */
 #ifndef SPARSEBENCH_ULTRAMEM_H
 #define SPARSEBENCH_ULTRAMEM_H
@@ -65,6 +80,7 @@
 #define ULTRAMEM_MAX_CORES 8    /* and h = 2, 4, 8 */
 #define ULTRAMEM_MAX_HEADS 2    /* the v1 code shares one query between at most 2 heads */
 #define ULTRAMEM_LN_EPS    1e-5 /* torch.nn.LayerNorm / OLMo default */
+#define ULTRAMEM_FOLD_ROWS 1024 /* rows of a narrow merged table folded per sgemm */
 
 /* Mean and (biased) variance of x (len), in double: the part of a LayerNorm
  * all three of its users share. Each applies them its own way on purpose:
@@ -98,6 +114,7 @@ struct ultramem_knobs {
     long value_dim;                   /* Dv; 0 = D/2 */
     long n_keys;                      /* n; 0 = from the scale */
     char filter[COMMON_KNOB_STR_LEN]; /* "top" (the v1 code) or "signed" */
+    char dtype[COMMON_KNOB_STR_LEN];  /* f32 | bf16 | f16: the streamed tables' type */
     long small_gemm;                  /* batches up to this size: key scores by gemm_small.c */
 };
 
@@ -152,8 +169,9 @@ struct ultramem {
     struct layer base;
     struct ultramem_knobs knobs; /* resolved: every size filled in */
     const struct common_knob_set *knob_set;
-    int merged;        /* each (block, core) projection folded into its own table */
-    int signed_filter; /* keep the bottom-ms rows and columns too */
+    int merged;             /* each (block, core) projection folded into its own table */
+    int signed_filter;      /* keep the bottom-ms rows and columns too */
+    enum layer_dtype dtype; /* of values (unmerged) or folded (merged); the rest is fp32 */
     size_t D, Dk, Dv, Dc, H, m, ms, r, h, E, n, np, N;
     size_t max_cand; /* candidates per (token, head), upper bound */
     size_t max_tokens;
@@ -171,9 +189,12 @@ struct ultramem {
     float *core_sum;    /* (H, r, r) sum over the cores */
     float *u, *v;       /* (H, r) leading singular vectors of core_sum */
     float *wo;          /* (D, E Dv) values_proj.weight; NULL when merged */
-    float *values;      /* (N, Dv) values_for_look_up; NULL when merged */
-    float *folded;      /* (E N, h, D) merged only: table t holds, per core c, */
-                        /* V[t mod N, slice c] W_{t div N}[slice c, :] */
+    void *values;       /* (N, Dv) values_for_look_up, of dtype (merged: fp32 */
+                        /* until folded, then NULL) */
+    void *folded;       /* (E N, h, D) merged only, of dtype: table t holds, per */
+                        /* core c, V[t mod N, slice c] W_{t div N}[slice c, :] */
+    float *fold_tmp;    /* (ULTRAMEM_FOLD_ROWS, D) merged narrow only: a slab */
+                        /* folded in fp32 before rounding; freed with values */
     uint32_t *shuffle;  /* (E N) shuffle_index, a fixed permutation */
 
     /* ---- near ties (see above), from the parameters ---- */
@@ -273,7 +294,9 @@ int ultramem_recall(struct layer *l, const float *x, size_t n_tokens, double *ou
 /* ---- ultramem_merged.c ---- */
 
 /* Fold values_proj into the value table: folded[t][c] as above, with
- * OpenBLAS. u->values and u->wo must be filled; they are not changed. */
+ * OpenBLAS; narrow tables are folded ULTRAMEM_FOLD_ROWS rows at a time into
+ * u->fold_tmp and rounded from there. u->values (fp32) and u->wo must be
+ * filled; they are not changed. */
 void ultramem_merged_fold(struct ultramem *u);
 
 /* ---- ultramem_exact.c ---- */

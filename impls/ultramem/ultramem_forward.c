@@ -55,12 +55,13 @@ int ultramem_forward(struct layer *l, const float *x, float *y, size_t n_tokens,
     for (int k = 0; k < u->threads; k++)
         macs += u->work[k].macs;
     st->flops = 2 * macs;
+    size_t es = common_dtype_size(u->dtype); /* the stored tables' element */
     if (u->merged) {
         st->dense_bytes = u->dense_bytes;
-        st->sparse_bytes = st->units_touched * u->h * u->D * sizeof(float);
+        st->sparse_bytes = st->units_touched * u->h * u->D * es;
     } else {
         st->dense_bytes = u->dense_bytes + u->D * u->E * u->Dv * sizeof(float);
-        st->sparse_bytes = st->units_touched * u->Dv * sizeof(float);
+        st->sparse_bytes = st->units_touched * u->Dv * es;
     }
     return LAYER_OK;
 }

@@ -23,8 +23,18 @@
  * reads fewer bytes at T >= 512 but trades the random row reads for random
  * read-modify-writes into pooled (T, E Dv), beyond L2; it was no faster
  * (CPU time within 5 %, 1 and 2 threads, D = 768, scale 12).
+ *
+ * dtype=bf16|f16 (ultramem.h, "dtype"): the tables are stored narrow and
+ * widened on load (vec.h: a shift for bf16, vcvtph2ps for f16), then each
+ * element is multiplied by its score and added in fp32, a multiply and an
+ * add as at f32 and in forward_ref, so pooled (and merged, y) gets the
+ * reference's bits. Not AVX-512 BF16's dot instructions: they would round
+ * the scores to bf16 too. One body per loop serves the three types, inlined
+ * with a constant dtype; at f32 the inner loop is the scalar loop GCC
+ * vectorises, as before. Prefetch spans are counted in bytes.
  */
 #include "ultramem.h"
+#include "../common/vec.h"
 
 #include <string.h>
 
@@ -37,10 +47,31 @@ struct gather_job {
     size_t groups; /* column groups per token */
 };
 
-static inline void prefetch_span(const float *p, size_t len)
+/* Non-temporal prefetch of bytes from p: the rows are read once. */
+static inline void prefetch_span(const void *p, size_t bytes)
 {
-    for (size_t d = 0; d < len; d += LINE_FLOATS)
-        __builtin_prefetch(p + d, 0, 0);
+    for (size_t i = 0; i < bytes; i += 64)
+        __builtin_prefetch((const char *)p + i, 0, 0);
+}
+
+/* dst[a, b) += s row[a, b), row of dt: a multiply, then an add. */
+static inline __attribute__((always_inline)) void add_scaled(enum layer_dtype dt,
+                                                             float *restrict dst, float s,
+                                                             const void *restrict row, size_t a,
+                                                             size_t b)
+{
+    if (dt == LAYER_F32) {
+        const float *restrict v = row;
+        for (size_t d = a; d < b; d++)
+            dst[d] += s * v[d];
+        return;
+    }
+    common_vec sv = common_vec_set1(s);
+    size_t d = a;
+    for (; d + COMMON_VL <= b; d += COMMON_VL)
+        common_vec_store(dst + d, common_vec_load(dst + d) + sv * common_vec_load_dt(dt, row, d));
+    for (; d < b; d++)
+        dst[d] += s * common_dtype_at(dt, row, d);
 }
 
 /* Columns [lo, hi) of group g out of G over width W, on cache-line bounds. */
@@ -65,59 +96,84 @@ static void token_hits(const struct ultramem *u, struct ultramem_work *w, size_t
     }
 }
 
-/* pooled_t[blk][lo, hi) += score_c V[row][lo, hi), each core c on its slice. */
-static void gather_values(const struct ultramem *u, const struct ultramem_work *w, size_t t,
-                          size_t lo, size_t hi)
+/* pooled_t[blk][lo, hi) += score_c V[row][lo, hi), each core c on its
+ * slice; V stored as dt. */
+static inline __attribute__((always_inline)) void gather_values_dt(enum layer_dtype dt,
+                                                                   const struct ultramem *u,
+                                                                   const struct ultramem_work *w,
+                                                                   size_t t, size_t lo, size_t hi)
 {
-    size_t hm = u->H * u->m, Dv = u->Dv, Dc = u->Dc;
+    size_t hm = u->H * u->m, Dv = u->Dv, Dc = u->Dc, es = common_dtype_size(dt);
+    const char *values = u->values;
     float *pooled = u->pooled + t * u->E * Dv;
     const float *score = u->sel_score + t * hm * u->h;
     for (size_t p = 0; p < u->E; p++)
         memset(pooled + p * Dv + lo, 0, (hi - lo) * sizeof(float));
     for (size_t k = 0; k < hm && k < PREFETCH_AHEAD; k++)
-        prefetch_span(u->values + (size_t)w->hit_row[k] * Dv + lo, hi - lo);
+        prefetch_span(values + ((size_t)w->hit_row[k] * Dv + lo) * es, (hi - lo) * es);
     for (size_t k = 0; k < hm; k++) {
         if (k + PREFETCH_AHEAD < hm)
-            prefetch_span(u->values + (size_t)w->hit_row[k + PREFETCH_AHEAD] * Dv + lo, hi - lo);
-        const float *restrict v = u->values + (size_t)w->hit_row[k] * Dv;
-        float *restrict dst = pooled + (size_t)w->hit_blk[k] * Dv;
+            prefetch_span(values + ((size_t)w->hit_row[k + PREFETCH_AHEAD] * Dv + lo) * es,
+                          (hi - lo) * es);
+        const void *v = values + (size_t)w->hit_row[k] * Dv * es;
+        float *dst = pooled + (size_t)w->hit_blk[k] * Dv;
         for (size_t c = 0; c < u->h; c++) {
             size_t a = c * Dc > lo ? c * Dc : lo, b = (c + 1) * Dc < hi ? (c + 1) * Dc : hi;
-            float s = score[k * u->h + c];
-            for (size_t d = a; d < b; d++)
-                dst[d] += s * v[d];
+            add_scaled(dt, dst, score[k * u->h + c], v, a, b);
         }
     }
 }
 
-static void prefetch_folded(const struct ultramem *u, uint32_t row, size_t lo, size_t hi)
+static void gather_values(const struct ultramem *u, const struct ultramem_work *w, size_t t,
+                          size_t lo, size_t hi)
 {
-    const float *f = u->folded + (size_t)row * u->h * u->D;
-    for (size_t c = 0; c < u->h; c++)
-        prefetch_span(f + c * u->D + lo, hi - lo);
+    if (u->dtype == LAYER_BF16)
+        gather_values_dt(LAYER_BF16, u, w, t, lo, hi);
+    else if (u->dtype == LAYER_F16)
+        gather_values_dt(LAYER_F16, u, w, t, lo, hi);
+    else
+        gather_values_dt(LAYER_F32, u, w, t, lo, hi);
 }
 
-/* y_t[lo, hi) = sum over hits and cores of score_c folded[row][c][lo, hi). */
-static void gather_folded(const struct ultramem *u, const struct ultramem_work *w, size_t t,
-                          float *y, size_t lo, size_t hi)
+static inline __attribute__((always_inline)) void
+prefetch_folded(enum layer_dtype dt, const struct ultramem *u, uint32_t row, size_t lo, size_t hi)
 {
-    size_t hm = u->H * u->m, D = u->D, h = u->h;
-    float *restrict yt = y + t * D;
+    size_t es = common_dtype_size(dt);
+    const char *f = (const char *)u->folded + (size_t)row * u->h * u->D * es;
+    for (size_t c = 0; c < u->h; c++)
+        prefetch_span(f + (c * u->D + lo) * es, (hi - lo) * es);
+}
+
+/* y_t[lo, hi) = sum over hits and cores of score_c folded[row][c][lo, hi),
+ * the tables stored as dt. */
+static inline __attribute__((always_inline)) void
+gather_folded_dt(enum layer_dtype dt, const struct ultramem *u, const struct ultramem_work *w,
+                 size_t t, float *y, size_t lo, size_t hi)
+{
+    size_t hm = u->H * u->m, D = u->D, h = u->h, es = common_dtype_size(dt);
+    float *yt = y + t * D;
     const float *score = u->sel_score + t * hm * h;
     memset(yt + lo, 0, (hi - lo) * sizeof(float));
     for (size_t k = 0; k < hm && k < PREFETCH_AHEAD; k++)
-        prefetch_folded(u, w->hit_row[k], lo, hi);
+        prefetch_folded(dt, u, w->hit_row[k], lo, hi);
     for (size_t k = 0; k < hm; k++) {
         if (k + PREFETCH_AHEAD < hm)
-            prefetch_folded(u, w->hit_row[k + PREFETCH_AHEAD], lo, hi);
-        const float *f = u->folded + (size_t)w->hit_row[k] * h * D;
-        for (size_t c = 0; c < h; c++) {
-            const float *restrict fc = f + c * D;
-            float s = score[k * h + c];
-            for (size_t d = lo; d < hi; d++)
-                yt[d] += s * fc[d];
-        }
+            prefetch_folded(dt, u, w->hit_row[k + PREFETCH_AHEAD], lo, hi);
+        const char *f = (const char *)u->folded + (size_t)w->hit_row[k] * h * D * es;
+        for (size_t c = 0; c < h; c++)
+            add_scaled(dt, yt, score[k * h + c], f + c * D * es, lo, hi);
     }
+}
+
+static void gather_folded(const struct ultramem *u, const struct ultramem_work *w, size_t t,
+                          float *y, size_t lo, size_t hi)
+{
+    if (u->dtype == LAYER_BF16)
+        gather_folded_dt(LAYER_BF16, u, w, t, y, lo, hi);
+    else if (u->dtype == LAYER_F16)
+        gather_folded_dt(LAYER_F16, u, w, t, y, lo, hi);
+    else
+        gather_folded_dt(LAYER_F32, u, w, t, y, lo, hi);
 }
 
 static void gather_task(void *arg, size_t task, int worker)

@@ -7,7 +7,9 @@
  * shuffle_index a random permutation of the E N virtual values. Each tensor
  * draws from its own RNG stream; the value table, hundreds of MB, is drawn
  * in fixed chunks with one stream each so the pool can fill it in parallel
- * and the bytes do not depend on the thread count.
+ * and the bytes do not depend on the thread count. A narrow table
+ * (ultramem.h, "dtype") gets the same fp32 draws, rounded to nearest even
+ * through a small buffer: no fp32 copy of it exists.
  *
  * Inference constants (section 1.3 step 2, section 7 item 5): the keys'
  * LayerNorm is applied here once, and u, v, the leading singular vectors of
@@ -33,8 +35,11 @@ enum ultramem_stream {
 #define VALUE_STD    0.02f
 #define JACOBI_ITERS 64
 
+#define NARROW_BUF 1024 /* floats drawn at a time before rounding to a narrow dtype */
+
 struct fill_job {
-    float *values;
+    void *values; /* (n) of dt */
+    enum layer_dtype dt;
     size_t n;
     uint64_t seed;
 };
@@ -46,7 +51,18 @@ static void fill_value_chunk(void *arg, size_t chunk, int worker)
     size_t lo = chunk * VALUE_CHUNK, hi = lo + VALUE_CHUNK < job->n ? lo + VALUE_CHUNK : job->n;
     (void)worker;
     common_rng_seed(&r, job->seed, STREAM_VALUES + chunk);
-    common_rng_fill_normal(&r, job->values + lo, hi - lo, VALUE_STD);
+    if (job->dt == LAYER_F32) {
+        common_rng_fill_normal(&r, (float *)job->values + lo, hi - lo, VALUE_STD);
+        return;
+    }
+    /* common_rng_fill_normal keeps no state beyond r: these are the same draws */
+    float buf[NARROW_BUF];
+    size_t es = common_dtype_size(job->dt);
+    for (size_t i = lo; i < hi; i += NARROW_BUF) {
+        size_t len = hi - i < NARROW_BUF ? hi - i : NARROW_BUF;
+        common_rng_fill_normal(&r, buf, len, VALUE_STD);
+        common_dtype_narrow(job->dt, (char *)job->values + i * es, buf, len);
+    }
 }
 
 /* In place, over the last dim of len Dk: (x - mean) / sqrt(var + eps) * w. */
@@ -256,6 +272,7 @@ void ultramem_init_weights(struct ultramem *u, uint64_t seed)
     common_rng_seed(&rng, seed, STREAM_SHUFFLE);
     common_rng_permutation(&rng, u->shuffle, u->E * u->N);
 
-    struct fill_job job = {u->values, u->N * u->Dv, seed};
+    /* merged: the values are only folded, in fp32 (ultramem.h, "dtype") */
+    struct fill_job job = {u->values, u->merged ? LAYER_F32 : u->dtype, u->N * u->Dv, seed};
     common_pool_run(u->pool, (job.n + VALUE_CHUNK - 1) / VALUE_CHUNK, fill_value_chunk, &job);
 }

@@ -17,7 +17,9 @@
  * order the optimized path ranks by (common_topk_set). Scratch comes from
  * create. The query, key scores, rank-1 scores and pair totals are
  * ultramem_exact.c's, the functions forward recomputes a near tie with, so
- * that it gets forward_ref's bits (ultramem.h, "Near ties").
+ * that it gets forward_ref's bits (ultramem.h, "Near ties"). The value
+ * and folded tables are read element by element through common_dtype_at,
+ * their stored type widened exactly (ultramem.h, "dtype").
  */
 #include "ultramem.h"
 
@@ -120,21 +122,22 @@ static void ref_output(struct ultramem *u, float *y)
     if (u->merged) {
         memset(y, 0, u->D * sizeof(float));
         for (size_t k = 0; k < hm; k++) {
-            const float *row = u->folded + (size_t)u->shuffle[rs->vidx[k]] * u->h * u->D;
+            size_t row = (size_t)u->shuffle[rs->vidx[k]] * u->h * u->D;
             for (size_t c = 0; c < u->h; c++)
                 for (size_t d = 0; d < u->D; d++)
-                    y[d] += rs->score[k * u->h + c] * row[c * u->D + d];
+                    y[d] += rs->score[k * u->h + c] *
+                            common_dtype_at(u->dtype, u->folded, row + c * u->D + d);
         }
         return;
     }
     memset(rs->pooled, 0, u->E * u->Dv * sizeof(float));
     for (size_t k = 0; k < hm; k++) {
         uint32_t t = u->shuffle[rs->vidx[k]];
-        const float *value = u->values + (size_t)(t % u->N) * u->Dv;
+        size_t value = (size_t)(t % u->N) * u->Dv;
         float *dst = rs->pooled + (size_t)(t / u->N) * u->Dv;
         for (size_t c = 0; c < u->h; c++)
             for (size_t d = c * u->Dc; d < (c + 1) * u->Dc; d++)
-                dst[d] += rs->score[k * u->h + c] * value[d];
+                dst[d] += rs->score[k * u->h + c] * common_dtype_at(u->dtype, u->values, value + d);
     }
     for (size_t o = 0; o < u->D; o++) {
         float acc = 0;
