@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 extern const struct layer_ops dense_ops;
 
@@ -214,7 +215,15 @@ static int dense_param(struct layer *l, size_t i, struct layer_param *p)
 
 static void dense_help(char *buf, size_t len)
 {
+    size_t used;
     common_knobs_help(&dense_knob_set, buf, len);
+    used = strlen(buf);
+    if (used + 1 < len)
+        snprintf(
+            buf + used, len - used,
+            "  dtype=bf16|f16 stores w1 and w2 narrow (no fp32 copy), widened on load by the\n"
+            "  streaming kernel up to 128 tokens (1 included) and 512 neurons at a time into\n"
+            "  fp32 scratch for sgemm above (OpenBLAS has no bf16/f16 GEMM); b1, b2 stay f32\n");
 }
 
 const struct layer_ops dense_ops = {

@@ -421,7 +421,13 @@ static int moe_param(struct layer *l, size_t i, struct layer_param *p)
 
 static void moe_help(char *buf, size_t len)
 {
+    size_t used;
     common_knobs_help(&moe_knob_set, buf, len);
+    used = strlen(buf);
+    if (used + 1 < len)
+        snprintf(buf + used, len - used,
+                 "  dtype=bf16|f16 stores every expert's (and the shared experts') w1 and w2\n"
+                 "  narrow, as dense does; the router and the biases stay f32\n");
 }
 
 const struct layer_ops moe_ops = {
