@@ -78,6 +78,7 @@ int bench_cmd_claims(int argc, char **argv);   /* claims/cmd_claims.c */
 int bench_cmd_gate(int argc, char **argv);     /* gate/cmd_gate.c */
 int bench_cmd_ab_ratio(int argc, char **argv); /* gate/cmd_gate.c */
 int bench_cmd_export(int argc, char **argv);   /* cmd_export.c */
+int bench_cmd_roof(int argc, char **argv);     /* cmd_roof.c */
 /* The hidden `_callgrind PLAN` command the callgrind parent runs under
  * valgrind (counters/callgrind_child.c). */
 int bench_cmd_callgrind_child(int argc, char **argv);

@@ -21,6 +21,7 @@ static const struct command commands[] = {
     {"sweep", bench_cmd_sweep, "run a sweep file into reports/<run-id>/: CSV, metadata, plots"},
     {"merge", bench_cmd_merge, "combine the run directories of a sharded sweep, per machine"},
     {"probe", bench_cmd_probe, "this machine's sgemm peak, STREAM-triad and gather bandwidth"},
+    {"roof", bench_cmd_roof, "each layer's time against the sgemm, triad and gather roofs"},
     {"schema", bench_cmd_schema, "the results.csv columns as a Markdown table"},
     {"claims", bench_cmd_claims, "derive every published claim's verdict from a make claims run"},
     {"counters", bench_cmd_counters, "which counter columns --counters papi fills here, and why"},
@@ -34,7 +35,7 @@ static const struct command commands[] = {
 static int times_blas(const char *cmd)
 {
     return !strcmp(cmd, "run") || !strcmp(cmd, "compare") || !strcmp(cmd, "sweep") ||
-           !strcmp(cmd, "probe");
+           !strcmp(cmd, "probe") || !strcmp(cmd, "roof");
 }
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -124,6 +124,18 @@ int bench_time_round(struct bench_layer *bl, const struct bench_tokens *tk, size
 void bench_row_rounds(struct bench_row *row, double *v, size_t n, const struct bench_roofs *roofs);
 void bench_row_status(struct bench_row *row, int rc, const char *err); /* status, note from rc */
 
+/* A row's median time against each roof (roofline_frac's terms): the time
+ * the roof allows for its flops, streamed bytes (at triad) or gathered
+ * bytes (small sparse units, at the gather roof) over the measured time.
+ * Returns 0, or -1 (t untouched) without roofs, bytes or a time. */
+struct bench_roof_terms {
+    double streamed_bytes, gathered_bytes;
+    double compute_frac, stream_frac, gather_frac, roofline_frac;
+    const char *roof; /* the term roofline_frac is set by: sgemm, triad or gather */
+};
+int bench_roof_terms(const struct bench_row *row, const struct bench_roofs *roofs,
+                     struct bench_roof_terms *t);
+
 /* What `run` does: open, measure, close, with the status and note set for
  * every outcome (a create failure is status error, or skipped when the layer
  * said the configuration is unsupported or too big). */

@@ -244,27 +244,42 @@ static int stopped(const struct bench_opts *opts)
  * that sets it. Without a gather figure (a meta.csv from before the gather
  * probe) gathered bytes are charged at triad speed. For a layer without
  * gathered bytes this is gflops / min(peak, intensity x triad), as before. */
-static void derive(struct bench_row *row, const struct bench_roofs *roofs)
+int bench_roof_terms(const struct bench_row *row, const struct bench_roofs *roofs,
+                     struct bench_roof_terms *t)
 {
     double s = row->latency_us_median * 1e-6;
-    row->gflops = (double)row->st.flops / (s * 1e9);
-    row->bandwidth_gbps = (double)row->bytes / (s * 1e9);
-    if (!(roofs->peak_gflops > 0 && roofs->bandwidth_gbps > 0 && row->bytes > 0))
-        return;
+    if (!(roofs->peak_gflops > 0 && roofs->bandwidth_gbps > 0 && row->bytes > 0 && s > 0))
+        return -1;
     uint64_t sparse = row->st.sparse_bytes == BENCH_NA ? 0 : row->st.sparse_bytes;
     uint64_t units = row->st.units_touched;
     int gathered = sparse > 0 && units != BENCH_NA && units > 0 && sparse / units < GATHER_UNIT_MAX;
     double gather_bw = roofs->gather_gbps > 0 ? roofs->gather_gbps : roofs->bandwidth_gbps;
+    t->streamed_bytes = (double)(row->bytes - (gathered ? sparse : 0));
+    t->gathered_bytes = gathered ? (double)sparse : 0;
     double t_compute = (double)row->st.flops / (roofs->peak_gflops * 1e9);
-    double t_stream =
-        (double)(row->bytes - (gathered ? sparse : 0)) / (roofs->bandwidth_gbps * 1e9);
-    double t_gather = gathered ? (double)sparse / (gather_bw * 1e9) : 0;
+    double t_stream = t->streamed_bytes / (roofs->bandwidth_gbps * 1e9);
+    double t_gather = t->gathered_bytes / (gather_bw * 1e9);
     double t_roof = t_compute > t_stream + t_gather ? t_compute : t_stream + t_gather;
-    const char *roof = t_compute >= t_stream + t_gather                ? "sgemm"
-                       : t_gather > t_stream && roofs->gather_gbps > 0 ? "gather"
-                                                                       : "triad";
-    row->roofline_frac = t_roof / s;
-    snprintf(row->roof, sizeof(row->roof), "%s", roof);
+    t->roof = t_compute >= t_stream + t_gather                ? "sgemm"
+              : t_gather > t_stream && roofs->gather_gbps > 0 ? "gather"
+                                                              : "triad";
+    t->compute_frac = t_compute / s;
+    t->stream_frac = t_stream / s;
+    t->gather_frac = t_gather / s;
+    t->roofline_frac = t_roof / s;
+    return 0;
+}
+
+static void derive(struct bench_row *row, const struct bench_roofs *roofs)
+{
+    double s = row->latency_us_median * 1e-6;
+    struct bench_roof_terms t;
+    row->gflops = (double)row->st.flops / (s * 1e9);
+    row->bandwidth_gbps = (double)row->bytes / (s * 1e9);
+    if (bench_roof_terms(row, roofs, &t))
+        return;
+    row->roofline_frac = t.roofline_frac;
+    snprintf(row->roof, sizeof(row->roof), "%s", t.roof);
 }
 
 void bench_warm_up(struct bench_layer *bl, const struct bench_tokens *tk, size_t T,

@@ -371,6 +371,41 @@ START_TEST(test_gather_reduce_vs_ref)
 }
 END_TEST
 
+/* Every block shape: M not a multiple of 4 rows, N of 4, K of a vector;
+ * leading dimensions wider than the rows; both assign and accumulate. */
+START_TEST(test_gemm_small_vs_loops)
+{
+    const size_t Ms[] = {1, 3, 4, 7, 33}, Ns[] = {1, 5, 23, 70}, Ks[] = {1, 15, 37};
+    const size_t lda = 41, ldb = 39, ldc = 73;
+    float *A = tu_tokens(33, lda, 3), *B = tu_tokens(70, ldb, 4), *C = malloc(33 * ldc * 4);
+    for (size_t a = 0; a < 5; a++)
+        for (size_t b = 0; b < 4; b++)
+            for (size_t c = 0; c < 3; c++)
+                for (int acc = 0; acc < 2; acc++) {
+                    size_t M = Ms[a], N = Ns[b], K = Ks[c];
+                    for (size_t i = 0; i < 33 * ldc; i++)
+                        C[i] = (float)(i % 97);
+                    common_gemm_small_nt(M, N, K, A, lda, B, ldb, C, ldc, acc);
+                    for (size_t m = 0; m < 33; m++)
+                        for (size_t n = 0; n < ldc; n++) {
+                            double want = (double)((m * ldc + n) % 97);
+                            if (m < M && n < N) {
+                                double dot = 0;
+                                for (size_t k = 0; k < K; k++)
+                                    dot += (double)A[m * lda + k] * B[n * ldb + k];
+                                want = acc ? want + dot : dot;
+                            }
+                            ck_assert_msg(fabs(C[m * ldc + n] - want) <= 1e-4 * (1 + fabs(want)),
+                                          "M %zu N %zu K %zu acc %d: C[%zu][%zu] = %.9g, want %.9g",
+                                          M, N, K, acc, m, n, C[m * ldc + n], want);
+                        }
+                }
+    free(A);
+    free(B);
+    free(C);
+}
+END_TEST
+
 START_TEST(test_ffn_blas_vs_loops)
 {
     const size_t D = 37, F = 91, T = 5;
@@ -483,6 +518,7 @@ static Suite *common_suite(void)
     tcase_add_test(tc, test_knobs_help_lists_everything);
     tcase_add_test(tc, test_pool_runs_every_task_once);
     tcase_add_test(tc, test_gather_reduce_vs_ref);
+    tcase_add_test(tc, test_gemm_small_vs_loops);
     tcase_add_test(tc, test_ffn_blas_vs_loops);
     tcase_add_test(tc, test_mem_check);
     tcase_add_test(tc, test_carve);

@@ -38,11 +38,14 @@ struct pkm_case {
 };
 
 /* Defaults at the contract size (n = 39); a small odd shape on two threads;
- * no BatchNorm. */
+ * no BatchNorm; the scores by OpenBLAS only, and by the own kernel at every
+ * T (key_dim/2 = 20: a vector and a tail; n = 21: a partial block of rows). */
 static const struct pkm_case cases[] = {
     {64, 4, "", 1},
     {48, 2, "n_keys=50,heads=3,topk=8,key_dim=24", 2},
     {40, 2, "n_keys=20,heads=2,topk=5,key_dim=16,batchnorm=0", 1},
+    {64, 4, "small_gemm=0", 1},
+    {40, 2, "n_keys=21,heads=2,topk=6,key_dim=40,small_gemm=128", 2},
 };
 
 static struct layer *create_threads(const struct pkm_case *c, size_t max_tokens, uint64_t seed)
@@ -346,7 +349,8 @@ START_TEST(test_pkm_stats_exact)
 
     struct layer_info info;
     l->ops->describe(l, &info);
-    ck_assert_str_eq(info.knobs, "heads=4,topk=32,key_dim=256,n_keys=39,batchnorm=1,dtype=f32");
+    ck_assert_str_eq(info.knobs,
+                     "heads=4,topk=32,key_dim=256,n_keys=39,batchnorm=1,small_gemm=16,dtype=f32");
     ck_assert_str_eq(info.unit, "value");
     uint64_t qp = H * dk * D + H * dk + 4 * H * dk; /* Linear + BN's four vectors */
     ck_assert_uint_eq(info.params_total, qp + H * n * dk + n * n * D);
@@ -372,7 +376,8 @@ START_TEST(test_pkm_derived_n_keys)
     struct layer *l = tu_create("pkm", 16, 1, "preset=xlm,topk=16", 1, 1);
     struct layer_info info;
     l->ops->describe(l, &info);
-    ck_assert_str_eq(info.knobs, "heads=4,topk=16,key_dim=256,n_keys=512,batchnorm=1,dtype=f32");
+    ck_assert_str_eq(info.knobs,
+                     "heads=4,topk=16,key_dim=256,n_keys=512,batchnorm=1,small_gemm=16,dtype=f32");
     layer_destroy(l);
 }
 END_TEST

@@ -82,7 +82,7 @@ START_TEST(test_sum_describe_and_recall)
                     "ultramem.topm=16,"
                     "ultramem.tucker_rank=2,ultramem.cores=2,ultramem.expand=4,"
                     "ultramem.key_dim=16,ultramem.value_dim=32,ultramem.n_keys=40,"
-                    "ultramem.filter=top,ultramem.dtype=f32");
+                    "ultramem.filter=top,ultramem.small_gemm=32,ultramem.dtype=f32");
     float *x = tu_tokens(8, D, 4);
     double r_sum, r_mem;
     ck_assert_int_eq(l->ops->recall(l, x, 8, &r_sum), 0);

@@ -142,8 +142,13 @@ END_TEST
 
 START_TEST(test_matches_ref_defaults)
 {
-    const char *knobs[] = {"", "filter=signed", "expand=9,tucker_rank=3,cores=4,heads=1",
-                           "expand=1,topm=200", SMALL ",filter=signed,tucker_rank=4"};
+    const char *knobs[] = {"",
+                           "filter=signed",
+                           "expand=9,tucker_rank=3,cores=4,heads=1",
+                           "expand=1,topm=200",
+                           SMALL ",filter=signed,tucker_rank=4",
+                           "small_gemm=0",
+                           "small_gemm=128,key_dim=20"};
     for (size_t k = 0; k < sizeof(knobs) / sizeof(knobs[0]); k++) {
         struct layer *l = tu_create("ultramem", 64, 4, knobs[k], 2, 64);
         double err = tu_forward_vs_ref(l, 64, token_counts[_i], 17, NULL);
@@ -354,7 +359,7 @@ START_TEST(test_resolved_knobs)
     l->ops->describe(l, &info);
     /* n = round(sqrt(3 x 8 x 64^2 / 32)) = 55, n' = 110, m = min(80, 110) */
     ck_assert_str_eq(info.knobs, "heads=2,topm=80,tucker_rank=2,cores=2,expand=4,key_dim=16,"
-                                 "value_dim=32,n_keys=55,filter=top,dtype=f32");
+                                 "value_dim=32,n_keys=55,filter=top,small_gemm=32,dtype=f32");
     ck_assert_uint_eq(info.params_total, 2 * 2 * 110 * 2 * 16 + 2 * 16 * 64 + 16 + 2 * 2 * 4 +
                                              55 * 55 * 32 + 64 * 4 * 32);
     layer_destroy(l);

@@ -134,6 +134,18 @@ void common_topk_set(const float *v, size_t n, size_t k, uint32_t *pos, uint32_t
 size_t common_topk_candidates(const float *v, size_t n, size_t k, size_t slack, uint32_t *pos,
                               uint32_t *keys);
 
+/* ---- gemm_small.c: a few rows of A against a streamed B ---- */
+
+/* Above this many rows of A, OpenBLAS's sgemm is the better choice (its
+ * cache blocking pays for its packing; measurements: the callers). */
+#define COMMON_GEMM_SMALL_MAX_M 128
+
+/* C[m][n] (= or, accumulate != 0, +=) A[m] . B[n] for m < M, n < N: A (M,
+ * K) and B (N, K) row-major with leading dimensions lda, ldb, C (M, N) with
+ * ldc. Every row of B is read once. Single-threaded, no allocation. */
+void common_gemm_small_nt(size_t M, size_t N, size_t K, const float *A, size_t lda, const float *B,
+                          size_t ldb, float *C, size_t ldc, int accumulate);
+
 /* ---- knobs.c: "key=value,..." strings ---- */
 
 enum common_knob_type {

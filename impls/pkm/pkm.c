@@ -45,6 +45,10 @@ static const struct common_knob pkm_knob_table[] = {
      "params (default 0)"},
     {"batchnorm", COMMON_KNOB_BOOL, offsetof(struct pkm_knobs, batchnorm), 0, 1,
      "inference-mode BatchNorm on the query, folded into the Linear (default 1)"},
+    {"small_gemm", COMMON_KNOB_INT, offsetof(struct pkm_knobs, small_gemm), 0,
+     COMMON_GEMM_SMALL_MAX_M,
+     "query and sub-key scores of up to this many tokens per task by the own streaming kernel, "
+     "more by OpenBLAS; 0 = OpenBLAS always (default " PKM_SMALL_GEMM_DEFAULT_STR ")"},
     {"dtype", COMMON_KNOB_STR, offsetof(struct pkm_knobs, dtype), 0, 0,
      "f32 (default) | bf16 | f16: stored type of the value table (n^2, D), the tensor the "
      "gather streams; query Linear, BatchNorm and sub-keys stay fp32; sums stay fp32"},
@@ -263,8 +267,13 @@ static void pkm_fold(struct pkm *p)
  * allocates, and all that check does. */
 static int pkm_plan(struct pkm *p, const struct layer_config *cfg, char *err, size_t errlen)
 {
-    p->knobs = (struct pkm_knobs){
-        .heads = 4, .topk = 32, .key_dim = 256, .n_keys = 0, .batchnorm = 1, .dtype = "f32"};
+    p->knobs = (struct pkm_knobs){.heads = 4,
+                                  .topk = 32,
+                                  .key_dim = 256,
+                                  .n_keys = 0,
+                                  .batchnorm = 1,
+                                  .dtype = "f32",
+                                  .small_gemm = PKM_SMALL_GEMM_DEFAULT};
     int rc = common_knobs_parse(&pkm_knob_set, cfg->knobs, &p->knobs, NULL, err, errlen);
     if (rc)
         return rc;

@@ -54,6 +54,12 @@
 
 extern const struct layer_ops pkm_ops;
 
+/* Token blocks of up to this many tokens get their query and sub-key scores
+ * from common_gemm_small_nt instead of OpenBLAS (knob small_gemm; the
+ * measurements: pkm_forward.c). */
+#define PKM_SMALL_GEMM_DEFAULT     16
+#define PKM_SMALL_GEMM_DEFAULT_STR "16"
+
 struct pkm_knobs {
     long heads;   /* H */
     long topk;    /* K */
@@ -61,6 +67,7 @@ struct pkm_knobs {
     long n_keys;  /* n sub-keys per half, n^2 values; 0 = derived from the scale */
     int batchnorm;
     char dtype[COMMON_KNOB_STR_LEN]; /* f32 | bf16 | f16: the value table's stored type */
+    long small_gemm; /* token blocks up to this size scored by common_gemm_small_nt */
 };
 
 /* Value-major work list: the unique rows of a batch, ascending, each with the

@@ -71,6 +71,11 @@ static const struct common_knob ultramem_knob_table[] = {
      "keys per side n, n^2 physical values (default: (scale-1) x dense FFN params)"},
     {"filter", COMMON_KNOB_STR, offsetof(struct ultramem_knobs, filter), 0, 0,
      "rank-1 filter: top (the v1 code) or signed (also the bottom rows/cols; default top)"},
+    {"small_gemm", COMMON_KNOB_INT, offsetof(struct ultramem_knobs, small_gemm), 0,
+     COMMON_GEMM_SMALL_MAX_M,
+     "key scores and output projection of batches up to this many tokens by the own "
+     "streaming kernel, more by "
+     "OpenBLAS; 0 = OpenBLAS always (default " ULTRAMEM_SMALL_GEMM_DEFAULT_STR ")"},
     {"dtype", COMMON_KNOB_STR, offsetof(struct ultramem_knobs, dtype), 0, 0,
      "f32 (default) | bf16 | f16: stored type of the value table (merged: the folded tables), "
      "the tensors the gather streams; keys, query_proj, LayerNorm, Tucker cores and "
@@ -320,7 +325,11 @@ static int ultramem_plan(struct ultramem *u, const struct layer_config *cfg, int
 {
     u->merged = merged;
     u->knob_set = merged ? &ultramem_merged_knob_set : &ultramem_knob_set;
-    u->knobs = (struct ultramem_knobs){.heads = 2, .tucker_rank = 2, .cores = 2, .expand = 4};
+    u->knobs = (struct ultramem_knobs){.heads = 2,
+                                       .tucker_rank = 2,
+                                       .cores = 2,
+                                       .expand = 4,
+                                       .small_gemm = ULTRAMEM_SMALL_GEMM_DEFAULT};
     strcpy(u->knobs.filter, "top");
     strcpy(u->knobs.dtype, "f32");
     u->max_tokens = cfg->max_tokens;

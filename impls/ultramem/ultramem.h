@@ -98,6 +98,12 @@ static inline void ultramem_ln_moments(const float *x, size_t len, double *mean,
     *var = v / (double)len;
 }
 
+/* Batches of up to this many tokens get their key scores from
+ * common_gemm_small_nt instead of OpenBLAS (knob small_gemm; the
+ * measurements: ultramem_score.c). */
+#define ULTRAMEM_SMALL_GEMM_DEFAULT     32
+#define ULTRAMEM_SMALL_GEMM_DEFAULT_STR "32"
+
 struct ultramem_knobs {
     long heads;                       /* H; the v1 code shares one query between at most 2 heads */
     long topm;                        /* m; 0 = min(80, np) */
@@ -109,6 +115,7 @@ struct ultramem_knobs {
     long n_keys;                      /* n; 0 = from the scale */
     char filter[COMMON_KNOB_STR_LEN]; /* "top" (the v1 code) or "signed" */
     char dtype[COMMON_KNOB_STR_LEN];  /* f32 | bf16 | f16: the streamed tables' type */
+    long small_gemm;                  /* batches up to this size: key scores by gemm_small.c */
 };
 
 /* One worker's scratch for the selection and gather tasks; every array is
@@ -247,11 +254,12 @@ struct ultramem_gemm {
 };
 
 /* Run n_gemm products, each split by columns of C over u's pool, every
- * piece a single-threaded OpenBLAS call. */
+ * piece single-threaded: common_gemm_small_nt when B is (N, K) and T <=
+ * knob small_gemm, else an OpenBLAS call (ultramem_score.c says why). */
 void ultramem_gemm_run(struct ultramem *u, const struct ultramem_gemm *g, size_t n_gemm);
 
 /* The optimized retrieval for T tokens: query projection and LayerNorm,
- * row/column key scores (sgemm, sgemv at T = 1), then ultramem_select_head
+ * row/column key scores (ultramem_gemm_run), then ultramem_select_head
  * for every (token, head) over the pool. Fills u->sel and u->sel_score,
  * u->last_exact and u->last_tie_macs; adds the multiply-adds to
  * u->work[*].macs. */

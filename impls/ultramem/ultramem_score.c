@@ -3,14 +3,31 @@
  * 1-2, section 1.9), then the per-(token, head) selection of
  * ultramem_select.c over the pool.
  *
- * The batch-wide parts are BLAS: the query projection and both sides' key
- * scores for every head and rank are one sgemm each over the batch (sgemv at
- * T = 1), because the keys, 2 H n' r Dk floats, are the layer's biggest
- * dense read (section 1.7) and must be streamed once per batch, not once per
- * token. The sgemms are split by output columns over the layer's pool, each
- * piece a single-threaded OpenBLAS call, so one set of threads does all the
- * work. W_q is stored transposed (the reference's query loop vectorises
- * along its rows, ultramem_exact.c); sgemm reads it as (D, 2 Dk) just as fast.
+ * The batch-wide parts are one product each over the batch: the query
+ * projection and both sides' key scores for every head and rank, because
+ * the keys, 2 H n' r Dk floats, are the layer's biggest dense read (section
+ * 1.7) and must be streamed once per batch, not once per token. The
+ * products (and the gather's output projection, which runs through
+ * ultramem_gemm_run too) are split by output columns over the layer's pool,
+ * each piece single-threaded, so one set of threads does all the work.
+ * W_q is stored transposed (the reference's query loop vectorises along its
+ * rows, ultramem_exact.c); sgemm reads it as (D, 2 Dk).
+ *
+ * A piece is OpenBLAS's sgemm (sgemv at T = 1), except that products with B
+ * as (N, K) rows (the key scores, 4.5 MB at scale 12, and the output
+ * projection's W_o, 4.7 MB) of up to small_gemm tokens (default 32) take
+ * common_gemm_small_nt, which reads B once where sgemm packs it first.
+ * Paired, OpenBLAS at full speed (Cooper Lake kernels), D = 768, scale 12,
+ * 2 threads, cold: `sparsebench compare ultramem:small_gemm=128
+ * ultramem:small_gemm=0 --d 768 --scale 12 --tokens T`, time(OpenBLAS) /
+ * time(own kernel) at T = 1: 1.03 [0.90, 1.14]; 4: 2.01 [1.90, 2.12]; 16:
+ * 1.25 [1.23, 1.31]; 32: 1.05 [1.03, 1.08]; 64: 0.93 [0.92, 0.95];
+ * ultramem-merged (no output projection) at 4: 1.55 [1.38, 1.68]; 32: 0.99
+ * [0.95, 1.05]. The query projection (W_q as (D, 2 Dk), 1.2 MB) stays
+ * sgemm: the same streaming idea for B as (K, N) (4 tokens x 4 vectors of C
+ * in registers while a strip of B's rows passes) measured no difference,
+ * `compare` of the layer with and without it at T = 4: 1.12 [0.94, 1.37],
+ * T = 16: 1.00 [0.996, 1.03], so it was not kept.
  */
 #include "ultramem.h"
 
@@ -33,6 +50,7 @@ static void layer_norm(float *x, const float *w, size_t len)
 struct gemm_job {
     const struct ultramem_gemm *g;
     size_t n_gemm, chunks;
+    size_t small_max; /* B (N, K) products of up to this many rows of A: gemm_small.c */
 };
 
 static void gemm_task(void *arg, size_t task, int worker)
@@ -46,7 +64,9 @@ static void gemm_task(void *arg, size_t task, int worker)
     if (lo >= hi)
         return;
     const float *B = g->b_kn ? g->B + lo : g->B + lo * g->ldb;
-    if (g->T == 1 && g->b_kn)
+    if (!g->b_kn && g->T <= job->small_max)
+        common_gemm_small_nt(g->T, hi - lo, g->K, g->A, g->lda, B, g->ldb, g->C + lo, g->ldc, 0);
+    else if (g->T == 1 && g->b_kn)
         cblas_sgemv(CblasRowMajor, CblasTrans, (int)g->K, (int)(hi - lo), 1.0f, B, (int)g->ldb,
                     g->A, 1, 0.0f, g->C + lo, 1);
     else if (g->T == 1)
@@ -63,7 +83,7 @@ void ultramem_gemm_run(struct ultramem *u, const struct ultramem_gemm *g, size_t
     /* OpenBLAS runs single-threaded inside each task: its own workers would
      * spin on the core the pool needs next (2 cores, two spinning pools). */
     common_blas_threads(1);
-    struct gemm_job job = {g, n_gemm, (size_t)u->threads};
+    struct gemm_job job = {g, n_gemm, (size_t)u->threads, (size_t)u->knobs.small_gemm};
     common_pool_run(u->pool, n_gemm * job.chunks, gemm_task, &job);
 }
 
