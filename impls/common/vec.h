@@ -1,6 +1,7 @@
 /* vec.h - the small vector kernels several layers share: a dot product, a
- * four-token dot against one row, an axpy, a row prefetch and a fold of
- * VL accumulators into one vector of sums.
+ * four-token dot against one row and an axpy (the last two on weights of
+ * any dtype), a row prefetch and a fold of VL accumulators into one vector
+ * of sums.
  *
  * GCC vector extensions rather than intrinsics: 16 lanes (one zmm) with
  * AVX-512, 8 (one ymm) without, and the same source builds anywhere. Every
@@ -110,25 +111,6 @@ static inline float common_vec_dot(const float *w, const float *x, size_t n)
     return common_vec_hsum(acc) + tail;
 }
 
-/* y = a w (first node a token visits) or y += a w. */
-static inline void common_vec_axpy(float *y, float a, const float *w, size_t n, int assign)
-{
-    common_vec av = {0};
-    av += a;
-    size_t i = 0;
-    if (assign) {
-        for (; i + COMMON_VL <= n; i += COMMON_VL)
-            common_vec_store(y + i, av * common_vec_load(w + i));
-        for (; i < n; i++)
-            y[i] = a * w[i];
-        return;
-    }
-    for (; i + COMMON_VL <= n; i += COMMON_VL)
-        common_vec_store(y + i, common_vec_fma(av, common_vec_load(w + i), common_vec_load(y + i)));
-    for (; i < n; i++)
-        y[i] += a * w[i];
-}
-
 /* ---- narrow weights (the dtype knob): widened on load, exact ---- */
 
 /* VL bf16 values: a bf16 is the top half of its fp32, so a zero-extend and a
@@ -205,11 +187,14 @@ common_vec_dot_dt(enum layer_dtype dt, const void *w, const float *x, size_t n)
     return common_vec_hsum(acc) + tail;
 }
 
-/* common_vec_axpy with w stored as dt. */
+/* y = a w (first node a token visits) or y += a w, w stored as dt. a is
+ * broadcast as {0} + a (so -0 becomes +0), the way fff.c's output pass forms
+ * its scales: fff-token's walk and fff's level kernel agree to the bit. */
 static inline __attribute__((always_inline)) void
 common_vec_axpy_dt(enum layer_dtype dt, float *y, float a, const void *w, size_t n, int assign)
 {
-    common_vec av = common_vec_set1(a);
+    common_vec av = {0};
+    av += a;
     size_t i = 0;
     if (assign) {
         for (; i + COMMON_VL <= n; i += COMMON_VL)
@@ -225,6 +210,35 @@ common_vec_axpy_dt(enum layer_dtype dt, float *y, float a, const void *w, size_t
         y[i] += a * common_dtype_at(dt, w, i);
 }
 
+/* Four tokens against one row stored as dt, each with common_vec_dot_dt's
+ * accumulators and order; one load of the row serves all four. */
+static inline __attribute__((always_inline)) void common_vec_dot4_dt(enum layer_dtype dt,
+                                                                     const void *w,
+                                                                     const float *const x[4],
+                                                                     size_t n, float out[4])
+{
+    common_vec acc[4][COMMON_VEC_ACC] = {{{0}}};
+    size_t i = 0;
+    for (; i + COMMON_VEC_ACC * COMMON_VL <= n; i += COMMON_VEC_ACC * COMMON_VL)
+        for (int k = 0; k < COMMON_VEC_ACC; k++) {
+            common_vec wv = common_vec_load_dt(dt, w, i + k * COMMON_VL);
+            for (int j = 0; j < 4; j++)
+                acc[j][k] =
+                    common_vec_fma(wv, common_vec_load(x[j] + i + k * COMMON_VL), acc[j][k]);
+        }
+    for (int k = 0; i + COMMON_VL <= n; i += COMMON_VL, k++) {
+        common_vec wv = common_vec_load_dt(dt, w, i);
+        for (int j = 0; j < 4; j++)
+            acc[j][k] = common_vec_fma(wv, common_vec_load(x[j] + i), acc[j][k]);
+    }
+    for (int j = 0; j < 4; j++) {
+        float tail = 0.0f;
+        for (size_t k = i; k < n; k++)
+            tail += common_dtype_at(dt, w, k) * x[j][k];
+        out[j] = common_vec_hsum(acc[j]) + tail;
+    }
+}
+
 /* Pull `bytes` from p into the caches ahead of use (a hint, never a fault). */
 static inline void common_prefetch_bytes(const void *p, size_t bytes)
 {
@@ -237,32 +251,6 @@ static inline void common_prefetch_row(const float *row, size_t n)
 {
     for (size_t i = 0; i < n; i += 64 / sizeof(float))
         __builtin_prefetch(row + i);
-}
-
-/* Four tokens against one row, each with common_vec_dot's accumulators and order;
- * one load of the row serves all four. */
-static inline void common_vec_dot4(const float *w, const float *const x[4], size_t n, float out[4])
-{
-    common_vec acc[4][COMMON_VEC_ACC] = {{{0}}};
-    size_t i = 0;
-    for (; i + COMMON_VEC_ACC * COMMON_VL <= n; i += COMMON_VEC_ACC * COMMON_VL)
-        for (int k = 0; k < COMMON_VEC_ACC; k++) {
-            common_vec wv = common_vec_load(w + i + k * COMMON_VL);
-            for (int j = 0; j < 4; j++)
-                acc[j][k] =
-                    common_vec_fma(wv, common_vec_load(x[j] + i + k * COMMON_VL), acc[j][k]);
-        }
-    for (int k = 0; i + COMMON_VL <= n; i += COMMON_VL, k++) {
-        common_vec wv = common_vec_load(w + i);
-        for (int j = 0; j < 4; j++)
-            acc[j][k] = common_vec_fma(wv, common_vec_load(x[j] + i), acc[j][k]);
-    }
-    for (int j = 0; j < 4; j++) {
-        float tail = 0.0f;
-        for (size_t k = i; k < n; k++)
-            tail += w[k] * x[j][k];
-        out[j] = common_vec_hsum(acc[j]) + tail;
-    }
 }
 
 /* Fold COMMON_VL accumulators into one vector: lane j of the result is the

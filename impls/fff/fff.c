@@ -22,7 +22,7 @@
  * there is nothing to share and bucketing only costs.
  *
  * Every dot and every y element's sum rounds exactly like common_vec_dot /
- * common_vec_axpy, so this agrees with fff-token bit for bit. With
+ * common_vec_axpy_dt, so this agrees with fff-token bit for bit. With
  * dtype=bf16|f16 the node rows are read narrow and widened on load (vec.h's
  * common_vec_load_dt; not AVX-512 BF16's vdpbf16ps, which would round the
  * fp32 activations to bf16 too): every kernel below is one body inlined with
@@ -99,7 +99,7 @@ static inline __attribute__((always_inline)) void bucket_dots(enum layer_dtype d
             common_prefetch_row(x + tok[r] * D, D);
         const float *xs[4] = {x + tok[q] * D, x + tok[q + 1] * D, x + tok[q + 2] * D,
                               x + tok[q + 3] * D};
-        fff_dot4_dt(dt, w, xs, D, z + q);
+        common_vec_dot4_dt(dt, w, xs, D, z + q);
     }
     for (; q < m; q++)
         z[q] = common_vec_dot_dt(dt, w, x + tok[q] * D, D);
@@ -184,7 +184,7 @@ static inline void stream_store(float *p, common_vec v)
 
 /* y (+)= sum over the path of a[level] w_out[node] for a group of up to
  * four tokens, a vector chunk at a time through all levels: each y element
- * sees exactly common_vec_axpy's sequence of operations, so the sum is the
+ * sees exactly common_vec_axpy_dt's sequence of operations, so the sum is the
  * per-token walk's to the bit, but each y row is written once instead of
  * read and written once per level, and the rows the group shares (the top
  * of the tree) come from L2 once. end_node is where a walk stopped, one

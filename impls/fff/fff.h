@@ -140,57 +140,10 @@ static inline const void *fff_row(const struct fff *f, const void *w, size_t n)
     return (const char *)w + n * f->row_bytes;
 }
 
-/* The per-node dot is common/vec.h's common_vec_dot_dt, shared with the
- * dense small-batch path (common_vec_dot bit for bit at f32), so every
- * variant rounds identically. The axpy is common_vec_axpy with a typed
- * load: the same operations and the same broadcast of a ({0} + a, as
- * fff.c's output pass forms it), so fff-token and fff agree to the bit at
- * every dtype. Inlined with a constant dt, one body serves the three types. */
-static inline __attribute__((always_inline)) void
-fff_axpy_dt(enum layer_dtype dt, float *y, float a, const void *w, size_t n, int assign)
-{
-    common_vec av = {0};
-    av += a;
-    size_t i = 0;
-    if (assign) {
-        for (; i + COMMON_VL <= n; i += COMMON_VL)
-            common_vec_store(y + i, av * common_vec_load_dt(dt, w, i));
-        for (; i < n; i++)
-            y[i] = a * common_dtype_at(dt, w, i);
-        return;
-    }
-    for (; i + COMMON_VL <= n; i += COMMON_VL)
-        common_vec_store(y + i,
-                         common_vec_fma(av, common_vec_load_dt(dt, w, i), common_vec_load(y + i)));
-    for (; i < n; i++)
-        y[i] += a * common_dtype_at(dt, w, i);
-}
-
-/* Four tokens against one row stored as dt: common_vec_dot4 with a typed
- * load (the same accumulators and order, so each equals common_vec_dot_dt). */
-static inline __attribute__((always_inline)) void
-fff_dot4_dt(enum layer_dtype dt, const void *w, const float *const x[4], size_t n, float out[4])
-{
-    common_vec acc[4][COMMON_VEC_ACC] = {{{0}}};
-    size_t i = 0;
-    for (; i + COMMON_VEC_ACC * COMMON_VL <= n; i += COMMON_VEC_ACC * COMMON_VL)
-        for (int k = 0; k < COMMON_VEC_ACC; k++) {
-            common_vec wv = common_vec_load_dt(dt, w, i + k * COMMON_VL);
-            for (int j = 0; j < 4; j++)
-                acc[j][k] =
-                    common_vec_fma(wv, common_vec_load(x[j] + i + k * COMMON_VL), acc[j][k]);
-        }
-    for (int k = 0; i + COMMON_VL <= n; i += COMMON_VL, k++) {
-        common_vec wv = common_vec_load_dt(dt, w, i);
-        for (int j = 0; j < 4; j++)
-            acc[j][k] = common_vec_fma(wv, common_vec_load(x[j] + i), acc[j][k]);
-    }
-    for (int j = 0; j < 4; j++) {
-        float tail = 0.0f;
-        for (size_t k = i; k < n; k++)
-            tail += common_dtype_at(dt, w, k) * x[j][k];
-        out[j] = common_vec_hsum(acc[j]) + tail;
-    }
-}
+/* The per-node dot, the four-token dot and the axpy are common/vec.h's
+ * common_vec_dot_dt, common_vec_dot4_dt and common_vec_axpy_dt, shared with
+ * the dense small-batch path (common_vec_dot bit for bit at f32), so every
+ * variant rounds identically and fff-token and fff agree to the bit at every
+ * dtype. Inlined with a constant dt, one body serves the three types. */
 
 #endif

@@ -40,7 +40,7 @@ static inline __attribute__((always_inline)) size_t walk_tree_dt(enum layer_dtyp
         }
         float z =
             common_vec_dot_dt(dt, fff_row(f, f->w_in, row), xt, D) + (f->b ? f->b[row] : 0.0f);
-        fff_axpy_dt(dt, yt, fff_node_scale(f, z), w_out, D, assign && level == 0);
+        common_vec_axpy_dt(dt, yt, fff_node_scale(f, z), w_out, D, assign && level == 0);
         marks[row] = 1;
         visits++;
         n = 2 * n + 1 + (z > 0.0f);
