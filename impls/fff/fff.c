@@ -9,8 +9,8 @@
  * levels. Sorting costs nothing per level: a bucket's left-going tokens,
  * then its right-going ones, is again sorted by node (2n+1 < 2n+2 <
  * 2(n+1)+1). The walk only keeps each token's activations; one fused pass at
- * the end writes each y row once, summing its path's w_out rows a vector
- * chunk at a time (four tokens together, so shared top rows load once);
+ * the end writes each y row once, summing its path's w_out rows four
+ * vectors at a time (four tokens together, a row they share loaded once);
  * a y too big for the caches is written with streaming stores, which skip
  * reading each line in before it is overwritten.
  *
@@ -18,7 +18,8 @@
  * subtree). At each phase start the whole batch is counting-sorted by node,
  * so the tiles of a phase walk one subtree after another and each subtree's
  * rows come from DRAM about once per batch rather than once per tile. Tiles
- * are the pool's tasks. Tiny batches take the per-token walk (fff_token.c):
+ * are the pool's tasks, on every thread whatever the batch. Tiny batches
+ * take the per-token walk (fff_token.c), its tokens split over the threads:
  * there is nothing to share and bucketing only costs.
  *
  * Every dot and every y element's sum rounds exactly like common_vec_dot /
@@ -37,13 +38,13 @@ extern const struct layer_ops fff_ops;
 
 /* Below this many tokens the per-token walk is as fast (measured on one
  * thread, cold cache: equal at T = 2, the level kernel 20% ahead at T = 4):
- * there is next to nothing to share. */
+ * there is next to nothing to share. Every batch, even of 2 tokens, uses
+ * all threads: a cold batch waits on its node rows from DRAM, and one core
+ * keeps too few row reads in flight to reach the machine's random-read
+ * rate (the probe's gather: 7.6-8.6 GB/s on one thread, 16.1 on two).
+ * Measured paired, 1x11, two threads over one: 1.38x at T = 2, 1.32x at
+ * 4, 1.33x at 16, 1.57x at 32, 1.27-1.29x at 64. */
 #define FFF_LEVEL_MIN_TOKENS 4
-/* Below this many tokens everything runs on the calling thread: waking a
- * sleeping pool worker costs tens of us (measured, 1x11, cold: T = 64 takes
- * 140 us on one thread, 165-185 us on two; even at T = 128; two ahead from
- * T = 256). */
-#define FFF_POOL_MIN_TOKENS  128
 /* Node rows (w_in and w_out) one phase's subtree may hold: half of a 1 MiB
  * L2, the other half for the tile's tokens. */
 #define FFF_L2_BUDGET        (512u << 10)
@@ -82,21 +83,25 @@ static struct tile tile_arrays(const struct fff *f, int worker)
     return t;
 }
 
-/* Pre-activations of the m tokens standing on node `row`, four at a time;
- * the next four tokens' rows are fetched meanwhile (at a phase start they
- * come from DRAM). */
+/* Pre-activations of the m tokens standing on node `row`, four at a time.
+ * At a phase's first level (fetch_x) the x rows come from DRAM, and the
+ * next four tokens' rows are fetched meanwhile; at the other levels they
+ * are in L2 and the fetch instructions only queue behind the dots' own
+ * misses (measured paired, 1x11 at T = 16384: 1.037x [1.032, 1.049]
+ * faster without them there). */
 static inline __attribute__((always_inline)) void bucket_dots(enum layer_dtype dt,
                                                               const struct fff *f, const float *x,
                                                               const uint32_t *tok, size_t m,
-                                                              size_t row, float *z)
+                                                              size_t row, float *z, int fetch_x)
 {
     const size_t D = f->d_model;
     const void *w = fff_row(f, f->w_in, row);
     const float bias = f->b ? f->b[row] : 0.0f;
     size_t q = 0;
     for (; q + 4 <= m; q += 4) {
-        for (size_t r = q + 4; r < q + 8 && r < m; r++)
-            common_prefetch_row(x + tok[r] * D, D);
+        if (fetch_x)
+            for (size_t r = q + 4; r < q + 8 && r < m; r++)
+                common_prefetch_row(x + tok[r] * D, D);
         const float *xs[4] = {x + tok[q] * D, x + tok[q + 1] * D, x + tok[q + 2] * D,
                               x + tok[q + 3] * D};
         common_vec_dot4_dt(dt, w, xs, D, z + q);
@@ -134,8 +139,12 @@ static size_t bucket_end(const struct tile *t, size_t i, size_t m)
 
 /* One level of one tile: every bucket's dots and GELUs, the activations
  * kept for the output pass, and the split into the next level's order. The
- * next bucket's w_in row, and w_out row for the output pass, are fetched
- * while this one runs. */
+ * next bucket's w_in row is fetched while this one runs. Its w_out row is
+ * not fetched ahead for the output pass: in a cold batch those fetches
+ * compete with the walk's own w_in reads for the same few misses in
+ * flight, and the output pass reads its rows as streams anyway (measured
+ * paired, 1x11, without them: 1.10x [1.02, 1.18] at T = 64, 1.09x
+ * [0.98, 1.21] at 1024, 1.02x [1.00, 1.05] at 16384). */
 static inline __attribute__((always_inline)) size_t tile_level(enum layer_dtype dt, struct fff *f,
                                                                const struct level_job *job,
                                                                struct tile *t, size_t m, int level,
@@ -146,11 +155,9 @@ static inline __attribute__((always_inline)) size_t tile_level(enum layer_dtype 
     size_t i = 0, j = bucket_end(t, 0, m);
     while (i < m) {
         size_t row = base + t->node[i], next = j < m ? bucket_end(t, j, m) : m;
-        if (j < m) {
+        if (j < m)
             common_prefetch_bytes(fff_row(f, f->w_in, base + t->node[j]), f->row_bytes);
-            common_prefetch_bytes(fff_row(f, f->w_out, base + t->node[j]), f->row_bytes);
-        }
-        bucket_dots(dt, f, job->x, t->tok + i, j - i, row, t->z + i);
+        bucket_dots(dt, f, job->x, t->tok + i, j - i, row, t->z + i, level == job->level0);
         marks[row] = 1;
         bucket_split(t, i, j);
         i = j;
@@ -182,13 +189,22 @@ static inline void stream_store(float *p, common_vec v)
 #endif
 }
 
+/* Vectors of each token's y a pass of group_output keeps in registers: four
+ * tokens x 4 = 16 accumulators, plus the 4 vectors of a shared row. */
+#define FFF_OUT_BLOCK 4
+
 /* y (+)= sum over the path of a[level] w_out[node] for a group of up to
- * four tokens, a vector chunk at a time through all levels: each y element
- * sees exactly common_vec_axpy_dt's sequence of operations, so the sum is the
- * per-token walk's to the bit, but each y row is written once instead of
- * read and written once per level, and the rows the group shares (the top
- * of the tree) come from L2 once. end_node is where a walk stopped, one
- * level below its last node. */
+ * four tokens, FFF_OUT_BLOCK vectors at a time through all levels: each y
+ * element sees exactly common_vec_axpy_dt's sequence of operations, so the
+ * sum is the per-token walk's to the bit, but each y row is written once
+ * instead of read and written once per level. A level whose node the four
+ * tokens share (the top of the tree, and most of a path at large batches,
+ * where a node-sorted group often ends in one leaf) loads its row once for
+ * all four: loads, not FMAs, bound this loop (measured paired, 1x11,
+ * against two vectors a pass and every row loaded per token: 1.15x
+ * [1.08, 1.21] at T = 64, 1.06x [0.98, 1.11] at 1024, 1.02x [1.01, 1.09]
+ * at 16384). end_node is where a walk stopped, one level below its last
+ * node. */
 static inline __attribute__((always_inline)) void
 group_output(enum layer_dtype dt, const struct fff *f, size_t tree, const uint32_t *end_node,
              const float *const a[4], float *const y[4], int g, int job_streams)
@@ -200,8 +216,9 @@ group_output(enum layer_dtype dt, const struct fff *f, size_t tree, const uint32
                         (uintptr_t)y[2 < g ? 2 : 0] | (uintptr_t)y[3 < g ? 3 : 0]) %
                                sizeof(common_vec) ==
                            0;
-    const void *rows[4][FFF_MAX_DEPTH + 1];
-    common_vec av[FFF_MAX_DEPTH + 1][4];
+    const void *rows[FFF_MAX_DEPTH + 1][4];
+    float as[FFF_MAX_DEPTH + 1][4]; /* 0 + a, as common_vec_axpy_dt broadcasts it */
+    uint32_t shared = 0;
     for (int j = 0; j < 4; j++) {
         /* A short group computes its first token again in the empty
          * slots, so the loops below have no branch; only g rows are stored. */
@@ -209,31 +226,46 @@ group_output(enum layer_dtype dt, const struct fff *f, size_t tree, const uint32
         uint32_t n = end_node[src];
         for (int l = levels - 1; l >= 0; l--) {
             n = (n - 1) / 2;
-            rows[j][l] = fff_row(f, f->w_out, base + n);
-            av[l][j] = (common_vec){0};
-            av[l][j] += a[src][l];
+            rows[l][j] = fff_row(f, f->w_out, base + n);
+            as[l][j] = 0.0f + a[src][l];
         }
     }
-    /* Eight independent chains (four tokens, two chunks) keep both FMA
-     * pipes busy; one token's chain alone would wait on FMA latency. */
+    for (int l = 0; l < levels; l++)
+        if (rows[l][0] == rows[l][1] && rows[l][0] == rows[l][2] && rows[l][0] == rows[l][3])
+            shared |= 1u << l;
     size_t i = 0;
-    for (; i + 2 * COMMON_VL <= D; i += 2 * COMMON_VL) {
-        common_vec v[4][2];
-        for (int j = 0; j < 4; j++)
-            for (int c = 0; c < 2; c++) {
-                common_vec w = common_vec_load_dt(dt, rows[j][0], i + c * COMMON_VL);
-                v[j][c] =
-                    first ? av[0][j] * w
-                          : common_vec_fma(av[0][j], w,
-                                           common_vec_load(y[j < g ? j : 0] + i + c * COMMON_VL));
+    for (; i + FFF_OUT_BLOCK * COMMON_VL <= D; i += FFF_OUT_BLOCK * COMMON_VL) {
+        common_vec v[4][FFF_OUT_BLOCK];
+        for (int j = 0; j < 4; j++) {
+            common_vec av = common_vec_set1(as[0][j]);
+            for (int c = 0; c < FFF_OUT_BLOCK; c++) {
+                common_vec w = common_vec_load_dt(dt, rows[0][j], i + c * COMMON_VL);
+                v[j][c] = first ? av * w
+                                : common_vec_fma(
+                                      av, w, common_vec_load(y[j < g ? j : 0] + i + c * COMMON_VL));
             }
-        for (int l = 1; l < levels; l++)
-            for (int j = 0; j < 4; j++)
-                for (int c = 0; c < 2; c++)
-                    v[j][c] = common_vec_fma(
-                        av[l][j], common_vec_load_dt(dt, rows[j][l], i + c * COMMON_VL), v[j][c]);
+        }
+        for (int l = 1; l < levels; l++) {
+            if (shared >> l & 1) {
+                common_vec w[FFF_OUT_BLOCK];
+                for (int c = 0; c < FFF_OUT_BLOCK; c++)
+                    w[c] = common_vec_load_dt(dt, rows[l][0], i + c * COMMON_VL);
+                for (int j = 0; j < 4; j++) {
+                    common_vec av = common_vec_set1(as[l][j]);
+                    for (int c = 0; c < FFF_OUT_BLOCK; c++)
+                        v[j][c] = common_vec_fma(av, w[c], v[j][c]);
+                }
+            } else {
+                for (int j = 0; j < 4; j++) {
+                    common_vec av = common_vec_set1(as[l][j]);
+                    for (int c = 0; c < FFF_OUT_BLOCK; c++)
+                        v[j][c] = common_vec_fma(
+                            av, common_vec_load_dt(dt, rows[l][j], i + c * COMMON_VL), v[j][c]);
+                }
+            }
+        }
         for (int j = 0; j < g; j++)
-            for (int c = 0; c < 2; c++) {
+            for (int c = 0; c < FFF_OUT_BLOCK; c++) {
                 if (stream)
                     stream_store(y[j] + i + c * COMMON_VL, v[j][c]);
                 else
@@ -242,19 +274,20 @@ group_output(enum layer_dtype dt, const struct fff *f, size_t tree, const uint32
     }
     for (; i + COMMON_VL <= D; i += COMMON_VL)
         for (int j = 0; j < g; j++) {
-            common_vec w = common_vec_load_dt(dt, rows[j][0], i);
-            common_vec v =
-                first ? av[0][j] * w : common_vec_fma(av[0][j], w, common_vec_load(y[j] + i));
+            common_vec av0 = common_vec_set1(as[0][j]);
+            common_vec w = common_vec_load_dt(dt, rows[0][j], i);
+            common_vec v = first ? av0 * w : common_vec_fma(av0, w, common_vec_load(y[j] + i));
             for (int l = 1; l < levels; l++)
-                v = common_vec_fma(av[l][j], common_vec_load_dt(dt, rows[j][l], i), v);
+                v = common_vec_fma(common_vec_set1(as[l][j]), common_vec_load_dt(dt, rows[l][j], i),
+                                   v);
             common_vec_store(y[j] + i, v);
         }
     for (; i < D; i++)
         for (int j = 0; j < g; j++) {
-            float w0 = common_dtype_at(dt, rows[j][0], i);
+            float w0 = common_dtype_at(dt, rows[0][j], i);
             float v = first ? a[j][0] * w0 : y[j][i] + a[j][0] * w0;
             for (int l = 1; l < levels; l++)
-                v += a[j][l] * common_dtype_at(dt, rows[j][l], i);
+                v += a[j][l] * common_dtype_at(dt, rows[l][j], i);
             y[j][i] = v;
         }
 }
@@ -359,7 +392,7 @@ static void forward_levels(struct fff *f, const float *x, float *y, size_t n_tok
 {
     const int levels = (int)f->knobs.depth + 1;
     const int per_phase = phase_levels(f);
-    const int threads = n_tokens < FFF_POOL_MIN_TOKENS ? 1 : f->threads;
+    const int threads = f->threads;
     size_t tile = (n_tokens + (size_t)threads - 1) / (size_t)threads;
     tile = tile < FFF_TILE ? tile : FFF_TILE;
     size_t n_tiles = (n_tokens + tile - 1) / tile;
@@ -405,7 +438,7 @@ static int fff_forward(struct layer *l, const float *x, float *y, size_t n_token
         return LAYER_EINVAL;
     fff_stats_begin(f);
     if (n_tokens < FFF_LEVEL_MIN_TOKENS)
-        fff_walk_tokens(f, x, y, 0, n_tokens, 0);
+        fff_walk_parallel(f, x, y, n_tokens);
     else
         forward_levels(f, x, y, n_tokens);
     fff_stats_end(f, n_tokens, st);
