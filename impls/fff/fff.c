@@ -392,8 +392,7 @@ static void forward_levels(struct fff *f, const float *x, float *y, size_t n_tok
 {
     const int levels = (int)f->knobs.depth + 1;
     const int per_phase = phase_levels(f);
-    const int threads = f->threads;
-    size_t tile = (n_tokens + (size_t)threads - 1) / (size_t)threads;
+    size_t tile = (n_tokens + (size_t)f->threads - 1) / (size_t)f->threads;
     tile = tile < FFF_TILE ? tile : FFF_TILE;
     size_t n_tiles = (n_tokens + tile - 1) / tile;
     const common_pool_fn tile_task = f->dt == LAYER_BF16  ? tile_task_bf16
@@ -412,11 +411,7 @@ static void forward_levels(struct fff *f, const float *x, float *y, size_t n_tok
                 f,        x,      y,
                 n_tokens, tile,   k,
                 level0,   level1, n_tokens * f->d_model * sizeof(float) >= FFF_STREAM_MIN_BYTES};
-            if (threads == 1)
-                for (size_t i = 0; i < n_tiles; i++)
-                    tile_task(&job, i, 0);
-            else
-                common_pool_run(f->pool, n_tiles, tile_task, &job);
+            common_pool_run(f->pool, n_tiles, tile_task, &job);
             level0 = level1;
         }
     }
